@@ -1,0 +1,37 @@
+# The two commands: `make run` (the product, embedded PostgreSQL) and `make test` (the suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip install --quiet --build-constraint build-constraints.txt
+
+.PHONY: run test lint bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=25.3"
+
+$(VENV)/.runtime: $(BIN)/python requirements.txt build-constraints.txt
+	$(PIP) -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PIP) -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+
+run: $(VENV)/.runtime
+	$(BIN)/python app.py
+
+test: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.dev
+	$(BIN)/python -m bench.pickup
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,91 @@
+"""The web process: `create_app()` builds Flask + Dash; `python app.py` runs the embedded default.
+
+`gunicorn app:server` serves it in production (DATABASE_URL set). `python app.py` with no
+DATABASE_URL starts an embedded PostgreSQL under ./var, migrates, creates a demo admin, runs the
+scheduler in this process and serves http://127.0.0.1:8050.
+"""
+
+import logging
+import secrets
+
+from flask import Flask
+
+import cli
+import embedded
+import logs
+import settings
+from dashboard import auth, create_dash, db, health
+from database import migrate, scheduler_sessionmaker, session_scope, web_sessionmaker
+
+log = logging.getLogger("app")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Create and configure the Flask server with the Dash app mounted on it."""
+    server = Flask(__name__, static_folder=None)
+    server.config.from_mapping(
+        SECRET_KEY=settings.SECRET_KEY,
+        DATABASE_URL=settings.DATABASE_URL,
+        WEB_DATABASE_URL=settings.WEB_DATABASE_URL,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.SECURE_COOKIES,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.SECURE_COOKIES,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+    )
+    server.config.update(config or {})
+    if not server.config["SECRET_KEY"]:
+        raise RuntimeError("SECRET_KEY is not set (see the configuration table in README.md).")
+    url = server.config["DATABASE_URL"] or embedded.default_url()
+    db.init_app(server, web_sessionmaker(server.config["WEB_DATABASE_URL"] or url))
+    auth.init_app(server)
+    server.register_blueprint(health.bp)
+    create_dash(server)
+    cli.init_app(server)
+    return server
+
+
+def __getattr__(name: str):
+    # `gunicorn app:server` reads this; importing the module alone builds nothing.
+    if name == "server":
+        return create_app()
+    raise AttributeError(name)
+
+
+def ensure_demo_admin(url: str) -> None:
+    """On first start, create an admin and print its password once."""
+    from dashboard import accounts
+
+    with session_scope(scheduler_sessionmaker(url)) as session:
+        if accounts.list_users(session=session):
+            return
+        password = secrets.token_urlsafe(12)
+        accounts.create_user(session=session, email="admin@example.com", password=password, role="admin",
+                             name="Demo admin")
+    print(f"\n  Demo admin created. Sign in as admin@example.com with password {password}\n"
+          f"  (shown once; reset it with `flask --app app users set-password`).\n", flush=True)
+
+
+def main() -> None:
+    """The embedded default: database, migrations, demo admin, scheduler and web in one process."""
+    import scheduler
+
+    logs.configure()
+    url = embedded.default_url()
+    migrate(url)
+    ensure_demo_admin(url)
+    service = scheduler.start_in_background(url)
+    server = create_app({"DATABASE_URL": url, "WEB_DATABASE_URL": embedded.with_user(url, settings.WEB_ROLE)})
+    print(f"  Storefront analytics on http://{settings.HOST}:{settings.PORT}  (Ctrl-C stops everything)\n",
+          flush=True)
+    try:
+        from werkzeug.serving import run_simple
+
+        run_simple(settings.HOST, settings.PORT, server, threaded=True)
+    finally:
+        service.stop(grace_seconds=5)
+
+
+if __name__ == "__main__":
+    main()

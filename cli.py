@@ -1,0 +1,99 @@
+"""Ops commands on the Flask CLI: `flask --app app users ...` and `flask --app app tokens rotate`."""
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+import embedded
+from dashboard import accounts
+from database import scheduler_sessionmaker, session_scope
+from ingest import crypto
+from models import AdAccount, Shop, ShopCredential
+
+users = click.Group("users", help="Create users and grant them stores.")
+tokens = click.Group("tokens", help="Stored API tokens.")
+
+
+def _session():
+    # Ops commands act as the scheduler role (the writer), not as a web user.
+    return session_scope(scheduler_sessionmaker(current_app.config["DATABASE_URL"] or embedded.default_url()))
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--role", type=click.Choice(["admin", "member"]), default="member", show_default=True)
+@click.option("--name", default="")
+def create_user(email, password, role, name):
+    """Create a user."""
+    with _session() as session:
+        try:
+            user = accounts.create_user(session=session, email=email, password=password, role=role, name=name)
+        except ValueError as error:
+            raise click.BadParameter(str(error)) from error
+        click.echo(f"created {role} {user.email} (id {user.id})")
+
+
+@users.command("set-password")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def set_password(email, password):
+    """Set a user's password and unlock the account."""
+    with _session() as session:
+        user = accounts.get_user_by_email(session=session, email=email)
+        if user is None:
+            raise click.BadParameter(f"no user {email}")
+        user.password_hash = accounts.hash_password(password)
+        user.failed_logins, user.locked_until = 0, None
+        click.echo(f"password set for {user.email}")
+
+
+@users.command("grant")
+@click.option("--email", required=True)
+@click.option("--shop", "domains", multiple=True, help="A shop domain; repeat for several.")
+@click.option("--all-shops", is_flag=True, help="Every connected shop.")
+def grant(email, domains, all_shops):
+    """Let a user see stores."""
+    with _session() as session:
+        user = accounts.get_user_by_email(session=session, email=email)
+        if user is None:
+            raise click.BadParameter(f"no user {email}")
+        if all_shops:
+            accounts.grant_all_shops(session=session, user_id=user.id)
+        else:
+            found = dict(session.execute(select(Shop.shop_domain, Shop.id).where(Shop.shop_domain.in_(domains))).all())
+            missing = set(domains) - set(found)
+            if missing:
+                raise click.BadParameter(f"unknown shop(s): {', '.join(sorted(missing))}")
+            accounts.grant_shops(session=session, user_id=user.id, shop_ids=list(found.values()))
+        click.echo(f"granted {'all shops' if all_shops else ', '.join(domains)} to {user.email}")
+
+
+@users.command("list")
+def list_users():
+    """List users."""
+    with _session() as session:
+        for user in accounts.list_users(session=session):
+            click.echo(f"{user.id}\t{user.email}\t{user.role}\t{'active' if user.is_active else 'inactive'}")
+
+
+@tokens.command("rotate")
+def rotate():
+    """Re-encrypt every stored secret under the first key of TOKEN_ENCRYPTION_KEYS."""
+    count = 0
+    with _session() as session:
+        for credential in session.scalars(select(ShopCredential)):
+            for field in ("access_token_enc", "refresh_token_enc", "client_secret_enc"):
+                if getattr(credential, field):
+                    setattr(credential, field, crypto.rotate(getattr(credential, field)))
+                    count += 1
+        for account in session.scalars(select(AdAccount).where(AdAccount.access_token_enc.is_not(None))):
+            account.access_token_enc = crypto.rotate(account.access_token_enc)
+            count += 1
+    click.echo(f"re-encrypted {count} secret(s); the old key can now be dropped from TOKEN_ENCRYPTION_KEYS")
+
+
+def init_app(server: Flask) -> None:
+    """Register the command groups on the Flask CLI."""
+    server.cli.add_command(users)
+    server.cli.add_command(tokens)

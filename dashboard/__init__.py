@@ -1,0 +1,39 @@
+"""The Dash app: the shell, the pages, and the static files it serves itself (no CDN)."""
+
+from pathlib import Path
+
+import xstatic.pkg.bootstrap
+from dash import Dash
+from flask import Flask, send_from_directory
+
+from dashboard import layout
+
+HERE = Path(__file__).resolve().parent
+BOOTSTRAP_DIR = Path(xstatic.pkg.bootstrap.BASE_DIR)
+
+
+def create_dash(server: Flask) -> Dash:
+    """Mount the Dash app on the Flask server."""
+    server.add_url_rule("/vendor/<path:filename>", "vendor", _vendor)
+    app = Dash(
+        __name__,
+        server=server,
+        use_pages=True,
+        pages_folder=str(HERE / "pages"),
+        assets_folder=str(HERE.parent / "assets"),
+        external_stylesheets=["/vendor/bootstrap/css/bootstrap.min.css"],
+        title="Storefront analytics",
+        update_title=None,
+        suppress_callback_exceptions=True,
+        serve_locally=True,
+    )
+    app.layout = layout.shell
+    layout.register_callbacks(app)
+    return app
+
+
+def _vendor(filename: str):
+    # Bootstrap's CSS from the xstatic-bootstrap package; `dbc.themes.*` would point at a CDN.
+    if not filename.startswith("bootstrap/"):
+        return "Not found", 404
+    return send_from_directory(BOOTSTRAP_DIR, filename.removeprefix("bootstrap/"), max_age=86400)

@@ -1,0 +1,147 @@
+"""The shell around every page: navbar, store and date selectors, and the URL they live in."""
+
+from dataclasses import replace
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import ALL, Dash, Input, Output, ctx, dcc, html, no_update
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+
+from dashboard import db, queries, selection
+
+LOCATION = "_pages_location"  # Dash Pages' own dcc.Location: writing its search re-renders the page
+NAV = [("/", "Overview", False), ("/settings", "Settings", True)]  # (path, label, admins only)
+
+
+def shell():
+    """The page frame for the logged-in user (Dash calls this on every page load)."""
+    if not current_user.is_authenticated:
+        return html.Div()
+    shops = queries.list_shops(session=db.get_session())
+    return html.Div(
+        [
+            navbar(),
+            filter_bar(shops),
+            dbc.Container(dash.page_container, fluid="xl", className="py-4"),
+        ]
+    )
+
+
+def navbar() -> dbc.Navbar:
+    links = [
+        dbc.NavItem(dbc.NavLink(label, href=path, active="exact", id={"type": "nav-link", "path": path}))
+        for path, label, admins_only in NAV
+        if current_user.is_admin or not admins_only
+    ]
+    logout = html.Form(
+        [
+            html.Input(type="hidden", name="csrf_token", value=generate_csrf()),
+            dbc.Button("Log out", type="submit", color="light", outline=True, size="sm", id="logout"),
+        ],
+        action="/logout",
+        method="POST",
+        className="d-flex align-items-center gap-3 ms-auto",
+    )
+    user = html.Span(
+        [current_user.display_name, dbc.Badge(current_user.role, color="info", className="ms-2")],
+        className="text-light small",
+        id="current-user",
+    )
+    return dbc.Navbar(
+        dbc.Container(
+            [
+                dbc.NavbarBrand("Storefront analytics", href="/"),
+                dbc.Nav(links, navbar=True, className="me-auto"),
+                html.Div([user, logout], className="d-flex align-items-center gap-3"),
+            ],
+            fluid="xl",
+        ),
+        color="dark",
+        dark=True,
+    )
+
+
+def _labelled(label: str, control, width: dict) -> dbc.Col:
+    return dbc.Col([dbc.Label(label, html_for=control.id), control], **width)
+
+
+def filter_bar(shops) -> html.Div:
+    shop_options = [{"label": "All stores", "value": selection.ALL_STORES}] + [
+        {"label": shop.name, "value": str(shop.shop_id)} for shop in shops
+    ]
+    return html.Div(
+        dbc.Container(
+            dbc.Row(
+                [
+                    _labelled("Store", dcc.Dropdown(id="shop", options=shop_options, clearable=False), dict(md=3)),
+                    _labelled("Period", dbc.Select(id="preset", options=_options(selection.PRESETS)), dict(md=2)),
+                    _labelled(
+                        "Dates",
+                        dcc.DatePickerRange(id="dates", display_format="D MMM YYYY", first_day_of_week=1),
+                        dict(md=4),
+                    ),
+                    _labelled("Compare with", dbc.Select(id="compare", options=_options(selection.COMPARISONS)),
+                              dict(md=3)),
+                ],
+                className="g-3 align-items-end",
+            ),
+            fluid="xl",
+            className="py-3",
+        ),
+        className="filter-bar",
+    )
+
+
+def _options(choices: dict[str, str]) -> list[dict[str, str]]:
+    return [{"label": label, "value": value} for value, label in choices.items()]
+
+
+def register_callbacks(app: Dash) -> None:
+    """The shell's callbacks, bound to this app (not global: tests build several apps)."""
+
+    @app.callback(
+        Output("shop", "value"),
+        Output("preset", "value"),
+        Output("dates", "start_date"),
+        Output("dates", "end_date"),
+        Output("compare", "value"),
+        Output(LOCATION, "search"),
+        Input(LOCATION, "search"),
+        Input("shop", "value"),
+        Input("preset", "value"),
+        Input("dates", "start_date"),
+        Input("dates", "end_date"),
+        Input("compare", "value"),
+    )
+    def sync_selection(search, shop, preset, start, end, compare):
+        """Keep the selectors and the URL's query string in step, whichever the user changed."""
+        trigger = ctx.triggered_id
+        if trigger in (None, LOCATION):
+            chosen = selection.parse(search or "", today=selection.today())
+        else:
+            query = {"shop": shop, "preset": "custom" if trigger == "dates" else preset, "compare": compare}
+            query |= {"start": start, "end": end}
+            chosen = selection.parse(query, today=selection.today())
+        if chosen.shop_id is not None and queries.get_shop(session=db.get_session(), shop_id=chosen.shop_id) is None:
+            chosen = replace(chosen, shop=selection.ALL_STORES)  # not granted, or gone: never echo it back
+        new_search = chosen.to_query()
+        # A bare URL already means the defaults: leave it clean rather than render the page twice.
+        if new_search == search or (trigger in (None, LOCATION) and not search):
+            new_search = no_update
+        return (
+            chosen.shop,
+            chosen.preset,
+            chosen.start.isoformat(),
+            chosen.end.isoformat(),
+            chosen.compare,
+            new_search,
+        )
+
+    @app.callback(
+        Output({"type": "nav-link", "path": ALL}, "href"),
+        Input(LOCATION, "search"),
+    )
+    def carry_selection(search):
+        """Links keep the selection, so it survives navigation."""
+        return [output["id"]["path"] + (search or "") for output in ctx.outputs_list]

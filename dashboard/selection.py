@@ -1,0 +1,125 @@
+"""What the user is looking at: store, date range and comparison, kept in the URL's query string."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from urllib.parse import parse_qsl, urlencode
+
+PRESETS = {
+    "last_7": "Last 7 days",
+    "last_30": "Last 30 days",
+    "last_90": "Last 90 days",
+    "mtd": "Month to date",
+    "last_month": "Last month",
+    "qtd": "Quarter to date",
+    "ytd": "Year to date",
+    "last_365": "Last 365 days",
+    "custom": "Custom range",
+}
+COMPARISONS = {
+    "previous_period": "Previous period",
+    "previous_year": "Same period last year",
+    "none": "No comparison",
+}
+DEFAULT_PRESET = "last_30"
+DEFAULT_COMPARE = "previous_period"
+ALL_STORES = "all"
+
+
+@dataclass(frozen=True)
+class Selection:
+    shop: str  # ALL_STORES or a shop id, as text (the URL's form)
+    preset: str
+    start: date
+    end: date
+    compare: str
+
+    @property
+    def shop_id(self) -> int | None:
+        return None if self.shop == ALL_STORES else int(self.shop)
+
+    @property
+    def comparison(self) -> tuple[date, date] | None:
+        return comparison_range(self.start, self.end, self.compare)
+
+    def to_query(self) -> str:
+        """The query string that reproduces this selection (a preset stays relative to today)."""
+        params = {"shop": self.shop, "preset": self.preset}
+        if self.preset == "custom":
+            params |= {"start": self.start.isoformat(), "end": self.end.isoformat()}
+        params["compare"] = self.compare
+        return "?" + urlencode(params)
+
+
+def _quarter_start(day: date) -> date:
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def preset_range(preset: str, today: date) -> tuple[date, date]:
+    """The inclusive date range a preset means on `today`."""
+    days = {"last_7": 7, "last_30": 30, "last_90": 90, "last_365": 365}
+    if preset in days:
+        return today - timedelta(days=days[preset] - 1), today
+    if preset == "mtd":
+        return today.replace(day=1), today
+    if preset == "last_month":
+        end = today.replace(day=1) - timedelta(days=1)
+        return end.replace(day=1), end
+    if preset == "qtd":
+        return _quarter_start(today), today
+    if preset == "ytd":
+        return date(today.year, 1, 1), today
+    raise ValueError(f"unknown preset {preset!r}")
+
+
+def _year_earlier(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+def comparison_range(start: date, end: date, compare: str) -> tuple[date, date] | None:
+    """The range to compare with: the same length just before, or the same dates a year earlier."""
+    if compare == "previous_period":
+        previous_end = start - timedelta(days=1)
+        return previous_end - (end - start), previous_end
+    if compare == "previous_year":
+        return _year_earlier(start), _year_earlier(end)
+    return None
+
+
+def _parse_date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def parse(query: Mapping[str, str] | str, *, today: date) -> Selection:
+    """Read a selection from a query string (or its parsed mapping); anything invalid falls back to defaults."""
+    if isinstance(query, str):
+        query = dict(parse_qsl(query.lstrip("?")))
+    shop = str(query.get("shop") or ALL_STORES)
+    if shop != ALL_STORES and not shop.isdigit():
+        shop = ALL_STORES
+    preset = query.get("preset") if query.get("preset") in PRESETS else DEFAULT_PRESET
+    compare = query.get("compare") if query.get("compare") in COMPARISONS else DEFAULT_COMPARE
+    start, end = _parse_date(query.get("start")), _parse_date(query.get("end"))
+    if preset == "custom" and start and end:
+        start, end = min(start, end), max(start, end)
+    else:
+        if preset == "custom":
+            preset = DEFAULT_PRESET
+        start, end = preset_range(preset, today)
+    return Selection(shop=shop, preset=preset, start=start, end=end, compare=compare)
+
+
+def today(timezone: str | None = None) -> date:
+    """Today's date in the agency's reporting timezone (REPORTING_TIMEZONE)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import settings
+
+    return datetime.now(ZoneInfo(timezone or settings.REPORTING_TIMEZONE)).date()

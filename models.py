@@ -1,0 +1,244 @@
+"""SQLAlchemy 2 typed models of the app_dashboard schema (the migrations are the source of truth)."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+APP = "app_dashboard"
+
+ROLES = ("admin", "member")
+SHOP_STATUSES = ("active", "paused", "disconnected")
+SOURCES = ("shopify", "meta", "upload")
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+LIVE_JOB_STATUSES = ("queued", "running")
+EVENT_LEVELS = ("INFO", "WARN", "ERROR")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class User(Base):
+    """A person who logs in: agency staff (admin) or a marketer (member)."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="users_role_check"),
+        Index("users_email_key", text("lower(email)"), unique=True),
+        {"schema": APP},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    email: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text, server_default="")
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text, server_default="member")
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+
+
+class Shop(Base):
+    """A connected Shopify store."""
+
+    __tablename__ = "shops"
+    __table_args__ = (
+        CheckConstraint(_in("status", SHOP_STATUSES), name="shops_status_check"),
+        {"schema": APP},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    shop_domain: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    currency: Mapped[str] = mapped_column(Text)
+    iana_timezone: Mapped[str] = mapped_column(Text)
+    plan: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="active")
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class UserShop(Base):
+    """A grant: this user may see this shop."""
+
+    __tablename__ = "user_shops"
+    __table_args__ = ({"schema": APP},)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey(f"{APP}.users.id", ondelete="CASCADE"), primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey(f"{APP}.shops.id", ondelete="CASCADE"), primary_key=True)
+    granted_at: Mapped[datetime] = _now()
+
+
+class ShopCredential(Base):
+    """How we authenticate to a shop; every secret is Fernet-encrypted (ingest.crypto)."""
+
+    __tablename__ = "shop_credentials"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ("admin_token", "client_credentials", "oauth")), name="shop_credentials_kind_check"),
+        {"schema": APP},
+    )
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey(f"{APP}.shops.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    access_token_enc: Mapped[str] = mapped_column(Text)
+    refresh_token_enc: Mapped[str | None] = mapped_column(Text)
+    client_id: Mapped[str | None] = mapped_column(Text)
+    client_secret_enc: Mapped[str | None] = mapped_column(Text)
+    scopes: Mapped[str] = mapped_column(Text, server_default="")
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = _now()
+
+
+class AdAccount(Base):
+    """A Meta ad account linked to a shop."""
+
+    __tablename__ = "ad_accounts"
+    __table_args__ = (
+        Index("ad_accounts_shop_account_key", "shop_id", "account_id", unique=True),
+        {"schema": APP},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey(f"{APP}.shops.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text, server_default="")
+    currency: Mapped[str | None] = mapped_column(Text)
+    iana_timezone: Mapped[str | None] = mapped_column(Text)
+    account_status: Mapped[int | None] = mapped_column(Integer)
+    access_token_enc: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class SyncJob(Base):
+    """One unit of sync work, claimed by a scheduler under a lease (see ingest.jobs)."""
+
+    __tablename__ = "sync_jobs"
+    __table_args__ = (
+        CheckConstraint(_in("source", SOURCES), name="sync_jobs_source_check"),
+        CheckConstraint(_in("status", JOB_STATUSES), name="sync_jobs_status_check"),
+        Index(
+            "sync_jobs_one_live_key",
+            "shop_id",
+            "source",
+            "kind",
+            "target",
+            unique=True,
+            postgresql_where=text(_in("status", LIVE_JOB_STATUSES)),
+        ),
+        Index(
+            "sync_jobs_due_idx",
+            text("priority DESC"),
+            "run_after",
+            "id",
+            postgresql_where=text("status = 'queued'"),
+        ),
+        Index("sync_jobs_lease_idx", "lease_expires_at", postgresql_where=text("status = 'running'")),
+        Index("sync_jobs_shop_idx", "shop_id", text("id DESC")),
+        {"schema": APP},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey(f"{APP}.shops.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    # What within the shop, when a source has several (e.g. a Meta ad account); '' otherwise.
+    target: Mapped[str] = mapped_column(Text, server_default="")
+    status: Mapped[str] = mapped_column(Text, server_default="queued")
+    priority: Mapped[int] = mapped_column(Integer, server_default="0")
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    run_after: Mapped[datetime] = _now()
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    max_attempts: Mapped[int] = mapped_column(Integer, server_default="5")
+    lease_owner: Mapped[str | None] = mapped_column(Text)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    progress_done: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    progress_total: Mapped[int | None] = mapped_column(BigInteger)
+    progress_label: Mapped[str] = mapped_column(Text, server_default="")
+    state: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    error_class: Mapped[str | None] = mapped_column(Text)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_hint: Mapped[str | None] = mapped_column(Text)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey(f"{APP}.users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _now()
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = _now()
+
+
+class SyncCursor(Base):
+    """Where an incremental sync resumes, per shop, source, resource and target."""
+
+    __tablename__ = "sync_cursors"
+    __table_args__ = ({"schema": APP},)
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey(f"{APP}.shops.id", ondelete="CASCADE"), primary_key=True)
+    source: Mapped[str] = mapped_column(Text, primary_key=True)
+    resource: Mapped[str] = mapped_column(Text, primary_key=True)
+    target: Mapped[str] = mapped_column(Text, primary_key=True, server_default="")
+    cursor_value: Mapped[str | None] = mapped_column(Text)
+    cursor_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = _now()
+
+
+class SyncEvent(Base):
+    """A line of the live event log."""
+
+    __tablename__ = "sync_events"
+    __table_args__ = (
+        CheckConstraint(_in("level", EVENT_LEVELS), name="sync_events_level_check"),
+        Index("sync_events_shop_idx", "shop_id", text("id DESC")),
+        Index("sync_events_job_idx", "job_id"),
+        {"schema": APP},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey(f"{APP}.shops.id", ondelete="CASCADE"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey(f"{APP}.sync_jobs.id", ondelete="SET NULL"))
+    level: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = _now()
+
+
+class SchedulerHeartbeat(Base):
+    """A running scheduler process, as last seen."""
+
+    __tablename__ = "scheduler_heartbeats"
+    __table_args__ = ({"schema": APP},)
+
+    instance_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    hostname: Mapped[str] = mapped_column(Text)
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = _now()
+    last_seen_at: Mapped[datetime] = _now()
+    jobs_running: Mapped[int] = mapped_column(Integer, server_default="0")
+    stopping: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))

@@ -1,0 +1,90 @@
+"""The scheduler process: claims due sync jobs into a thread pool; SIGTERM drains and exits in time.
+
+`python scheduler.py` runs it (BlockingScheduler); the embedded default runs the same service in
+the web process (BackgroundScheduler). Any number of them may share one database.
+"""
+
+import logging
+import signal
+import sys
+from datetime import datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+import embedded
+import logs
+import settings
+from database import libpq_url, scheduler_sessionmaker
+from ingest.runner import Listener, Worker
+
+log = logging.getLogger("scheduler")
+
+
+class SchedulerService:
+    """A Worker driven by APScheduler timers and woken by NOTIFY."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        scheduler: BaseScheduler,
+        listen: bool = True,
+        poll_seconds: float = settings.JOB_POLL_SECONDS,
+        heartbeat_seconds: float = settings.JOB_HEARTBEAT_SECONDS,
+        reap_seconds: float = settings.JOB_REAP_SECONDS,
+        **worker_options,
+    ):
+        self.worker = Worker(scheduler_sessionmaker(url), **worker_options)
+        self.scheduler = scheduler
+        self.listener = Listener(libpq_url(url), self.worker.fill, self.worker.stopping) if listen else None
+        now = datetime.now().astimezone()
+        duties = {"claim": (self.worker.fill, poll_seconds), "heartbeat": (self.worker.beat, heartbeat_seconds),
+                  "reap": (self.worker.reap, reap_seconds)}
+        for name, (duty, seconds) in duties.items():
+            scheduler.add_job(
+                duty, "interval", seconds=seconds, id=name, next_run_time=now,
+                max_instances=1, coalesce=True, misfire_grace_time=None,
+            )
+
+    def start(self) -> None:
+        """Start listening and the timers (blocks for a BlockingScheduler until shutdown)."""
+        log.info("scheduler %s starting", self.worker.instance_id)
+        if self.listener:
+            self.listener.start()
+        self.scheduler.start()
+
+    def stop(self, *, grace_seconds: float = settings.SHUTDOWN_GRACE_SECONDS) -> None:
+        """Stop the timers, then drain the worker."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self.worker.stop(grace_seconds=grace_seconds)
+
+
+def start_in_background(url: str, **options) -> SchedulerService:
+    """Run a scheduler inside this process (the embedded default)."""
+    service = SchedulerService(url, scheduler=BackgroundScheduler(), **options)
+    service.start()
+    return service
+
+
+def main() -> None:
+    """Run the scheduler in the foreground until SIGTERM or SIGINT."""
+    logs.configure()
+    service = SchedulerService(embedded.default_url(), scheduler=BlockingScheduler())
+
+    def request_stop(signum, frame):
+        log.info("received %s: no new claims, draining", signal.Signals(signum).name)
+        if service.scheduler.running:
+            service.scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    service.start()  # returns once request_stop shut the timers down
+    service.stop()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Configuration, read once from the environment (and a `.env` file beside this one)."""
+
+import os
+import secrets
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent
+load_dotenv(ROOT / ".env")
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _local_secret(name: str, make) -> str:
+    """Return a secret kept in VAR_DIR, generating it on first use (embedded default only)."""
+    path = VAR_DIR / name
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(make())
+    return path.read_text().strip()
+
+
+def _new_fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+# Where the embedded default keeps its database and generated secrets.
+VAR_DIR = Path(_env("VAR_DIR", str(ROOT / "var")))
+
+# The owner/migration connection. Unset means the embedded default (`python app.py`).
+DATABASE_URL = _env("DATABASE_URL")
+# Optional separate login for the web role; without it the web uses DATABASE_URL and
+# switches to the web role (SET LOCAL ROLE) in every transaction.
+WEB_DATABASE_URL = _env("WEB_DATABASE_URL")
+EMBEDDED = DATABASE_URL is None
+
+WEB_ROLE = "dashboard_web"
+SCHEDULER_ROLE = "dashboard_scheduler"
+
+# Secrets: required from the environment in production, generated into VAR_DIR when embedded.
+SECRET_KEY = _env("SECRET_KEY") or (
+    _local_secret("flask-secret-key", lambda: secrets.token_urlsafe(48)) if EMBEDDED else None
+)
+# Comma-separated Fernet keys, newest first; older keys still decrypt (rotation).
+TOKEN_ENCRYPTION_KEYS = _env("TOKEN_ENCRYPTION_KEYS") or (
+    _local_secret("token-encryption-key", _new_fernet_key) if EMBEDDED else None
+)
+
+HOST = _env("HOST", "127.0.0.1")
+PORT = int(_env("PORT", "8050"))
+# The agency's own timezone: what "today" means for All stores.
+REPORTING_TIMEZONE = _env("REPORTING_TIMEZONE", "UTC")
+LOG_FORMAT = _env("LOG_FORMAT", "text")  # "json" for structured lines
+LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+# Cookies marked Secure: on by default in production (HTTPS), off for the embedded default on loopback.
+SECURE_COOKIES = _env("SECURE_COOKIES", "0" if EMBEDDED else "1") == "1"
+
+# Login throttling: after this many failures in a row an account is locked, doubling each time.
+LOGIN_MAX_FAILURES = int(_env("LOGIN_MAX_FAILURES", "5"))
+LOGIN_LOCK_SECONDS = int(_env("LOGIN_LOCK_SECONDS", "60"))
+LOGIN_LOCK_MAX_SECONDS = int(_env("LOGIN_LOCK_MAX_SECONDS", "3600"))
+
+# The job queue and the scheduler process.
+SCHEDULER_THREADS = int(_env("SCHEDULER_THREADS", "4"))
+JOB_POLL_SECONDS = float(_env("JOB_POLL_SECONDS", "2"))
+JOB_LEASE_SECONDS = float(_env("JOB_LEASE_SECONDS", "60"))
+JOB_HEARTBEAT_SECONDS = float(_env("JOB_HEARTBEAT_SECONDS", "15"))
+JOB_REAP_SECONDS = float(_env("JOB_REAP_SECONDS", "15"))
+JOB_MAX_ATTEMPTS = int(_env("JOB_MAX_ATTEMPTS", "5"))
+JOB_BACKOFF_BASE_SECONDS = float(_env("JOB_BACKOFF_BASE_SECONDS", "30"))
+JOB_BACKOFF_MAX_SECONDS = float(_env("JOB_BACKOFF_MAX_SECONDS", "3600"))
+# SIGTERM: running handlers get this long to checkpoint before leases are released and we exit.
+SHUTDOWN_GRACE_SECONDS = float(_env("SHUTDOWN_GRACE_SECONDS", "20"))
+# A scheduler unseen for this long is reported as not running.
+SCHEDULER_STALE_SECONDS = float(_env("SCHEDULER_STALE_SECONDS", "60"))

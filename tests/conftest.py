@@ -1,0 +1,120 @@
+"""Fixtures: a real PostgreSQL (embedded, or TEST_DATABASE_URL) and a fresh migrated database per test."""
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import text
+
+import embedded
+import settings
+from database import make_engine, make_sessionmaker, migrate, session_scope
+from models import Shop
+
+TEMPLATE = f"storefront_template_{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """A PostgreSQL server where the tests may create databases."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return embedded.start(settings.ROOT / "var" / "test-pgdata", database="postgres")
+
+
+@pytest.fixture(scope="session")
+def template_db(server_url) -> str:
+    """A database migrated to head once per session; each test clones it."""
+    embedded.drop_database(server_url, TEMPLATE)
+    embedded.create_database(server_url, TEMPLATE)
+    migrate(embedded.with_database(server_url, TEMPLATE))
+    yield TEMPLATE
+    embedded.drop_database(server_url, TEMPLATE)
+
+
+@pytest.fixture
+def db_url(server_url, template_db) -> str:
+    """The URL of a fresh, migrated database of this test's own (as the owner)."""
+    name = f"storefront_test_{uuid.uuid4().hex[:12]}"
+    embedded.create_database(server_url, name, template=template_db)
+    yield embedded.with_database(server_url, name)
+    embedded.drop_database(server_url, name)
+
+
+@pytest.fixture
+def owner_sessions(db_url):
+    """Sessions as the database owner (what migrations run as): for setting up and inspecting."""
+    engine = make_engine(db_url)
+    yield make_sessionmaker(engine, role=None)
+    engine.dispose()
+
+
+@pytest.fixture
+def scheduler_sessions(db_url):
+    engine = make_engine(db_url)
+    yield make_sessionmaker(engine, role=settings.SCHEDULER_ROLE)
+    engine.dispose()
+
+
+@pytest.fixture
+def web_url(db_url) -> str:
+    """The same database, logged in as the web role itself (so SET ROLE cannot escape it)."""
+    return embedded.with_user(db_url, settings.WEB_ROLE)
+
+
+@pytest.fixture
+def web_sessions(web_url):
+    engine = make_engine(web_url)
+    yield make_sessionmaker(engine, role=settings.WEB_ROLE)
+    engine.dispose()
+
+
+@pytest.fixture
+def make_shop(scheduler_sessions) -> Callable[..., int]:
+    """Insert a shop and return its id."""
+
+    def make(domain: str = "", name: str = "", currency: str = "EUR", timezone: str = "Europe/Paris") -> int:
+        domain = domain or f"shop-{uuid.uuid4().hex[:8]}.myshopify.com"
+        with session_scope(scheduler_sessions) as session:
+            shop = Shop(shop_domain=domain, name=name or domain.split(".")[0].title(), currency=currency,
+                        iana_timezone=timezone)
+            session.add(shop)
+            session.flush()
+            return shop.id
+
+    return make
+
+
+@pytest.fixture
+def make_user(scheduler_sessions) -> Callable[..., int]:
+    """Insert a user (password "correct horse") and grant them shops; return the id."""
+    from dashboard import accounts
+
+    def make(email: str, *, role: str = "member", shops: list[int] = (), password: str = "correct horse") -> int:
+        with session_scope(scheduler_sessions) as session:
+            user = accounts.create_user(session=session, email=email, password=password, role=role)
+            accounts.grant_shops(session=session, user_id=user.id, shop_ids=list(shops))
+            return user.id
+
+    return make
+
+
+def wait_for(predicate: Callable[[], object], *, timeout: float = 20, interval: float = 0.05, what: str = ""):
+    """Poll `predicate` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+def scalar(sessions, sql: str, **params):
+    """One value from a query."""
+    with session_scope(sessions) as session:
+        return session.execute(text(sql), params).scalar()
