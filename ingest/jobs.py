@@ -88,7 +88,8 @@ def claim(*, session: Session, owner: str, limit: int, lease_seconds: float) -> 
         .returning(SyncJob)
         .execution_options(synchronize_session=False)
     )
-    return list(session.scalars(statement))
+    # RETURNING keeps no order: start the most urgent first.
+    return sorted(session.scalars(statement), key=lambda job: (-job.priority, job.run_after, job.id))
 
 
 @dataclass(frozen=True)

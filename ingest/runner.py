@@ -5,9 +5,9 @@ import os
 import select
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import psycopg2
@@ -88,7 +88,11 @@ def new_instance_id() -> str:
 
 
 class Worker:
-    """Claims due jobs into a small thread pool, heartbeats their leases, and drains on stop."""
+    """Claims due jobs into at most `threads` threads, heartbeats their leases, and drains on stop.
+
+    Job threads are daemons: a handler that ignores shutdown cannot hold the process past its
+    grace period (its lease is released first, and its open transaction dies with the connection).
+    """
 
     def __init__(
         self,
@@ -108,9 +112,8 @@ class Worker:
         self.backoff_max = backoff_max
         self.handlers = HANDLERS if handlers is None else handlers
         self.stopping = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="job")
         self._running: dict[int, JobContext] = {}
-        self._futures: set[Future] = set()
+        self._threads: dict[int, threading.Thread] = {}
         self._lock = threading.Lock()
 
     # -- claiming -------------------------------------------------------------------------------
@@ -127,15 +130,14 @@ class Worker:
                 )
             for job in claimed:
                 ctx = JobContext(job, sessions=self.sessions, owner=self.instance_id, stopping=self.stopping)
-                self._running[job.id] = ctx
-                future = self._pool.submit(self._run, ctx)
-                self._futures.add(future)
-                future.add_done_callback(self._after_run)
+                thread = threading.Thread(target=self._run_then_refill, args=(ctx,), name=f"job-{job.id}",
+                                          daemon=True)
+                self._running[job.id], self._threads[job.id] = ctx, thread
+                thread.start()
             return len(claimed)
 
-    def _after_run(self, future: Future) -> None:
-        with self._lock:
-            self._futures.discard(future)
+    def _run_then_refill(self, ctx: JobContext) -> None:
+        self._run(ctx)
         # A thread came free: look for more work at once rather than at the next poll.
         if not self.stopping.is_set():
             try:
@@ -169,6 +171,7 @@ class Worker:
         finally:
             with self._lock:
                 self._running.pop(job.id, None)
+                self._threads.pop(job.id, None)
 
     def _settle(self, ctx: JobContext, finish, level: str, message: str) -> None:
         with session_scope(self.sessions) as session:
@@ -252,16 +255,17 @@ class Worker:
     def stop(self, *, grace_seconds: float = settings.SHUTDOWN_GRACE_SECONDS) -> None:
         """Stop claiming, let running handlers checkpoint and return, release what is left, sign off."""
         self.stopping.set()
+        deadline = time.monotonic() + grace_seconds
         with self._lock:
-            futures = list(self._futures)
-        wait(futures, timeout=grace_seconds)
+            threads = list(self._threads.values())
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
         with self._lock:
             leftover = list(self._running)
         with session_scope(self.sessions) as session:
             for job_id in leftover:  # handlers that never reached a checkpoint; their threads die with us
                 jobs.release(session=session, job_id=job_id, owner=self.instance_id)
             session.execute(delete(SchedulerHeartbeat).where(SchedulerHeartbeat.instance_id == self.instance_id))
-        self._pool.shutdown(wait=False, cancel_futures=True)
         log.info("scheduler %s stopped (%d job(s) released unfinished)", self.instance_id, len(leftover))
 
 
