@@ -2,6 +2,7 @@
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 import embedded
@@ -10,8 +11,8 @@ from database import scheduler_sessionmaker, session_scope
 from ingest import crypto
 from models import AdAccount, Shop, ShopCredential
 
-users = click.Group("users", help="Create users and grant them stores.")
-tokens = click.Group("tokens", help="Stored API tokens.")
+users = AppGroup("users", help="Create users and grant them stores.")
+tokens = AppGroup("tokens", help="Stored API tokens.")
 
 
 def _session():

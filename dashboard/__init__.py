@@ -29,6 +29,7 @@ def create_dash(server: Flask) -> Dash:
     )
     app.layout = layout.shell
     layout.register_callbacks(app)
+    server.extensions["dash"] = app
     return app
 
 

@@ -58,9 +58,9 @@ def init_app(server: Flask) -> None:
     """Install login, CSRF and the gate on the Flask server."""
     login_manager.init_app(server)
     login_manager.login_view = "auth.login"
+    server.before_request(gate)  # before CSRF's check: an anonymous caller is told 401, not 400
     csrf.init_app(server)
     server.register_blueprint(bp)
-    server.before_request(gate)
     server.after_request(set_csrf_cookie)
 
 
@@ -68,7 +68,9 @@ def gate():
     """Let public endpoints through; 401 for Dash's endpoints, a login redirect for pages."""
     if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
         return None
-    if "/_dash-" in request.path or request.path.startswith("/api/"):
+    # Dash's own routes (/_dash-update-component, /_reload-hash, ...) are APIs: a redirect to an
+    # HTML page would show up as a broken callback, so they get 401.
+    if any(part.startswith("_") for part in request.path.split("/")) or request.path.startswith("/api/"):
         return jsonify(error="login required"), 401
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 

@@ -36,7 +36,7 @@ def navbar() -> dbc.Navbar:
     ]
     logout = html.Form(
         [
-            html.Input(type="hidden", name="csrf_token", value=generate_csrf()),
+            dcc.Input(type="hidden", name="csrf_token", value=generate_csrf(), id="logout-csrf"),
             dbc.Button("Log out", type="submit", color="light", outline=True, size="sm", id="logout"),
         ],
         action="/logout",

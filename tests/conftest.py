@@ -102,6 +102,19 @@ def make_user(scheduler_sessions) -> Callable[..., int]:
     return make
 
 
+def pytest_setup_options():
+    """Chrome options for dash[testing]: Debian's chromium, headless, quiet on a closed network."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.binary_location = os.environ.get("DASH_TEST_CHROMEPATH", "/usr/bin/chromium")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--window-size=1400,1000"):
+        options.add_argument(flag)
+    return options
+
+
 def wait_for(predicate: Callable[[], object], *, timeout: float = 20, interval: float = 0.05, what: str = ""):
     """Poll `predicate` until it returns something truthy; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -118,3 +131,17 @@ def scalar(sessions, sql: str, **params):
     """One value from a query."""
     with session_scope(sessions) as session:
         return session.execute(text(sql), params).scalar()
+
+
+@pytest.fixture
+def server(db_url, web_url):
+    """The Flask server with Dash mounted, on this test's database, web role logging in as itself."""
+    from app import create_app
+
+    return create_app({"DATABASE_URL": db_url, "WEB_DATABASE_URL": web_url, "SECRET_KEY": "test-secret",
+                       "TESTING": True, "SESSION_COOKIE_SECURE": False, "REMEMBER_COOKIE_SECURE": False})
+
+
+@pytest.fixture
+def client(server):
+    return server.test_client()

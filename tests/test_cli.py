@@ -1,0 +1,59 @@
+"""`flask --app app users ...` and `tokens rotate`."""
+
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from database import session_scope
+from ingest import crypto
+from models import ShopCredential, User, UserShop
+
+
+def test_create_and_grant(server, scheduler_sessions, make_shop):
+    make_shop("alpha.myshopify.com")
+    beta = make_shop("beta.myshopify.com")
+    runner = server.test_cli_runner()
+    result = runner.invoke(args=["users", "create", "--email", "ana@agency.test", "--password", "long enough",
+                                 "--role", "admin", "--name", "Ana"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["users", "grant", "--email", "ana@agency.test", "--shop", "beta.myshopify.com"])
+    assert result.exit_code == 0, result.output
+    with session_scope(scheduler_sessions) as session:
+        user = session.scalar(select(User))
+        assert (user.email, user.role, user.name) == ("ana@agency.test", "admin", "Ana")
+        assert list(session.scalars(select(UserShop.shop_id))) == [beta]
+    result = runner.invoke(args=["users", "grant", "--email", "ana@agency.test", "--all-shops"])
+    assert result.exit_code == 0
+    assert "ana@agency.test" in runner.invoke(args=["users", "list"]).output
+
+
+def test_errors_are_clear(server, make_shop):
+    runner = server.test_cli_runner()
+    short = runner.invoke(args=["users", "create", "--email", "a@x.test", "--password", "short"])
+    assert short.exit_code != 0 and "8 characters" in short.output
+    runner.invoke(args=["users", "create", "--email", "a@x.test", "--password", "long enough"])
+    unknown = runner.invoke(args=["users", "grant", "--email", "a@x.test", "--shop", "nope.myshopify.com"])
+    assert unknown.exit_code != 0 and "nope.myshopify.com" in unknown.output
+
+
+def test_set_password_unlocks(server, make_user, scheduler_sessions):
+    make_user("a@x.test")
+    runner = server.test_cli_runner()
+    result = runner.invoke(args=["users", "set-password", "--email", "a@x.test", "--password", "a new password"])
+    assert result.exit_code == 0
+    with session_scope(scheduler_sessions) as session:
+        assert session.scalar(select(User.failed_logins)) == 0
+
+
+def test_tokens_rotate_moves_every_secret_to_the_new_key(server, monkeypatch, make_shop, scheduler_sessions):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    shop = make_shop()
+    with session_scope(scheduler_sessions) as session:
+        session.add(ShopCredential(shop_id=shop, kind="oauth", access_token_enc=crypto.encrypt("shpat_a", keys=old),
+                                   refresh_token_enc=crypto.encrypt("shprt_b", keys=old)))
+    monkeypatch.setattr(crypto.settings, "TOKEN_ENCRYPTION_KEYS", f"{new},{old}")
+    result = server.test_cli_runner().invoke(args=["tokens", "rotate"])
+    assert result.exit_code == 0 and "re-encrypted 2 secret(s)" in result.output
+    with session_scope(scheduler_sessions) as session:
+        credential = session.get(ShopCredential, shop)
+        assert crypto.decrypt(credential.access_token_enc, keys=new) == "shpat_a"
+        assert crypto.decrypt(credential.refresh_token_enc, keys=new) == "shprt_b"
