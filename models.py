@@ -99,7 +99,9 @@ class ShopCredential(Base):
 
     __tablename__ = "shop_credentials"
     __table_args__ = (
-        CheckConstraint(_in("kind", ("admin_token", "client_credentials", "oauth")), name="shop_credentials_kind_check"),
+        CheckConstraint(
+            _in("kind", ("admin_token", "client_credentials", "oauth")), name="shop_credentials_kind_check"
+        ),
         {"schema": APP},
     )
 

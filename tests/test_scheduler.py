@@ -28,7 +28,7 @@ def spawn(db_url, tmp_path):
             "JOB_LEASE_SECONDS": "2", "JOB_REAP_SECONDS": "0.3", "SHUTDOWN_GRACE_SECONDS": "3",
             "SCHEDULER_THREADS": "3", "LOG_LEVEL": "WARNING",
         } | env
-        log = open(tmp_path / f"scheduler-{len(children)}.log", "w")
+        log = open(tmp_path / f"scheduler-{len(children)}.log", "w")  # noqa: SIM115  (the child writes to it)
         child = subprocess.Popen(CHILD, env=environment, stdout=log, stderr=subprocess.STDOUT,
                                  cwd=settings.ROOT)
         children.append(child)

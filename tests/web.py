@@ -24,15 +24,18 @@ def login(client, email, password="correct horse", *, remember=False, next_path=
     return client.post(url, data=form)
 
 
-def callback(client, output_id: str, values: dict, *, csrf=True):
+def callback(client, output_id: str, values: dict, *, csrf=True, outputs=None):
     """POST /_dash-update-component for the callback whose outputs include `output_id`.
 
     The request is built from /_dash-dependencies exactly as Dash's renderer builds it, with
     `values` ({"component.prop": value}) for its inputs and state; anything else is None.
+    For a pattern-matching (ALL) output, pass the concrete `outputs` the page holds.
     """
     deps = client.get("/_dash-dependencies").get_json()
     spec = next(d for d in deps if output_id in d["output"])
-    outputs = [_parse(o) for o in spec["output"].strip(".").split("...")]
+    if outputs is None:
+        parsed = [_parse(o) for o in spec["output"].strip(".").split("...")]
+        outputs = parsed if len(parsed) > 1 else parsed[0]
 
     def item(dep):
         key = f"{dep['id']}.{dep['property']}"
@@ -40,7 +43,7 @@ def callback(client, output_id: str, values: dict, *, csrf=True):
 
     body = {
         "output": spec["output"],
-        "outputs": outputs if len(outputs) > 1 else outputs[0],
+        "outputs": outputs,
         "inputs": [item(d) for d in spec["inputs"]],
         "state": [item(d) for d in spec["state"]],
         "changedPropIds": list(values)[:1],

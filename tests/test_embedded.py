@@ -1,0 +1,83 @@
+"""`make run`'s promise: `python app.py` on a bare machine, twice, and Ctrl-C leaves nothing running."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+
+import psutil
+import requests
+
+import settings
+from tests.conftest import wait_for
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(var_dir, port, log_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WEB_DATABASE_URL", "XDG_RUNTIME_DIR")}
+    env |= {"VAR_DIR": str(var_dir), "PORT": str(port), "JOB_POLL_SECONDS": "0.5"}
+    log = open(log_path, "w")  # noqa: SIM115  (the child keeps writing to it)
+    return subprocess.Popen([sys.executable, "app.py"], cwd=settings.ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+
+
+def _up(url):
+    try:
+        return requests.get(url + "/login", timeout=1).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def _login(url, email, password) -> requests.Session:
+    browser = requests.Session()
+    page = browser.get(url + "/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = browser.post(url + "/login", data={"email": email, "password": password, "csrf_token": token},
+                            allow_redirects=False)
+    assert response.status_code == 302, response.text
+    return browser
+
+
+def _postgres_running(pgdata) -> bool:
+    for process in psutil.process_iter(["name", "cmdline"]):
+        if process.info["name"] == "postgres" and str(pgdata) in " ".join(process.info["cmdline"] or []):
+            return True
+    return False
+
+
+def _stop(child):
+    child.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    assert child.wait(timeout=30) == 0
+
+
+def test_run_twice_on_the_same_data_and_stop_cleanly(tmp_path):
+    var_dir, port = tmp_path / "var", _free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = _start(var_dir, port, tmp_path / "first.log")
+    try:
+        wait_for(lambda: _up(url), timeout=90, what="the first start")
+        output = (tmp_path / "first.log").read_text()
+        password = re.search(r"admin@example.com with password (\S+)", output).group(1)
+        browser = _login(url, "admin@example.com", password)
+        assert browser.get(url + "/_dash-layout").status_code == 200
+        assert requests.get(url + "/healthz").json()["schedulers_running"] == 1
+    finally:
+        _stop(first)
+    assert not _postgres_running(var_dir / "pgdata")
+    assert (var_dir / "flask-secret-key").stat().st_mode & 0o777 == 0o600
+
+    second = _start(var_dir, port, tmp_path / "second.log")
+    try:
+        wait_for(lambda: _up(url), timeout=90, what="the second start")
+        assert "Demo admin created" not in (tmp_path / "second.log").read_text()
+        _login(url, "admin@example.com", password)  # same data, same secret key
+    finally:
+        _stop(second)
+    assert not _postgres_running(var_dir / "pgdata")
