@@ -105,7 +105,7 @@ def login():
             login_user(user, remember=request.form.get("remember") == "on")
             return redirect(_safe_next(request.args.get("next")))
         flash(result.error)
-    return render_template("login.html", email=email), 200 if request.method == "GET" else 401
+    return render_template("login.html", email=email)
 
 
 @bp.route("/logout", methods=["POST"])

@@ -7,7 +7,7 @@ lost its lease can never overwrite the work of the one that took the job over.
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import case, func, select, update
@@ -265,7 +265,3 @@ def get(*, session: Session, job_id: int) -> SyncJob | None:
     """Return a job by id."""
     return session.get(SyncJob, job_id)
 
-
-def now(*, session: Session) -> datetime:
-    """The database's clock (the one leases are measured by)."""
-    return session.execute(select(func.now())).scalar_one()

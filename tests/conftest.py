@@ -44,19 +44,21 @@ def db_url(server_url, template_db) -> str:
     embedded.drop_database(server_url, name)
 
 
+def _sessions(url: str, role: str | None):
+    engine = make_engine(url)
+    yield make_sessionmaker(engine, role=role)
+    engine.dispose()
+
+
 @pytest.fixture
 def owner_sessions(db_url):
     """Sessions as the database owner (what migrations run as): for setting up and inspecting."""
-    engine = make_engine(db_url)
-    yield make_sessionmaker(engine, role=None)
-    engine.dispose()
+    yield from _sessions(db_url, None)
 
 
 @pytest.fixture
 def scheduler_sessions(db_url):
-    engine = make_engine(db_url)
-    yield make_sessionmaker(engine, role=settings.SCHEDULER_ROLE)
-    engine.dispose()
+    yield from _sessions(db_url, settings.SCHEDULER_ROLE)
 
 
 @pytest.fixture
@@ -67,9 +69,7 @@ def web_url(db_url) -> str:
 
 @pytest.fixture
 def web_sessions(web_url):
-    engine = make_engine(web_url)
-    yield make_sessionmaker(engine, role=settings.WEB_ROLE)
-    engine.dispose()
+    yield from _sessions(web_url, settings.WEB_ROLE)
 
 
 @pytest.fixture

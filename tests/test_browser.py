@@ -64,3 +64,24 @@ def test_login_shell_switch_store_navigate_reload_logout(dash_duo, dash_app):
 def _choose_store(dash_duo, name):
     dash_duo.select_dcc_dropdown("#shop", value=name)
     dash_duo.wait_for_contains_text("#shop", name)
+
+
+def test_an_admin_with_no_store_is_sent_to_settings(dash_duo, server, make_user):
+    make_user("boss@agency.test", role="admin")
+    dash_duo.start_server(server.extensions["dash"], navigate=False)
+    dash_duo.driver.get(dash_duo.server.url.rstrip("/") + "/login")
+    dash_duo.wait_for_element("#login-submit")
+    dash_duo.find_element("#email").send_keys("boss@agency.test")
+    dash_duo.find_element("#password").send_keys("wrong password")
+    dash_duo.find_element("#login-submit").click()
+    dash_duo.wait_for_contains_text("#login-error", "Wrong email or password")
+    _shot(dash_duo, "login-error")
+    dash_duo.find_element("#password").send_keys("correct horse")
+    dash_duo.find_element("#login-submit").click()
+    dash_duo.wait_for_contains_text("#no-stores", "No store connected yet")
+    _shot(dash_duo, "no-stores")
+    dash_duo.find_element("#go-settings").click()
+    dash_duo.wait_for_contains_text("#settings-page", "boss@agency.test")
+    _shot(dash_duo, "settings")
+    logs = dash_duo.get_logs()
+    assert logs == [], logs
