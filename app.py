@@ -37,13 +37,21 @@ def create_app(config: dict | None = None) -> Flask:
     server.config.update(config or {})
     if not server.config["SECRET_KEY"]:
         raise RuntimeError("SECRET_KEY is not set (see the configuration table in README.md).")
-    url = server.config["DATABASE_URL"] or embedded.default_url()
-    db.init_app(server, web_sessionmaker(server.config["WEB_DATABASE_URL"] or url))
+    db.init_app(server, web_sessionmaker(_web_url(server.config)))
     auth.init_app(server)
     server.register_blueprint(health.bp)
     create_dash(server)
     cli.init_app(server)
     return server
+
+
+def _web_url(config) -> str:
+    """The web's login: WEB_DATABASE_URL, else the embedded server's socket as the web role itself."""
+    if config["WEB_DATABASE_URL"]:
+        return config["WEB_DATABASE_URL"]
+    if config["DATABASE_URL"]:
+        return config["DATABASE_URL"]  # one shared login: the web switches role per transaction
+    return embedded.with_user(embedded.default_url(), settings.WEB_ROLE)
 
 
 def __getattr__(name: str):
@@ -76,7 +84,7 @@ def main() -> None:
     migrate(url)
     ensure_demo_admin(url)
     service = scheduler.start_in_background(url)
-    server = create_app({"DATABASE_URL": url, "WEB_DATABASE_URL": embedded.with_user(url, settings.WEB_ROLE)})
+    server = create_app()
     print(f"  Storefront analytics on http://{settings.HOST}:{settings.PORT}  (Ctrl-C stops everything)\n",
           flush=True)
     try:
