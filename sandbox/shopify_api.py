@@ -1,0 +1,339 @@
+"""The sandbox's Shopify Admin GraphQL API: the stores' data behind Shopify's schema, tokens, cost and throttling.
+
+Served at `/shopify/{shop}/admin/api/{version}/graphql.json` (see `blueprint`), the same path shape as
+`https://{shop}/admin/api/{version}/graphql.json`, so the project's client talks to either unchanged.
+"""
+
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from graphql import GraphQLError, execute, parse, validate
+
+from sandbox.bulk import BulkOperations, Operation
+from sandbox.shopify_graphql import (
+    MAX_QUERY_COST,
+    CostBucket,
+    GraphQLUserError,
+    actual_cost,
+    compare,
+    connection,
+    is_connection,
+    load_schema,
+    matches,
+    parse_search,
+    parse_time,
+    requested_cost,
+    zero_value,
+)
+
+INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+ORDER_WINDOW = timedelta(days=60)  # older orders need read_all_orders, as on Shopify
+
+# sortKey -> the item's sort value; the item's numeric id breaks ties.
+ORDER_SORTS = {
+    "PROCESSED_AT": lambda o: o.get("processedAt") or o["createdAt"],
+    "CREATED_AT": lambda o: o["createdAt"],
+    "UPDATED_AT": lambda o: o["updatedAt"],
+    "ID": lambda o: _number(o["id"]),
+    "ORDER_NUMBER": lambda o: _number(o["id"]),
+    "TOTAL_PRICE": lambda o: float(o["totalPriceSet"]["shopMoney"]["amount"]),
+}
+PLAIN_SORTS = {
+    "ID": lambda item: _number(item["id"]),
+    "CREATED_AT": lambda item: item["createdAt"],
+    "UPDATED_AT": lambda item: item["updatedAt"],
+    "TITLE": lambda item: item.get("title", ""),
+    "NAME": lambda item: f"{item.get('firstName', '')} {item.get('lastName', '')}",
+}
+TIME_FIELDS = {"created_at": "createdAt", "updated_at": "updatedAt", "processed_at": "processedAt"}
+
+
+def _number(gid: str) -> int:
+    return int(gid.rsplit("/", 1)[1])
+
+
+class ShopifyAPI:
+    """Every sandbox store's Admin API: who may call it, what it costs, and what it answers."""
+
+    def __init__(self, stores: list, *, clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC), files: Path | None = None):
+        self.stores = {store.spec.domain: store for store in stores}
+        self.bulk = BulkOperations(files or Path(tempfile.mkdtemp(prefix="sandbox-bulk-")), now=now)
+        self.clock = clock
+        self.now = now
+        # token -> (shop domain, scopes); credential flows add more.
+        self.tokens: dict[str, tuple[str, tuple[str, ...]]] = {
+            store.spec.access_token: (store.spec.domain, tuple(store.spec.scopes)) for store in stores
+        }
+        self.buckets: dict[str, CostBucket] = {}
+        self.root_resolvers: dict[str, Callable] = {
+            "shop": self._shop,
+            "orders": self._orders,
+            "order": self._order,
+            "ordersCount": self._orders_count,
+            "customers": lambda ctx, args: self._plain("customers", ctx, args),
+            "customersCount": lambda ctx, args: self._count("customers", ctx, args),
+            "products": lambda ctx, args: self._plain("products", ctx, args),
+            "productsCount": lambda ctx, args: self._count("products", ctx, args),
+            "bulkOperation": self._bulk_operation,
+            "bulkOperations": self._bulk_operations,
+            "currentBulkOperation": self._current_bulk_operation,
+        }
+        self.mutation_resolvers: dict[str, Callable] = {
+            "bulkOperationRunQuery": self._bulk_run,
+            "bulkOperationCancel": lambda ctx, args: self._bulk_payload(ctx, self.bulk.cancel(args["id"])),
+        }
+
+    # -- a request ------------------------------------------------------------------------------------
+
+    def handle(self, *, shop: str, version: str, token: str | None, body: dict[str, Any],
+               base_url: str = "http://sandbox") -> tuple[int, dict]:
+        """Answer one GraphQL request as Shopify would: (HTTP status, JSON body)."""
+        store = self.stores.get(shop)
+        if store is None:
+            return 404, {"errors": "Not Found"}
+        grant = self.tokens.get(token or "")
+        if grant is None or grant[0] != shop:
+            return 401, {"errors": INVALID_TOKEN}
+        try:
+            schema = load_schema(version)
+        except FileNotFoundError:
+            return 404, {"errors": f"API version {version} is not supported by the sandbox"}
+        try:
+            document = parse(body.get("query") or "")
+        except GraphQLError as error:
+            return 200, {"errors": [_error(error, "parseError")]}
+        problems = validate(schema, document)
+        if problems:
+            return 200, {"errors": [_error(e, "undefinedField") for e in problems]}
+        bucket = self.buckets.setdefault(shop, CostBucket.for_plan(store.spec.plan, clock=self.clock))
+        variables = body.get("variables") or {}
+        cost = requested_cost(schema, document, variables)
+        if cost > MAX_QUERY_COST:
+            return 200, {
+                "errors": [{"message": f"Query cost is {cost}, which exceeds the single query max cost limit "
+                                       f"({MAX_QUERY_COST}).", "extensions": {"code": "MAX_COST_EXCEEDED",
+                                                                               "cost": cost,
+                                                                               "maxCost": MAX_QUERY_COST}}],
+                "extensions": {"cost": self._cost(cost, None, bucket)},
+            }
+        if not bucket.take(cost):
+            return 200, {
+                "errors": [{"message": "Throttled", "extensions": {
+                    "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
+                "extensions": {"cost": self._cost(cost, None, bucket)},
+            }
+        context = {"store": store, "scopes": grant[1], "token": token, "schema": schema, "base_url": base_url}
+        result = execute(schema, document, variable_values=variables, operation_name=body.get("operationName"),
+                         context_value=context, field_resolver=self._resolve)
+        spent = min(cost, actual_cost(schema, document, result.data))
+        bucket.refund(cost - spent)
+        answer: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            answer["errors"] = [_error(e, getattr(e.original_error, "extensions", {}).get("code", "INTERNAL"))
+                                for e in result.errors]
+        answer["extensions"] = {"cost": self._cost(cost, spent, bucket)}
+        return 200, answer
+
+    @staticmethod
+    def _cost(requested: int, actual: int | None, bucket: CostBucket) -> dict[str, Any]:
+        return {"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": bucket.status()}
+
+    # -- resolving fields -----------------------------------------------------------------------------
+
+    def _resolve(self, source: Any, info, **args: Any) -> Any:
+        """One resolver for every field: roots by name; elsewhere the dict's value, lists paged as connections."""
+        if info.parent_type is info.schema.query_type or info.parent_type is info.schema.mutation_type:
+            resolvers = self.root_resolvers if info.parent_type is info.schema.query_type else self.mutation_resolvers
+            resolver = resolvers.get(info.field_name)
+            if resolver is None:
+                return zero_value(info.return_type)
+            return resolver(info.context, args)
+        value = source.get(info.field_name) if isinstance(source, dict) else getattr(source, info.field_name, None)
+        if value is None:
+            return zero_value(info.return_type)
+        if isinstance(value, list) and is_connection(info.return_type):
+            return connection(value, args)
+        return value
+
+    def _shop(self, ctx: dict, args: dict) -> dict:
+        spec = ctx["store"].spec
+        return {
+            "id": f"gid://shopify/Shop/{abs(hash(spec.domain)) % 10**10}",
+            "name": spec.name,
+            "myshopifyDomain": spec.domain,
+            "currencyCode": spec.currency,
+            "ianaTimezone": spec.iana_timezone,
+            "taxesIncluded": spec.taxes_included,
+            "enabledPresentmentCurrencies": list(spec.presentment_currencies),
+            "plan": {"displayName": spec.plan, "publicDisplayName": spec.plan,
+                     "shopifyPlus": spec.plan == "Shopify Plus", "partnerDevelopment": False},
+        }
+
+    def _visible_orders(self, ctx: dict) -> list[dict]:
+        orders = ctx["store"].orders()
+        if "read_all_orders" in ctx["scopes"]:
+            return orders
+        oldest = self.now() - ORDER_WINDOW
+        return [order for order in orders if parse_time(order["createdAt"]) >= oldest]
+
+    def _orders(self, ctx: dict, args: dict) -> dict:
+        found = _search(self._visible_orders(ctx), args.get("query"), _order_term)
+        return _sorted_connection(found, args, ORDER_SORTS, default="PROCESSED_AT")
+
+    def _order(self, ctx: dict, args: dict) -> dict | None:
+        return next((o for o in self._visible_orders(ctx) if o["id"] == args["id"]), None)
+
+    def _orders_count(self, ctx: dict, args: dict) -> dict:
+        found = _search(self._visible_orders(ctx), args.get("query"), _order_term)
+        return _count(len(found), args.get("limit", 10000))
+
+    def _plain(self, kind: str, ctx: dict, args: dict) -> dict:
+        found = _search(getattr(ctx["store"], kind), args.get("query"), _plain_term)
+        return _sorted_connection(found, args, PLAIN_SORTS, default="ID")
+
+    def _count(self, kind: str, ctx: dict, args: dict) -> dict:
+        found = _search(getattr(ctx["store"], kind), args.get("query"), _plain_term)
+        return _count(len(found), args.get("limit", 10000))
+
+
+    # -- bulk operations --------------------------------------------------------------------------------
+
+    def _bulk_run(self, ctx: dict, args: dict) -> dict:
+        def items_for(root: str) -> list[dict]:
+            if root == "orders":
+                return self._visible_orders(ctx)
+            return list(getattr(ctx["store"], root, []) or [])
+
+        payload = self.bulk.start(shop=ctx["store"].spec.domain, schema=ctx["schema"], query=args["query"],
+                                  group_objects=args.get("groupObjects", False), items_for=items_for)
+        answer = self._bulk_payload(ctx, payload)  # rendered while still CREATED, as Shopify answers
+        if "launch" in payload:
+            payload["launch"]()
+        return answer
+
+    def _bulk_payload(self, ctx: dict, payload: dict) -> dict:
+        op = payload["bulkOperation"]
+        return {"bulkOperation": self._bulk_view(ctx, op) if op else None, "userErrors": payload["userErrors"]}
+
+    def _bulk_view(self, ctx: dict, op: Operation) -> dict:
+        return op.as_graphql(ctx["base_url"], self.now())
+
+    def _own_operations(self, ctx: dict) -> list[Operation]:
+        shop = ctx["store"].spec.domain
+        return sorted((op for op in self.bulk.operations.values() if op.shop == shop),
+                      key=lambda op: op.created_at, reverse=True)
+
+    def _bulk_operation(self, ctx: dict, args: dict) -> dict | None:
+        op = next((op for op in self._own_operations(ctx) if op.id == args["id"]), None)
+        return self._bulk_view(ctx, op) if op else None
+
+    def _bulk_operations(self, ctx: dict, args: dict) -> dict:
+        views = [self._bulk_view(ctx, op) for op in self._own_operations(ctx)]
+        found = _search(views, args.get("query"), lambda view, term: term.field != "status"
+                        or view["status"].lower() == term.value.lower())
+        return connection(found, args, [view["id"] for view in found])
+
+    def _current_bulk_operation(self, ctx: dict, args: dict) -> dict | None:
+        operations = self._own_operations(ctx)
+        return self._bulk_view(ctx, operations[0]) if operations else None
+
+
+def _count(n: int, limit: int | None) -> dict:
+    if limit is not None and n > limit:
+        return {"count": limit, "precision": "AT_LEAST"}
+    return {"count": n, "precision": "EXACT"}
+
+
+def _search(items: list[dict], query: str | None, judge: Callable[[dict, Any], bool]) -> list[dict]:
+    groups = parse_search(query)
+    if not groups:
+        return list(items)
+    return [item for item in items if matches(groups, lambda term, item=item: judge(item, term))]
+
+
+def _time_term(item: dict, term) -> bool | None:
+    key = TIME_FIELDS.get(term.field)
+    if key is None:
+        return None
+    value = item.get(key)
+    return value is not None and compare(parse_time(value), term.op, parse_time(term.value))
+
+
+def _order_term(order: dict, term) -> bool:
+    judged = _time_term(order, term)
+    if judged is not None:
+        return judged
+    if term.field == "test":
+        return bool(order.get("test")) == (term.value.lower() == "true")
+    if term.field == "id":
+        return compare(_number(order["id"]), term.op, int(term.value.rsplit("/", 1)[-1]))
+    if term.field == "status":
+        status = "cancelled" if order.get("cancelledAt") else ("closed" if order.get("closedAt") else "open")
+        return term.value.lower() in (status, "any")
+    return True  # Shopify ignores filters it does not know (it warns in extensions.search)
+
+
+def _plain_term(item: dict, term) -> bool:
+    judged = _time_term(item, term)
+    if judged is not None:
+        return judged
+    if term.field == "id":
+        return compare(_number(item["id"]), term.op, int(term.value.rsplit("/", 1)[-1]))
+    return True
+
+
+def _sorted_connection(items: list[dict], args: dict, sorts: dict, *, default: str) -> dict:
+    sort_value = sorts.get(args.get("sortKey") or default, sorts["ID"] if "ID" in sorts else sorts[default])
+
+    def key(item):
+        return [sort_value(item), _number(item["id"])]
+
+    descending = bool(args.get("reverse"))
+    ordered = sorted(items, key=key, reverse=descending)
+    return connection(ordered, args, [key(item) for item in ordered], descending=descending)
+
+
+def _error(error: GraphQLError, code: str) -> dict:
+    shaped: dict[str, Any] = {"message": error.message}
+    if error.locations:
+        shaped["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    if error.path:
+        shaped["path"] = list(error.path)
+    shaped["extensions"] = {"code": code}
+    return shaped
+
+
+def blueprint(api: ShopifyAPI) -> Blueprint:
+    """The HTTP surface: POST /shopify/<shop>/admin/api/<version>/graphql.json with X-Shopify-Access-Token."""
+    bp = Blueprint("shopify", __name__)
+
+    @bp.post("/shopify/<shop>/admin/api/<version>/graphql.json")
+    def graphql(shop: str, version: str):
+        status, body = api.handle(shop=shop, version=version, token=request.headers.get("X-Shopify-Access-Token"),
+                                  body=request.get_json(silent=True) or {}, base_url=request.host_url.rstrip("/"))
+        return jsonify(body), status
+
+    @bp.get("/files/<key>.jsonl")
+    def bulk_file(key: str):
+        # The signed, expiring storage URL a bulk operation's result is downloaded from.
+        path, op = api.bulk.file_for(key)
+        if path is None:
+            return Response("<Error><Code>ExpiredToken</Code></Error>", status=403 if op else 404,
+                            mimetype="application/xml")
+        data = path.read_bytes()
+        faults = api.bulk.faults.get(op.shop)
+        if faults is not None and faults.truncate > 0:
+            faults.truncate -= 1
+            data = data[: len(data) // 2]
+        return Response(data, mimetype="application/jsonl")
+
+    return bp
+
+
+__all__ = ["ShopifyAPI", "blueprint", "GraphQLUserError"]
