@@ -10,11 +10,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, redirect, request
 from graphql import GraphQLError, execute, parse, validate
 
 from sandbox.bulk import BulkOperations, Operation
+from sandbox.shopify_auth import CLIENT_CREDENTIALS_LIFETIME, Credentials, Grant, query_hmac
 from sandbox.shopify_graphql import (
     MAX_QUERY_COST,
     CostBucket,
@@ -66,10 +68,9 @@ class ShopifyAPI:
         self.bulk = BulkOperations(files or Path(tempfile.mkdtemp(prefix="sandbox-bulk-")), now=now)
         self.clock = clock
         self.now = now
-        # token -> (shop domain, scopes); credential flows add more.
-        self.tokens: dict[str, tuple[str, tuple[str, ...]]] = {
-            store.spec.access_token: (store.spec.domain, tuple(store.spec.scopes)) for store in stores
-        }
+        self.credentials = Credentials(now=now)
+        for store in stores:  # each store's legacy custom-app token, which never expires
+            self.credentials.tokens[store.spec.access_token] = Grant(store.spec.domain, tuple(store.spec.scopes))
         self.buckets: dict[str, CostBucket] = {}
         self.root_resolvers: dict[str, Callable] = {
             "shop": self._shop,
@@ -97,8 +98,8 @@ class ShopifyAPI:
         store = self.stores.get(shop)
         if store is None:
             return 404, {"errors": "Not Found"}
-        grant = self.tokens.get(token or "")
-        if grant is None or grant[0] != shop:
+        grant = self.credentials.grant(token)
+        if grant is None or grant.shop != shop:
             return 401, {"errors": INVALID_TOKEN}
         try:
             schema = load_schema(version)
@@ -128,7 +129,7 @@ class ShopifyAPI:
                     "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
                 "extensions": {"cost": self._cost(cost, None, bucket)},
             }
-        context = {"store": store, "scopes": grant[1], "token": token, "schema": schema, "base_url": base_url}
+        context = {"store": store, "scopes": grant.scopes, "token": token, "schema": schema, "base_url": base_url}
         result = execute(schema, document, variable_values=variables, operation_name=body.get("operationName"),
                          context_value=context, field_resolver=self._resolve)
         spent = min(cost, actual_cost(schema, document, result.data))
@@ -318,6 +319,49 @@ def blueprint(api: ShopifyAPI) -> Blueprint:
         status, body = api.handle(shop=shop, version=version, token=request.headers.get("X-Shopify-Access-Token"),
                                   body=request.get_json(silent=True) or {}, base_url=request.host_url.rstrip("/"))
         return jsonify(body), status
+
+    @bp.post("/shopify/<shop>/admin/oauth/access_token")
+    def access_token(shop: str):
+        store = api.stores.get(shop)
+        form = request.get_json(silent=True) or request.form.to_dict()
+        if store is None or (form.get("client_id"), form.get("client_secret")) != (store.spec.client_id,
+                                                                                   store.spec.client_secret):
+            return jsonify(error="invalid_client", error_description="Client authentication failed"), 400
+        grant_type = form.get("grant_type")
+        if grant_type == "client_credentials":
+            token, expires_in = api.credentials.issue(shop, tuple(store.spec.scopes), CLIENT_CREDENTIALS_LIFETIME)
+            answer = {"access_token": token, "scope": ",".join(store.spec.scopes), "expires_in": expires_in}
+        elif grant_type == "refresh_token":
+            answer = api.credentials.refresh(shop, form.get("refresh_token", ""))
+        else:
+            answer = api.credentials.exchange_code(shop, form.get("code", ""),
+                                                   expiring=str(form.get("expiring")) == "1")
+        if answer is None:
+            return jsonify(error="invalid_grant"), 400
+        return jsonify(answer)
+
+    @bp.get("/shopify/<shop>/admin/oauth/authorize")
+    def authorize(shop: str):
+        # The merchant approves at once (what a person clicks on real Shopify).
+        store = api.stores.get(shop)
+        if store is None or request.args.get("client_id") != store.spec.client_id:
+            return jsonify(error="invalid_request", error_description="Unknown client_id"), 400
+        wanted = tuple(s for s in request.args.get("scope", "").split(",") if s)
+        granted = tuple(s for s in wanted if s in store.spec.scopes)
+        return redirect(api.credentials.authorize_redirect(
+            shop=shop, secret=store.spec.client_secret, redirect_uri=request.args["redirect_uri"],
+            state=request.args.get("state", ""), scopes=granted,
+            expiring=request.args.get("expiring") == "1"))
+
+    @bp.get("/shopify/<shop>/install")
+    def install(shop: str):
+        """What clicking "Install" does: Shopify calls the app URL with shop, timestamp and a signed hmac."""
+        store = api.stores.get(shop)
+        if store is None:
+            return "Not Found", 404
+        params = {"shop": shop, "timestamp": str(int(api.now().timestamp()))}
+        params["hmac"] = query_hmac(params, store.spec.client_secret)
+        return redirect(f"{request.args['app_url']}?{urlencode(params)}")
 
     @bp.get("/files/<key>.jsonl")
     def bulk_file(key: str):

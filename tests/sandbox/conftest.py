@@ -7,6 +7,7 @@ import pytest
 from flask import Flask
 
 from sandbox.shopify_api import ShopifyAPI, blueprint
+from sandbox.shopify_auth import Grant
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 URL = "/shopify/tiny.myshopify.com/admin/api/2026-01/graphql.json"
@@ -22,6 +23,8 @@ class Spec:
     taxes_included: bool = True
     presentment_currencies: tuple = ("EUR", "USD")
     access_token: str = "shpat_full"
+    client_id: str = "tiny-client-id"
+    client_secret: str = "tiny-client-secret"
     scopes: tuple = ("read_orders", "read_all_orders", "read_customers", "read_products")
 
 
@@ -84,7 +87,7 @@ def now():
 @pytest.fixture
 def api(clock, now, tmp_path):
     api = ShopifyAPI([TinyStore()], clock=clock, now=now, files=tmp_path / "bulk")
-    api.tokens["shpat_recent_only"] = ("tiny.myshopify.com", ("read_orders",))
+    api.credentials.tokens["shpat_recent_only"] = Grant("tiny.myshopify.com", ("read_orders",))
     return api
 
 
