@@ -32,6 +32,7 @@ from sandbox.shopify_graphql import (
     requested_cost,
     zero_value,
 )
+from sandbox.webhooks import Webhooks, rest_order
 
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 ORDER_WINDOW = timedelta(days=60)  # older orders need read_all_orders, as on Shopify
@@ -66,6 +67,7 @@ class ShopifyAPI:
                  now: Callable[[], datetime] = lambda: datetime.now(UTC), files: Path | None = None):
         self.stores = {store.spec.domain: store for store in stores}
         self.bulk = BulkOperations(files or Path(tempfile.mkdtemp(prefix="sandbox-bulk-")), now=now)
+        self.webhooks = Webhooks(now=now)
         self.clock = clock
         self.now = now
         self.credentials = Credentials(now=now)
@@ -84,10 +86,13 @@ class ShopifyAPI:
             "bulkOperation": self._bulk_operation,
             "bulkOperations": self._bulk_operations,
             "currentBulkOperation": self._current_bulk_operation,
+            "webhookSubscriptions": self._webhook_subscriptions,
         }
         self.mutation_resolvers: dict[str, Callable] = {
             "bulkOperationRunQuery": self._bulk_run,
             "bulkOperationCancel": lambda ctx, args: self._bulk_payload(ctx, self.bulk.cancel(args["id"])),
+            "webhookSubscriptionCreate": self._webhook_create,
+            "webhookSubscriptionDelete": lambda ctx, args: self.webhooks.delete(ctx["store"].spec.domain, args["id"]),
         }
 
     # -- a request ------------------------------------------------------------------------------------
@@ -243,6 +248,31 @@ class ShopifyAPI:
     def _current_bulk_operation(self, ctx: dict, args: dict) -> dict | None:
         operations = self._own_operations(ctx)
         return self._bulk_view(ctx, operations[0]) if operations else None
+
+
+    # -- webhooks ---------------------------------------------------------------------------------------
+
+    def _webhook_create(self, ctx: dict, args: dict) -> dict:
+        given = args["webhookSubscription"]
+        return self.webhooks.create(ctx["store"].spec.domain, args["topic"], given.get("uri") or given.get(
+            "callbackUrl"), given.get("format") or "JSON")
+
+    def _webhook_subscriptions(self, ctx: dict, args: dict) -> dict:
+        found = [s for s in self.webhooks.of_shop(ctx["store"].spec.domain)
+                 if not args.get("topics") or s["topic"] in args["topics"]]
+        return connection(found, args, [s["id"] for s in found])
+
+    def emit_order(self, shop: str, topic: str, order: dict) -> int:
+        """Queue an order event (ORDERS_CREATE, ORDERS_UPDATED, ORDERS_DELETE...) to the shop's subscribers."""
+        payload = {"id": rest_order(order)["id"]} if topic == "ORDERS_DELETE" else rest_order(order)
+        return self.webhooks.emit(shop, topic, payload, secret=self.stores[shop].spec.client_secret)
+
+    def uninstall(self, shop: str) -> None:
+        """The merchant uninstalls the app: app/uninstalled is sent and every token stops working at once."""
+        spec = self.stores[shop].spec
+        self.webhooks.emit(shop, "APP_UNINSTALLED", {"id": abs(hash(shop)) % 10**10, "name": spec.name,
+                                                     "myshopify_domain": shop}, secret=spec.client_secret)
+        self.credentials.revoked |= {t for t, grant in self.credentials.tokens.items() if grant.shop == shop}
 
 
 def _count(n: int, limit: int | None) -> dict:
