@@ -1,0 +1,129 @@
+"""The sandbox's HTTP server: demo stores' Shopify Admin API and their Meta ad accounts on one loopback port.
+
+`python -m sandbox serve` runs it standalone; the embedded default and the tests start it in a thread with
+`serve_in_thread`. Paths: `/shopify/{shop}/admin/api/{version}/graphql.json` and friends, `/meta/{version}/...`,
+and `/sandbox/...` for what only a simulator has: the stores' credentials, the truth, fault switches.
+"""
+
+import io
+import threading
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from flask import Flask, Response, abort, jsonify, request
+from werkzeug.serving import make_server
+
+from sandbox import ads, export, generator, meta_api, shopify_api, truth
+from sandbox.bulk import BulkFaults
+from sandbox.webhooks import Quirks
+
+
+@dataclass
+class World:
+    """Everything the sandbox simulates."""
+
+    stores: list
+    shopify: shopify_api.ShopifyAPI
+    ad_accounts: dict
+    meta_faults: object
+
+    def store(self, domain: str):
+        return next((s for s in self.stores if s.spec.domain == domain), None)
+
+
+def build_world(*, stores: int = 3, seed: int = 1, today: date | None = None, files: Path | None = None) -> World:
+    """Demo stores from a seed, their Shopify API, and their Meta ad accounts."""
+    built = [generator.build_store(spec) for spec in generator.demo_specs(stores=stores, seed=seed, today=today)]
+    accounts = {}
+    for store in built:
+        for account in ads.build_ad_accounts(seed=store.spec.seed, accounts=[asdict(a) for a in store.spec.ad_accounts],
+                                             daily_sales=store.daily_order_summary, start=store.spec.start,
+                                             end=store.spec.end, shop_currency=store.spec.currency):
+            accounts[account.account_id] = account
+    return World(stores=built, shopify=shopify_api.ShopifyAPI(built, files=files), ad_accounts=accounts,
+                 meta_faults=meta_api.MetaFaults())
+
+
+def handed_over(world: World) -> list[dict]:
+    """What an admin is handed for each store: domain, credentials, plan, currency, timezone, ad accounts."""
+    return [
+        {
+            "shop_domain": s.spec.domain,
+            "name": s.spec.name,
+            "access_token": s.spec.access_token,
+            "client_id": s.spec.client_id,
+            "client_secret": s.spec.client_secret,
+            "scopes": list(s.spec.scopes),
+            "plan": s.spec.plan,
+            "currency": s.spec.currency,
+            "iana_timezone": s.spec.iana_timezone,
+            "ad_accounts": [asdict(a) for a in s.spec.ad_accounts],
+        }
+        for s in world.stores
+    ]
+
+
+def create_app(world: World) -> Flask:
+    """The WSGI app serving the whole world."""
+    app = Flask("sandbox")
+    app.register_blueprint(shopify_api.blueprint(world.shopify))
+    # An aware "now": each ad account turns it into its own local date and partial day.
+    app.register_blueprint(meta_api.blueprint(world.ad_accounts, today=lambda: datetime.now(UTC),
+                                              faults=world.meta_faults), url_prefix="/meta")
+
+    @app.get("/sandbox/stores")
+    def stores():
+        return jsonify(handed_over(world))
+
+    @app.get("/sandbox/truth")
+    def daily_truth():
+        store = world.store(request.args.get("shop", "")) or abort(404)
+        start, end = date.fromisoformat(request.args["start"]), date.fromisoformat(request.args["end"])
+        return jsonify(_jsonable(truth.daily_sales(store, start, end)))
+
+    @app.get("/sandbox/catalog/<shop>.csv")
+    def catalog(shop: str):
+        store = world.store(shop) or abort(404)
+        out = io.StringIO()
+        export.catalog_csv(store, out)
+        return Response(out.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment; filename={shop}-products.csv"})
+
+    @app.post("/sandbox/faults/<shop>")
+    def shopify_faults(shop: str):
+        """Switch Shopify faults on for a shop: bulk failures, malformed lines, webhook quirks."""
+        given = request.get_json(force=True)
+        settable = set(BulkFaults.__annotations__) - {"release"}
+        world.shopify.bulk.faults[shop] = BulkFaults(**{k: v for k, v in given.items() if k in settable})
+        world.shopify.webhooks.quirks[shop] = Quirks(**given.get("webhooks", {}))
+        return jsonify(ok=True)
+
+    return app
+
+
+def _jsonable(rows: list[dict]) -> list[dict]:
+    return [{k: (str(v) if not isinstance(v, int | str | None) else v) for k, v in row.items()} for row in rows]
+
+
+class SandboxServer:
+    """The sandbox on a loopback port in background threads (HTTP, and webhook deliveries every second)."""
+
+    def __init__(self, world: World, *, host: str = "127.0.0.1", port: int = 0):
+        self.world = world
+        self.http = make_server(host, port, create_app(world), threaded=True)
+        self.base_url = f"http://{host}:{self.http.server_port}"
+        self.stopping = threading.Event()
+
+    def start(self) -> "SandboxServer":
+        threading.Thread(target=self.http.serve_forever, name="sandbox-http", daemon=True).start()
+        threading.Thread(target=self._deliver, name="sandbox-webhooks", daemon=True).start()
+        return self
+
+    def _deliver(self) -> None:
+        while not self.stopping.wait(1):
+            self.world.shopify.webhooks.deliver_due()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.http.shutdown()
