@@ -8,9 +8,10 @@ children are written in batches after their parents, not beside them, as Shopify
 
 import itertools
 import json
+import logging
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,10 +32,13 @@ from graphql import (
 
 from sandbox.shopify_graphql import is_connection, zero_value
 
+log = logging.getLogger(__name__)
+
 MAX_CONCURRENT = 5  # per shop, from 2026-01
 MAX_CONNECTIONS = 5
 URL_LIFETIME = timedelta(days=7)
 CHILD_BATCH = 200  # parents written before their pending children are flushed (groupObjects: false)
+FAIL_AFTER = 10  # root objects written before an injected failure stops a run (its partial data)
 
 
 @dataclass
@@ -105,7 +109,7 @@ class BulkOperations:
         return [op for op in self.operations.values() if op.shop == shop and op.status in ("CREATED", "RUNNING")]
 
     def start(self, *, shop: str, schema: GraphQLSchema, query: str, group_objects: bool,
-              items_for: Callable[[str], list[dict]]) -> dict[str, Any]:
+              items_for: Callable[[str], Iterable[dict]]) -> dict[str, Any]:
         """bulkOperationRunQuery: validate, then run in the background; answer the mutation's payload.
 
         `items_for(root_field)` lists what the root connection holds for this caller (scopes applied).
@@ -123,8 +127,16 @@ class BulkOperations:
             self.operations[op.id] = op
         return {"bulkOperation": op, "userErrors": [], "launch": lambda: self._launch(op, schema, items_for)}
 
-    def _launch(self, op: Operation, schema: GraphQLSchema, items_for: Callable[[str], list[dict]]) -> None:
-        threading.Thread(target=self._run, args=(op, schema, items_for), name=f"bulk-{op.id}", daemon=True).start()
+    def _launch(self, op: Operation, schema: GraphQLSchema, items_for: Callable[[str], Iterable[dict]]) -> None:
+        threading.Thread(target=self._run_safely, args=(op, schema, items_for), name=f"bulk-{op.id}",
+                         daemon=True).start()
+
+    def _run_safely(self, op: Operation, schema: GraphQLSchema, items_for: Callable[[str], Iterable[dict]]) -> None:
+        try:
+            self._run(op, schema, items_for)
+        except Exception:  # a crashed run must end, as Shopify's do: FAILED, keeping what was written
+            log.exception("bulk operation %s crashed", op.id)
+            op.status, op.error_code, op.partial, op.completed_at = "FAILED", "INTERNAL_SERVER_ERROR", True, self.now()
 
     def cancel(self, op_id: str) -> dict[str, Any]:
         op = self.operations.get(op_id)
@@ -144,7 +156,7 @@ class BulkOperations:
 
     # -- running --------------------------------------------------------------------------------------
 
-    def _run(self, op: Operation, schema: GraphQLSchema, items_for: Callable[[str], list[dict]]) -> None:
+    def _run(self, op: Operation, schema: GraphQLSchema, items_for: Callable[[str], Iterable[dict]]) -> None:
         faults = self.faults.setdefault(op.shop, BulkFaults())
         op.status = "RUNNING"
         op.file = self.files / f"{op.key}.jsonl"
@@ -162,7 +174,7 @@ class BulkOperations:
                 if op.cancel.is_set():
                     op.status, op.completed_at = "CANCELED", self.now()
                     return
-                if failure and op.root_object_count > len(items) // 2:
+                if failure and op.root_object_count > FAIL_AFTER:
                     op.status, op.error_code, op.partial, op.completed_at = "FAILED", failure, True, self.now()
                     return
                 out.write(line if n >= malformed else line[: len(line) // 2] + "\n")
@@ -246,7 +258,7 @@ class Walker:
         self.schema = schema
         self.fragments = fragments
 
-    def lines(self, root: FieldNode, items: list[dict], op: Operation) -> Iterator[str]:
+    def lines(self, root: FieldNode, items: Iterable[dict], op: Operation) -> Iterator[str]:
         node_field = self._node_selection(root)
         node_type = get_named_type(self.schema.query_type.fields[root.name.value].type).fields["nodes"].type
         pending: list[str] = []

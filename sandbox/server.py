@@ -7,6 +7,7 @@ and `/sandbox/...` for what only a simulator has: the stores' credentials, the t
 
 import io
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from werkzeug.serving import make_server
 
 from sandbox import ads, export, generator, meta_api, shopify_api, truth
 from sandbox.bulk import BulkFaults
+from sandbox.shopify_api import ShopifyFaults
 from sandbox.webhooks import Quirks
 
 
@@ -32,8 +34,9 @@ class World:
         return next((s for s in self.stores if s.spec.domain == domain), None)
 
 
-def build_world(*, stores: int = 3, seed: int = 1, today: date | None = None, files: Path | None = None) -> World:
-    """Demo stores from a seed, their Shopify API, and their Meta ad accounts."""
+def build_world(*, stores: int = 3, seed: int = 1, today: date | None = None, files: Path | None = None,
+                now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> World:
+    """Demo stores from a seed, their Shopify API, and their Meta ad accounts (`now` is the sandbox's clock)."""
     built = [generator.build_store(spec) for spec in generator.demo_specs(stores=stores, seed=seed, today=today)]
     accounts = {}
     for store in built:
@@ -41,7 +44,7 @@ def build_world(*, stores: int = 3, seed: int = 1, today: date | None = None, fi
                                              daily_sales=store.daily_order_summary, start=store.spec.start,
                                              end=store.spec.end, shop_currency=store.spec.currency):
             accounts[account.account_id] = account
-    return World(stores=built, shopify=shopify_api.ShopifyAPI(built, files=files), ad_accounts=accounts,
+    return World(stores=built, shopify=shopify_api.ShopifyAPI(built, files=files, now=now), ad_accounts=accounts,
                  meta_faults=meta_api.MetaFaults())
 
 
@@ -97,6 +100,10 @@ def create_app(world: World) -> Flask:
         settable = set(BulkFaults.__annotations__) - {"release"}
         world.shopify.bulk.faults[shop] = BulkFaults(**{k: v for k, v in given.items() if k in settable})
         world.shopify.webhooks.quirks[shop] = Quirks(**given.get("webhooks", {}))
+        world.shopify.faults[shop] = ShopifyFaults(**given.get("requests", {}))
+        if given.get("revoke_tokens"):
+            world.shopify.credentials.revoked |= {t for t, g in world.shopify.credentials.tokens.items()
+                                                  if g.shop == shop}
         return jsonify(ok=True)
 
     return app
@@ -121,7 +128,9 @@ class SandboxServer:
         return self
 
     def _deliver(self) -> None:
+        # The demo is live: orders appear as the clock passes them, and their webhooks go out.
         while not self.stopping.wait(1):
+            self.world.shopify.announce_due_events()
             self.world.shopify.webhooks.deliver_due()
 
     def stop(self) -> None:

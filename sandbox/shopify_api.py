@@ -4,9 +4,11 @@ Served at `/shopify/{shop}/admin/api/{version}/graphql.json` (see `blueprint`), 
 `https://{shop}/admin/api/{version}/graphql.json`, so the project's client talks to either unchanged.
 """
 
+import random
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ from sandbox.shopify_graphql import (
     requested_cost,
     zero_value,
 )
-from sandbox.webhooks import Webhooks, rest_order
+from sandbox.webhooks import Webhooks, rest_order, rest_refund
 
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 ORDER_WINDOW = timedelta(days=60)  # older orders need read_all_orders, as on Shopify
@@ -56,6 +58,15 @@ PLAIN_SORTS = {
 TIME_FIELDS = {"created_at": "createdAt", "updated_at": "updatedAt", "processed_at": "processedAt"}
 
 
+@dataclass
+class ShopifyFaults:
+    """Request faults for one shop. An int means "the next N requests", a float "that share of requests"."""
+
+    server_errors: int | float = 0  # 502 / 503 answers, as Shopify's edge sends them
+    throttle: int | float = 0  # THROTTLED whatever the bucket holds
+    slow_seconds: float = 0  # every answer waits this long (clients with a shorter timeout time out)
+
+
 def _number(gid: str) -> int:
     return int(gid.rsplit("/", 1)[1])
 
@@ -68,6 +79,11 @@ class ShopifyAPI:
         self.stores = {store.spec.domain: store for store in stores}
         self.bulk = BulkOperations(files or Path(tempfile.mkdtemp(prefix="sandbox-bulk-")), now=now)
         self.webhooks = Webhooks(now=now)
+        self.faults: dict[str, ShopifyFaults] = {}
+        self.sleep: Callable[[float], None] = time.sleep
+        self.deleted: set[str] = set()
+        self._random = random.Random(0)
+        self._announced_until = {domain: now() for domain in self.stores}
         self.clock = clock
         self.now = now
         self.credentials = Credentials(now=now)
@@ -103,6 +119,11 @@ class ShopifyAPI:
         store = self.stores.get(shop)
         if store is None:
             return 404, {"errors": "Not Found"}
+        faults = self.faults.get(shop, ShopifyFaults())
+        if faults.slow_seconds:
+            self.sleep(faults.slow_seconds)
+        if self._draw(faults, "server_errors"):
+            return 503, {"errors": "Service Unavailable"}
         grant = self.credentials.grant(token)
         if grant is None or grant.shop != shop:
             return 401, {"errors": INVALID_TOKEN}
@@ -128,7 +149,7 @@ class ShopifyAPI:
                                                                                "maxCost": MAX_QUERY_COST}}],
                 "extensions": {"cost": self._cost(cost, None, bucket)},
             }
-        if not bucket.take(cost):
+        if self._draw(faults, "throttle") or not bucket.take(cost):
             return 200, {
                 "errors": [{"message": "Throttled", "extensions": {
                     "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
@@ -145,6 +166,15 @@ class ShopifyAPI:
                                 for e in result.errors]
         answer["extensions"] = {"cost": self._cost(cost, spent, bucket)}
         return 200, answer
+
+    def _draw(self, faults: ShopifyFaults, name: str) -> bool:
+        value = getattr(faults, name)
+        if isinstance(value, float):
+            return self._random.random() < value
+        if value > 0:
+            setattr(faults, name, value - 1)
+            return True
+        return False
 
     @staticmethod
     def _cost(requested: int, actual: int | None, bucket: CostBucket) -> dict[str, Any]:
@@ -181,12 +211,17 @@ class ShopifyAPI:
                      "shopifyPlus": spec.plan == "Shopify Plus", "partnerDevelopment": False},
         }
 
-    def _visible_orders(self, ctx: dict) -> list[dict]:
-        orders = ctx["store"].orders()
-        if "read_all_orders" in ctx["scopes"]:
-            return orders
-        oldest = self.now() - ORDER_WINDOW
-        return [order for order in orders if parse_time(order["createdAt"]) >= oldest]
+    def _visible_orders(self, ctx: dict, orders=None) -> list[dict]:
+        """Orders this token may see: not deleted, already placed, and within 60 days without read_all_orders."""
+        return list(self._visible(ctx, ctx["store"].orders() if orders is None else orders))
+
+    def _visible(self, ctx: dict, orders):
+        now = self.now()
+        oldest = None if "read_all_orders" in ctx["scopes"] else now - ORDER_WINDOW
+        for order in orders:
+            placed = parse_time(order["createdAt"])
+            if placed <= now and order["id"] not in self.deleted and (oldest is None or placed >= oldest):
+                yield order
 
     def _orders(self, ctx: dict, args: dict) -> dict:
         found = _search(self._visible_orders(ctx), args.get("query"), _order_term)
@@ -211,9 +246,9 @@ class ShopifyAPI:
     # -- bulk operations --------------------------------------------------------------------------------
 
     def _bulk_run(self, ctx: dict, args: dict) -> dict:
-        def items_for(root: str) -> list[dict]:
-            if root == "orders":
-                return self._visible_orders(ctx)
+        def items_for(root: str):
+            if root == "orders":  # streamed: a million-order store is never held in memory
+                return self._visible(ctx, ctx["store"].iter_orders())
             return list(getattr(ctx["store"], root, []) or [])
 
         payload = self.bulk.start(shop=ctx["store"].spec.domain, schema=ctx["schema"], query=args["query"],
@@ -266,6 +301,33 @@ class ShopifyAPI:
         """Queue an order event (ORDERS_CREATE, ORDERS_UPDATED, ORDERS_DELETE...) to the shop's subscribers."""
         payload = {"id": rest_order(order)["id"]} if topic == "ORDERS_DELETE" else rest_order(order)
         return self.webhooks.emit(shop, topic, payload, secret=self.stores[shop].spec.client_secret)
+
+    def delete_order(self, shop: str, order_id: str) -> None:
+        """The merchant deletes an order: it disappears from the API and orders/delete is sent."""
+        order = next(o for o in self.stores[shop].orders() if o["id"] == order_id)
+        self.deleted.add(order_id)
+        self.emit_order(shop, "ORDERS_DELETE", order)
+
+    def announce_due_events(self) -> int:
+        """Send the webhooks of everything that happened since the last call: orders placed (they appear as the
+        clock passes their createdAt), refunds made, orders cancelled. Return how many deliveries were queued."""
+        now, queued = self.now(), 0
+        for shop, store in self.stores.items():
+            since, self._announced_until[shop] = self._announced_until[shop], now
+            secret = store.spec.client_secret
+            for order in store.orders():
+                if order["id"] in self.deleted:
+                    continue
+                if since < parse_time(order["createdAt"]) <= now:
+                    queued += self.emit_order(shop, "ORDERS_CREATE", order)
+                for refund in order.get("refunds") or []:
+                    if since < parse_time(refund["createdAt"]) <= now:
+                        queued += self.webhooks.emit(shop, "REFUNDS_CREATE", rest_refund(order, refund), secret=secret)
+                        queued += self.emit_order(shop, "ORDERS_UPDATED", order)
+                if order.get("cancelledAt") and since < parse_time(order["cancelledAt"]) <= now:
+                    queued += self.emit_order(shop, "ORDERS_CANCELLED", order)
+                    queued += self.emit_order(shop, "ORDERS_UPDATED", order)
+        return queued
 
     def uninstall(self, shop: str) -> None:
         """The merchant uninstalls the app: app/uninstalled is sent and every token stops working at once."""

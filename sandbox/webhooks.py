@@ -189,3 +189,17 @@ def rest_order(order: dict) -> dict:
                         "title": item.get("title") or item.get("name"), "quantity": item.get("quantity"),
                         "sku": item.get("sku")} for item in order.get("lineItems", [])],
     }
+
+
+def rest_refund(order: dict, refund: dict) -> dict:
+    """A refund as refunds/create carries it."""
+    return {
+        "id": int(refund["id"].rsplit("/", 1)[1]),
+        "admin_graphql_api_id": refund["id"],
+        "order_id": int(order["id"].rsplit("/", 1)[1]),
+        "created_at": refund.get("createdAt"),
+        "note": refund.get("note"),
+        "refund_line_items": [{"line_item_id": int(item["lineItem"]["id"].rsplit("/", 1)[1]),
+                               "quantity": item.get("quantity")}
+                              for item in refund.get("refundLineItems") or [] if item.get("lineItem")],
+    }

@@ -43,6 +43,9 @@ def _order(n: int) -> dict:
         "test": n == 3, "currencyCode": "EUR", "totalPriceSet": _money(f"{10 * n}.00"),
         "lineItems": [{"id": f"gid://shopify/LineItem/{n}{i}", "name": f"Item {i}", "quantity": i + 1}
                       for i in range(3)],
+        "refunds": [{"id": f"gid://shopify/Refund/{n}", "createdAt": (created + timedelta(days=2)).isoformat()
+                     .replace("+00:00", "Z"), "refundLineItems": [{"lineItem": {"id": f"gid://shopify/LineItem/{n}0"},
+                                                                  "quantity": 1}]}] if n % 10 == 5 else [],
     }
 
 
@@ -54,6 +57,9 @@ class TinyStore:
 
     def orders(self):
         return [_order(n) for n in range(30)]
+
+    def iter_orders(self):
+        yield from self.orders()
 
 
 class Clock:

@@ -111,3 +111,29 @@ def test_throttling_engages_and_recovers_as_the_bucket_refills(client, clock):
     assert cost["throttleStatus"]["currentlyAvailable"] < 802
     clock.t += 8  # 800 points restored at 100/s
     assert "errors" not in gql(client, query)[1]
+
+
+def test_server_errors_and_forced_throttling_on_demand(client, api):
+    from sandbox.shopify_api import ShopifyFaults
+
+    api.faults["tiny.myshopify.com"] = ShopifyFaults(server_errors=2, throttle=1)
+    assert [gql(client, "{ shop { name } }")[0] for _ in range(2)] == [503, 503]
+    assert gql(client, "{ shop { name } }")[1]["errors"][0]["extensions"]["code"] == "THROTTLED"
+    assert "errors" not in gql(client, "{ shop { name } }")[1]
+
+
+def test_slow_answers_wait_as_configured(client, api):
+    from sandbox.shopify_api import ShopifyFaults
+
+    waited = []
+    api.sleep = waited.append  # the sandbox's sleep, recorded instead of slept
+    api.faults["tiny.myshopify.com"] = ShopifyFaults(slow_seconds=7.5)
+    gql(client, "{ shop { name } }")
+    assert waited == [7.5]
+
+
+def test_a_deleted_order_disappears(client, api):
+    order_id = TinyStore().orders()[20]["id"]
+    api.delete_order("tiny.myshopify.com", order_id)
+    _, body = gql(client, "query($id: ID!) { order(id: $id) { id } ordersCount { count } }", id=order_id)
+    assert body["data"] == {"order": None, "ordersCount": {"count": 29}}

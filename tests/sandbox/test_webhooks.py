@@ -2,14 +2,14 @@
 
 import json
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from sandbox.webhooks import Quirks, sign
-from tests.sandbox.conftest import TinyStore, gql
+from tests.sandbox.conftest import NOW, TinyStore, gql
 
 SHOP = "tiny.myshopify.com"
 CREATE = """mutation($topic: WebhookSubscriptionTopic!, $uri: String!) {
@@ -101,3 +101,32 @@ def test_uninstall_sends_app_uninstalled_and_revokes_tokens(client, api, receive
     api.webhooks.deliver_due()
     assert receiver.received[0][0]["X-Shopify-Topic"] == "app/uninstalled"
     assert gql(client, "{ shop { name } }")[0] == 401
+
+
+def test_orders_appear_and_are_announced_as_the_clock_passes_them(client, now, tmp_path, receiver):
+    from flask import Flask
+
+    from sandbox.shopify_api import ShopifyAPI, blueprint
+
+    now.value = NOW - timedelta(days=60)
+    api = ShopifyAPI([TinyStore()], now=now, files=tmp_path)
+    app = Flask(__name__)
+    app.register_blueprint(blueprint(api))
+    client = app.test_client()
+    for topic in ("ORDERS_CREATE", "REFUNDS_CREATE", "ORDERS_DELETE"):
+        gql(client, CREATE, topic=topic, uri=receiver.url)
+    before = gql(client, "{ ordersCount { count } }")[1]["data"]["ordersCount"]["count"]
+    window_start = now.value
+    now.value += timedelta(days=10)
+    placed = [o for o in TinyStore().orders()
+              if window_start < datetime.fromisoformat(o["createdAt"].replace("Z", "+00:00")) <= now.value]
+    api.announce_due_events()
+    api.webhooks.deliver_due()
+    after = gql(client, "{ ordersCount { count } }")[1]["data"]["ordersCount"]["count"]
+    topics = [headers["X-Shopify-Topic"] for headers, _ in receiver.received]
+    assert after - before == topics.count("orders/create") == len(placed) == 3  # one order every 3 days
+    assert topics.count("refunds/create") == 1
+    assert api.announce_due_events() == 0  # nothing new happened
+    api.delete_order(SHOP, TinyStore().orders()[0]["id"])
+    api.webhooks.deliver_due()
+    assert receiver.received[-1][0]["X-Shopify-Topic"] == "orders/delete"
