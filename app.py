@@ -75,6 +75,16 @@ def ensure_demo_admin(url: str) -> None:
           f"  (shown once; reset it with `flask --app app users set-password`).\n", flush=True)
 
 
+def start_sandbox():
+    """The demo stores' Shopify and Meta APIs, over real HTTP on loopback (the embedded default only)."""
+    from sandbox.server import SandboxServer, build_world
+
+    world = build_world(stores=settings.SANDBOX_STORES, seed=settings.SANDBOX_SEED)
+    server = SandboxServer(world, port=settings.SANDBOX_PORT).start()
+    print(f"  Sandbox Shopify and Meta on {server.base_url} (stores: {server.base_url}/sandbox/stores)", flush=True)
+    return server
+
+
 def main() -> None:
     """The embedded default: database, migrations, demo admin, scheduler and web in one process."""
     import scheduler
@@ -83,6 +93,7 @@ def main() -> None:
     url = embedded.default_url()
     migrate(url)
     ensure_demo_admin(url)
+    demo = start_sandbox()
     service = scheduler.start_in_background(url)
     server = create_app()
     print(f"  Storefront analytics on http://{settings.HOST}:{settings.PORT}  (Ctrl-C stops everything)\n",
@@ -93,6 +104,7 @@ def main() -> None:
         run_simple(settings.HOST, settings.PORT, server, threaded=True)
     finally:
         service.stop(grace_seconds=5)
+        demo.stop()
 
 
 if __name__ == "__main__":

@@ -56,6 +56,10 @@ TOKEN_ENCRYPTION_KEYS = _env("TOKEN_ENCRYPTION_KEYS") or (
 
 HOST = _env("HOST", "127.0.0.1")
 PORT = int(_env("PORT", "8050"))
+# The embedded default's simulated Shopify and Meta (sandbox/), on loopback.
+SANDBOX_PORT = int(_env("SANDBOX_PORT", "8081"))
+SANDBOX_STORES = int(_env("SANDBOX_STORES", "3"))
+SANDBOX_SEED = int(_env("SANDBOX_SEED", "1"))
 # The agency's own timezone: what "today" means for All stores.
 REPORTING_TIMEZONE = _env("REPORTING_TIMEZONE", "UTC")
 LOG_FORMAT = _env("LOG_FORMAT", "text")  # "json" for structured lines

@@ -5,7 +5,7 @@ import json
 import sys
 from datetime import date
 
-from sandbox import export, truth
+from sandbox import export
 from sandbox.server import SandboxServer, build_world, handed_over
 
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         if store is None:
             parser.error(f"no shop {args.shop}; see `python -m sandbox stores`")
         if args.command == "truth":
-            json.dump(truth.daily_sales(store, args.start, args.end), sys.stdout, indent=2, default=str)
+            json.dump(world.truth(args.shop, args.start, args.end), sys.stdout, indent=2)
             print()
         else:
             export.catalog_csv(store, sys.stdout)

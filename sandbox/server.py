@@ -33,6 +33,23 @@ class World:
     def store(self, domain: str):
         return next((s for s in self.stores if s.spec.domain == domain), None)
 
+    def truth(self, domain: str, start: date, end: date, *, as_of: date | None = None) -> dict | None:
+        """The expected figures: the shop's daily sales by Shopify's definitions, and its ad accounts' days."""
+        store = self.store(domain)
+        if store is None:
+            return None
+        as_of = as_of or datetime.now(UTC).date()
+        accounts = [self.ad_accounts[a.account_id] for a in store.spec.ad_accounts]
+        return {
+            "shop": domain,
+            "currency": store.spec.currency,
+            "iana_timezone": store.spec.iana_timezone,
+            "days": _jsonable(truth.daily_sales(store, start, end)),
+            "ad_accounts": {a.account_id: {"currency": a.currency, "iana_timezone": a.iana_timezone,
+                                           "days": _jsonable(ads.truth(a, start, end, as_of=as_of))}
+                            for a in accounts},
+        }
+
 
 def build_world(*, stores: int = 3, seed: int = 1, today: date | None = None, files: Path | None = None,
                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> World:
@@ -81,9 +98,8 @@ def create_app(world: World) -> Flask:
 
     @app.get("/sandbox/truth")
     def daily_truth():
-        store = world.store(request.args.get("shop", "")) or abort(404)
         start, end = date.fromisoformat(request.args["start"]), date.fromisoformat(request.args["end"])
-        return jsonify(_jsonable(truth.daily_sales(store, start, end)))
+        return jsonify(world.truth(request.args.get("shop", ""), start, end) or abort(404))
 
     @app.get("/sandbox/catalog/<shop>.csv")
     def catalog(shop: str):

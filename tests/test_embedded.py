@@ -20,9 +20,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(var_dir, port, log_path):
+def _start(var_dir, port, log_path, sandbox_port):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WEB_DATABASE_URL", "XDG_RUNTIME_DIR")}
-    env |= {"VAR_DIR": str(var_dir), "PORT": str(port), "JOB_POLL_SECONDS": "0.5"}
+    env |= {"VAR_DIR": str(var_dir), "PORT": str(port), "JOB_POLL_SECONDS": "0.5", "SANDBOX_PORT": str(sandbox_port),
+            "SANDBOX_STORES": "1"}
     log = open(log_path, "w")  # noqa: SIM115  (the child keeps writing to it)
     return subprocess.Popen([sys.executable, "app.py"], cwd=settings.ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
@@ -58,9 +59,9 @@ def _stop(child):
 
 
 def test_run_twice_on_the_same_data_and_stop_cleanly(tmp_path):
-    var_dir, port = tmp_path / "var", _free_port()
+    var_dir, port, sandbox_port = tmp_path / "var", _free_port(), _free_port()
     url = f"http://127.0.0.1:{port}"
-    first = _start(var_dir, port, tmp_path / "first.log")
+    first = _start(var_dir, port, tmp_path / "first.log", sandbox_port)
     try:
         wait_for(lambda: _up(url), timeout=90, what="the first start")
         output = (tmp_path / "first.log").read_text()
@@ -68,12 +69,14 @@ def test_run_twice_on_the_same_data_and_stop_cleanly(tmp_path):
         browser = _login(url, "admin@example.com", password)
         assert browser.get(url + "/_dash-layout").status_code == 200
         assert requests.get(url + "/healthz").json()["schedulers_running"] == 1
+        stores = requests.get(f"http://127.0.0.1:{sandbox_port}/sandbox/stores", timeout=5).json()
+        assert stores[0]["shop_domain"].endswith(".myshopify.com")
     finally:
         _stop(first)
     assert not _postgres_running(var_dir / "pgdata")
     assert (var_dir / "flask-secret-key").stat().st_mode & 0o777 == 0o600
 
-    second = _start(var_dir, port, tmp_path / "second.log")
+    second = _start(var_dir, port, tmp_path / "second.log", sandbox_port)
     try:
         wait_for(lambda: _up(url), timeout=90, what="the second start")
         assert "Demo admin created" not in (tmp_path / "second.log").read_text()

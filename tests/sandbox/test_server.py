@@ -113,7 +113,10 @@ def test_truth_and_catalog_endpoints(sandbox):
     end = spec.end
     truth = requests.get(f"{sandbox.base_url}/sandbox/truth", params={
         "shop": spec.domain, "start": (end - timedelta(days=6)).isoformat(), "end": end.isoformat()}, timeout=30)
-    assert len(truth.json()) == 7
+    expected = truth.json()
+    assert len(expected["days"]) == 7 and expected["currency"] == spec.currency
+    assert set(expected["ad_accounts"]) == {a.account_id for a in spec.ad_accounts}
+    assert all(row["spend"] for account in expected["ad_accounts"].values() for row in account["days"])
     catalog = requests.get(f"{sandbox.base_url}/sandbox/catalog/{spec.domain}.csv", timeout=30).text
     rows = list(csv.DictReader(io.StringIO(catalog)))
     assert rows and rows[0]["URL handle"] and rows[0]["Title"]
@@ -136,7 +139,7 @@ def test_cli_truth_and_export_catalog():
     truth = subprocess.run([sys.executable, "-m", "sandbox", "truth", "--stores", "1", "--shop", shop["shop_domain"],
                             "--start", "2026-01-01", "--end", "2026-01-03"], cwd=settings.ROOT,
                            capture_output=True, text=True, check=True).stdout
-    assert [row["date"] for row in json.loads(truth)] == ["2026-01-01", "2026-01-02", "2026-01-03"]
+    assert [row["date"] for row in json.loads(truth)["days"]] == ["2026-01-01", "2026-01-02", "2026-01-03"]
     catalog = subprocess.run([sys.executable, "-m", "sandbox", "export-catalog", "--stores", "1", "--shop",
                               shop["shop_domain"]], cwd=settings.ROOT, capture_output=True, text=True, check=True)
     assert catalog.stdout.startswith("Title,URL handle,")
