@@ -32,6 +32,7 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.pickup
+	$(BIN)/python -m bench.sandbox
 
 clean:
 	rm -rf $(VENV)
