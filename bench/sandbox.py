@@ -7,6 +7,7 @@ Run: `.venv/bin/python -m bench.sandbox [--orders 100000]` (1,000,000 for the mi
 
 import argparse
 import time
+from itertools import islice
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -79,7 +80,7 @@ def main() -> None:
     store = big_store(args.orders)
     generated, gen_seconds = measure_generation(store)
     whole, whole_bytes, whole_seconds = measure_bulk(store, store.iter_orders())
-    sample = list(store.iter_orders())[:SAMPLE]
+    sample = list(islice(store.iter_orders(), SAMPLE))  # streamed: never the whole store in memory
     walked, walked_bytes, walk_seconds = measure_bulk(store, sample)
     executed, exec_seconds = measure_executor(store, sample)
     walk_rate, exec_rate = walked / walk_seconds, executed / exec_seconds
