@@ -7,9 +7,9 @@ Run: `.venv/bin/python -m bench.sandbox [--orders 100000]` (1,000,000 for the mi
 
 import argparse
 import time
-from itertools import islice
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 
 from graphql import parse
 
