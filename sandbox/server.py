@@ -5,6 +5,7 @@
 and `/sandbox/...` for what only a simulator has: the stores' credentials, the truth, fault switches.
 """
 
+import html
 import io
 import threading
 from collections.abc import Callable
@@ -108,6 +109,19 @@ def create_app(world: World) -> Flask:
         export.catalog_csv(store, out)
         return Response(out.getvalue(), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment; filename={shop}-products.csv"})
+
+    @app.get("/sandbox/images/<name>.svg")
+    def placeholder_image(name: str):
+        """A product's placeholder picture: its name on a colour of the brand's palette."""
+        palettes = [store.brand["palette"] for store in world.stores] or [["#444444"]]
+        colours = palettes[sum(map(ord, name)) % len(palettes)]
+        colour = colours[sum(map(ord, name)) % len(colours)]
+        label = html.escape(name.replace("-", " ").title()[:32])
+        svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="800" height="800" viewBox="0 0 800 800">'
+               f'<rect width="800" height="800" fill="{html.escape(colour)}"/>'
+               f'<text x="400" y="410" font-family="sans-serif" font-size="40" fill="#fff" '
+               f'text-anchor="middle">{label}</text></svg>')
+        return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
 
     @app.post("/sandbox/faults/<shop>")
     def shopify_faults(shop: str):

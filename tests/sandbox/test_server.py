@@ -122,6 +122,13 @@ def test_truth_and_catalog_endpoints(sandbox):
     assert rows and rows[0]["URL handle"] and rows[0]["Title"]
 
 
+def test_product_images_are_served_as_placeholders(sandbox):
+    for image in _store(sandbox).products[0]["images"]:
+        response = requests.get(sandbox.base_url + image["url"], timeout=5)
+        assert response.status_code == 200 and response.headers["Content-Type"].startswith("image/svg+xml")
+        assert response.text.startswith("<svg") and "<script" not in response.text
+
+
 def test_cli_stores_is_the_same_for_the_same_seed():
     def stores():
         out = subprocess.run([sys.executable, "-m", "sandbox", "stores", "--stores", "2", "--seed", "3"],
