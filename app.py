@@ -8,6 +8,7 @@ scheduler in this process and serves http://127.0.0.1:8050.
 import logging
 import os
 import secrets
+import signal
 import sys
 
 from flask import Flask
@@ -100,6 +101,10 @@ def main() -> None:
     server = create_app()
     print(f"  Storefront analytics on http://{settings.HOST}:{settings.PORT}  (Ctrl-C stops everything)\n",
           flush=True)
+    # Ctrl-C and SIGTERM both mean stop. Set explicitly: a process a non-interactive shell started in the
+    # background inherits SIGINT *ignored*, and then Python would never raise KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         from werkzeug.serving import run_simple
 

@@ -25,8 +25,9 @@ def _start(var_dir, port, log_path, sandbox_port):
     env |= {"PYTHONFAULTHANDLER": "1", "VAR_DIR": str(var_dir), "PORT": str(port), "JOB_POLL_SECONDS": "0.5",
             "SANDBOX_PORT": str(sandbox_port), "SANDBOX_STORES": "1"}
     log = open(log_path, "w")  # noqa: SIM115  (the child keeps writing to it)
+    # Started as CI may start us: in the background of a non-interactive shell, with SIGINT ignored.
     return subprocess.Popen([sys.executable, "app.py"], cwd=settings.ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
 
 
 def _up(url):
