@@ -2,6 +2,7 @@
 
 import random
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -179,7 +180,20 @@ def test_release_returns_a_job_without_spending_an_attempt(scheduler_sessions, m
     assert (job.status, job.attempts, job.lease_owner) == ("queued", 0, None)
 
 
-def test_enqueue_notifies_listeners_at_commit(scheduler_sessions, db_url, make_shop):
+def _next_notification(listener, timeout=5.0) -> str:
+    """Wait on the LISTEN connection's socket for the next notification's payload."""
+    import select
+
+    deadline = time.monotonic() + timeout
+    while not listener.notifies:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, "no notification arrived"
+        select.select([listener], [], [], remaining)
+        listener.poll()
+    return listener.notifies.pop(0).payload
+
+
+def test_enqueue_notifies_listeners_at_commit_and_only_for_due_jobs(scheduler_sessions, db_url, make_shop):
     import psycopg2
 
     shop = make_shop()
@@ -187,12 +201,11 @@ def test_enqueue_notifies_listeners_at_commit(scheduler_sessions, db_url, make_s
     listener.autocommit = True
     listener.cursor().execute("LISTEN sync_jobs")
     job_id, _ = _enqueue(scheduler_sessions, shop)
-    listener.poll()
-    assert [n.payload for n in listener.notifies] == [str(job_id)]
-    listener.notifies.clear()
+    assert _next_notification(listener) == str(job_id)
     _enqueue(scheduler_sessions, shop, kind="LATER", delay_seconds=60)  # not due: nobody to wake
-    listener.poll()
-    assert listener.notifies == []
+    due_id, _ = _enqueue(scheduler_sessions, shop, kind="NOW")
+    # Notifications arrive in commit order, so had the future job notified, its id would come first.
+    assert _next_notification(listener) == str(due_id)
     listener.close()
 
 
