@@ -214,7 +214,8 @@ def _check(schema: GraphQLSchema, query: str) -> str | None:
     root_type = schema.query_type.fields[roots[0].name.value].type
     if not is_connection(root_type):
         return "Bulk queries must contain at least one connection."
-    count, depth = _connections(schema, get_named_type(root_type), roots[0], 0)
+    fragments = {d.name.value: d for d in document.definitions if d.kind == "fragment_definition"}
+    count, depth = _connections(schema, get_named_type(root_type), roots[0], 0, fragments)
     if count + 1 > MAX_CONNECTIONS:
         return f"Bulk queries cannot contain more than {MAX_CONNECTIONS} connections."
     if depth > 2:
@@ -222,16 +223,16 @@ def _check(schema: GraphQLSchema, query: str) -> str | None:
     return None
 
 
-def _connections(schema, parent_type, node: FieldNode, depth: int) -> tuple[int, int]:
+def _connections(schema, parent_type, node: FieldNode, depth: int, fragments: dict) -> tuple[int, int]:
+    """How many connections lie below `node`, and how deeply they nest (fragments included)."""
     count, deepest = 0, depth
-    for child in _fields(node, schema, parent_type, {}):
-        field_type = child[1]
+    for child, field_type in _fields(node, schema, parent_type, fragments):
         if field_type is None:
             continue
         nested_depth = depth + 1 if is_connection(field_type) else depth
         count += 1 if is_connection(field_type) else 0
-        if child[0].selection_set:
-            c, d = _connections(schema, get_named_type(field_type), child[0], nested_depth)
+        if child.selection_set:
+            c, d = _connections(schema, get_named_type(field_type), child, nested_depth, fragments)
             count, deepest = count + c, max(deepest, d, nested_depth)
     return count, deepest
 
@@ -304,9 +305,8 @@ class Walker:
                 continue
             raw = value.get(selection.name.value)
             if raw is None:
-                out[name] = zero_value(field_type) if not is_connection(field_type) else None
-                if is_connection(field_type):
-                    out.pop(name)
+                if not is_connection(field_type):  # an empty connection simply writes no child lines
+                    out[name] = zero_value(field_type)
                 continue
             if is_connection(field_type):
                 inner = self._node_selection(selection)

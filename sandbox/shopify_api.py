@@ -7,6 +7,7 @@ Served at `/shopify/{shop}/admin/api/{version}/graphql.json` (see `blueprint`), 
 import random
 import tempfile
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,6 @@ from sandbox.shopify_auth import CLIENT_CREDENTIALS_LIFETIME, Credentials, Grant
 from sandbox.shopify_graphql import (
     MAX_QUERY_COST,
     CostBucket,
-    GraphQLUserError,
     actual_cost,
     compare,
     connection,
@@ -65,6 +65,11 @@ class ShopifyFaults:
     server_errors: int | float = 0  # 502 / 503 answers, as Shopify's edge sends them
     throttle: int | float = 0  # THROTTLED whatever the bucket holds
     slow_seconds: float = 0  # every answer waits this long (clients with a shorter timeout time out)
+
+
+def shop_number(domain: str) -> int:
+    """A shop's numeric id: stable across processes (Python's hash() is salted per process)."""
+    return zlib.crc32(domain.encode()) + 10**9
 
 
 def _number(gid: str) -> int:
@@ -158,7 +163,7 @@ class ShopifyAPI:
         context = {"store": store, "scopes": grant.scopes, "token": token, "schema": schema, "base_url": base_url}
         result = execute(schema, document, variable_values=variables, operation_name=body.get("operationName"),
                          context_value=context, field_resolver=self._resolve)
-        spent = min(cost, actual_cost(schema, document, result.data))
+        spent = min(cost, actual_cost(result.data))
         bucket.refund(cost - spent)
         answer: dict[str, Any] = {"data": result.data}
         if result.errors:
@@ -200,7 +205,7 @@ class ShopifyAPI:
     def _shop(self, ctx: dict, args: dict) -> dict:
         spec = ctx["store"].spec
         return {
-            "id": f"gid://shopify/Shop/{abs(hash(spec.domain)) % 10**10}",
+            "id": f"gid://shopify/Shop/{shop_number(spec.domain)}",
             "name": spec.name,
             "myshopifyDomain": spec.domain,
             "currencyCode": spec.currency,
@@ -332,7 +337,7 @@ class ShopifyAPI:
     def uninstall(self, shop: str) -> None:
         """The merchant uninstalls the app: app/uninstalled is sent and every token stops working at once."""
         spec = self.stores[shop].spec
-        self.webhooks.emit(shop, "APP_UNINSTALLED", {"id": abs(hash(shop)) % 10**10, "name": spec.name,
+        self.webhooks.emit(shop, "APP_UNINSTALLED", {"id": shop_number(shop), "name": spec.name,
                                                      "myshopify_domain": shop}, secret=spec.client_secret)
         self.credentials.revoked |= {t for t, grant in self.credentials.tokens.items() if grant.shop == shop}
 
@@ -471,5 +476,3 @@ def blueprint(api: ShopifyAPI) -> Blueprint:
 
     return bp
 
-
-__all__ = ["ShopifyAPI", "blueprint", "GraphQLUserError"]

@@ -19,8 +19,6 @@ from typing import Any
 from graphql import (
     FieldNode,
     FragmentSpreadNode,
-    GraphQLList,
-    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
@@ -253,7 +251,7 @@ def _argument(context: CostContext, node: FieldNode, name: str) -> int | None:
     return None
 
 
-def actual_cost(schema: GraphQLSchema, document, data: Any) -> int:
+def actual_cost(data: Any) -> int:
     """What the executed query cost: objects actually returned (never more than requested)."""
 
     def count(value: Any) -> int:
@@ -336,12 +334,6 @@ def zero_value(type_) -> Any:
     return {}
 
 
-def unwrap(type_):
-    while isinstance(type_, GraphQLNonNull | GraphQLList):
-        type_ = type_.of_type
-    return type_
-
-
 def is_connection(type_) -> bool:
-    named = unwrap(type_)
+    named = get_named_type(type_)
     return isinstance(named, GraphQLObjectType) and named.name.endswith("Connection") and "pageInfo" in named.fields

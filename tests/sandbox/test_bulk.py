@@ -61,6 +61,9 @@ def test_jsonl_reassembles_by_parent_id_into_exactly_the_orders(client):
     ("{ orders { edges { node { id notAField } } } }", "Invalid bulk query"),
     ("{ products { edges { node { id collections { edges { node { id products { edges { node { id "
      "variants { edges { node { id } } } } } } } } } } } } }", "nesting depth"),
+    ("{ products { edges { node { id collections { edges { node { ...Deep } } } } } } } "
+     "fragment Deep on Collection { products { edges { node { variants { edges { node { id } } } } } } }",
+     "nesting depth"),
 ])
 def test_queries_shopify_would_refuse_get_user_errors(client, query, message):
     payload = start(client, query)
@@ -70,6 +73,9 @@ def test_queries_shopify_would_refuse_get_user_errors(client, query, message):
 def test_five_at_once_per_shop_then_limit_reached_and_cancel(client, api):
     faults = api.bulk.faults["tiny.myshopify.com"] = BulkFaults(held=True)
     ids = [start(client)["bulkOperation"]["id"] for _ in range(5)]
+    assert wait_for(lambda: gql(client, POLL, id=ids[0])[1]["data"]["bulkOperation"]["status"] == "RUNNING")
+    _, current = gql(client, "{ currentBulkOperation { id } }")
+    assert current["data"]["currentBulkOperation"]["id"] in ids
     sixth = start(client)
     assert sixth["bulkOperation"] is None and sixth["userErrors"][0]["code"] == "LIMIT_REACHED"
     _, body = gql(client, "mutation($id: ID!) { bulkOperationCancel(id: $id) { bulkOperation { status } } }",

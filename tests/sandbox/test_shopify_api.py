@@ -137,3 +137,16 @@ def test_a_deleted_order_disappears(client, api):
     api.delete_order("tiny.myshopify.com", order_id)
     _, body = gql(client, "query($id: ID!) { order(id: $id) { id } ordersCount { count } }", id=order_id)
     assert body["data"] == {"order": None, "ordersCount": {"count": 29}}
+
+
+def test_the_shop_id_is_the_same_in_every_process(client):
+    import subprocess
+    import sys
+
+    import settings
+
+    _, body = gql(client, "{ shop { id } }")
+    other = subprocess.run([sys.executable, "-c", "from sandbox.shopify_api import shop_number; "
+                            "print(shop_number('tiny.myshopify.com'))"], cwd=settings.ROOT, check=True,
+                           capture_output=True, text=True, env={"PYTHONHASHSEED": "12345", "PATH": ""}).stdout
+    assert body["data"]["shop"]["id"] == f"gid://shopify/Shop/{other.strip()}"
