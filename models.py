@@ -79,6 +79,13 @@ class Shop(Base):
     iana_timezone: Mapped[str] = mapped_column(Text)
     plan: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, server_default="active")
+    shopify_gid: Mapped[str | None] = mapped_column(Text)
+    sync_interval_minutes: Mapped[int] = mapped_column(Integer, server_default="10")
+    # Why the shop is paused or disconnected, in words the status page shows.
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    shopify_order_count: Mapped[int | None] = mapped_column(BigInteger)
+    warehouse_order_count: Mapped[int | None] = mapped_column(BigInteger)
+    completeness_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 
@@ -114,6 +121,8 @@ class ShopCredential(Base):
     scopes: Mapped[str] = mapped_column(Text, server_default="")
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refresh_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The secret Shopify signs webhooks with, when it is not the client secret (a custom app's API secret).
+    webhook_secret_enc: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = _now()
 
 

@@ -85,3 +85,33 @@ JOB_BACKOFF_MAX_SECONDS = float(_env("JOB_BACKOFF_MAX_SECONDS", "3600"))
 SHUTDOWN_GRACE_SECONDS = float(_env("SHUTDOWN_GRACE_SECONDS", "20"))
 # A scheduler unseen for this long is reported as not running.
 SCHEDULER_STALE_SECONDS = float(_env("SCHEDULER_STALE_SECONDS", "60"))
+
+# Shopify Admin API. The version is pinned here and nowhere else; Shopify supports each for about a year.
+SHOPIFY_API_VERSION = _env("SHOPIFY_API_VERSION", "2026-01")
+SHOPIFY_API_VERSION_RETIRES = _env("SHOPIFY_API_VERSION_RETIRES", "2027-01-01")
+# Where a shop's Admin API lives ({shop} is the myshopify domain). Embedded: the sandbox on loopback.
+_SHOPIFY_HOST = f"http://127.0.0.1:{SANDBOX_PORT}/shopify/{{shop}}" if EMBEDDED else "https://{shop}"
+SHOPIFY_ADMIN_URL = _env("SHOPIFY_ADMIN_URL", _SHOPIFY_HOST + "/admin/api/{version}/graphql.json")
+SHOPIFY_OAUTH_URL = _env("SHOPIFY_OAUTH_URL", _SHOPIFY_HOST + "/admin/oauth/{endpoint}")
+# A public app's credentials, for the OAuth install flow (optional: custom-app tokens need none).
+SHOPIFY_API_KEY = _env("SHOPIFY_API_KEY")
+SHOPIFY_API_SECRET = _env("SHOPIFY_API_SECRET")
+SHOPIFY_SCOPES = ("read_orders", "read_all_orders", "read_customers", "read_products")
+SHOPIFY_TIMEOUT_SECONDS = float(_env("SHOPIFY_TIMEOUT_SECONDS", "30"))
+# Renew expiring tokens this long before they expire.
+SHOPIFY_TOKEN_RENEW_SECONDS = float(_env("SHOPIFY_TOKEN_RENEW_SECONDS", "600"))
+# Bulk operations: how many at once per shop (Shopify allows 5 from 2026-01; leave room for other apps),
+# how often to poll them, and how many days of orders one operation covers.
+SHOPIFY_BULK_CONCURRENCY = int(_env("SHOPIFY_BULK_CONCURRENCY", "3"))
+SHOPIFY_BULK_POLL_SECONDS = float(_env("SHOPIFY_BULK_POLL_SECONDS", "1" if EMBEDDED else "5"))
+SHOPIFY_BULK_SLICE_DAYS = int(_env("SHOPIFY_BULK_SLICE_DAYS", "90"))
+SHOPIFY_BULK_ATTEMPTS = int(_env("SHOPIFY_BULK_ATTEMPTS", "3"))
+# Lines per COPY into staging, and lines per promotion statement (progress is saved between them).
+LOAD_COPY_BYTES = int(_env("LOAD_COPY_BYTES", str(8 * 1024 * 1024)))
+LOAD_PROMOTE_LINES = int(_env("LOAD_PROMOTE_LINES", "50000"))
+# RECENT loads this many days at once on connect; INCREMENTAL re-reads this overlap before its cursor.
+SHOPIFY_RECENT_DAYS = int(_env("SHOPIFY_RECENT_DAYS", "3"))
+SHOPIFY_OVERLAP_SECONDS = float(_env("SHOPIFY_OVERLAP_SECONDS", "600"))
+SHOPIFY_PAGE_SIZE = int(_env("SHOPIFY_PAGE_SIZE", "1"))
+# The public base URL Shopify delivers webhooks to (POST {base}/webhooks/shopify).
+WEBHOOK_BASE_URL = _env("WEBHOOK_BASE_URL", f"http://{HOST}:{PORT}" if EMBEDDED else None)
