@@ -64,6 +64,11 @@ class JobContext:
         self.cancel_requested = self.cancel_requested or lease.cancel_requested
         self.raise_if_stopping()
 
+    def wait(self, seconds: float) -> None:
+        """Pause between polls; wake at once and stop here if the scheduler is shutting down."""
+        self._stopping.wait(seconds)
+        self.raise_if_stopping()
+
     def raise_if_stopping(self) -> None:
         """Stop here if the job was cancelled, the scheduler is stopping, or the lease was lost."""
         if self.lease_lost:

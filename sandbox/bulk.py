@@ -161,7 +161,7 @@ class BulkOperations:
         op.status = "RUNNING"
         op.file = self.files / f"{op.key}.jsonl"
         document = parse(op.query)
-        root_field = document.definitions[0].selection_set.selections[0]
+        root_field = _operation(document).selection_set.selections[0]
         failure = "INTERNAL_SERVER_ERROR" if _take(faults, "fail") else "TIMEOUT" if _take(faults, "timeout") else None
         malformed = _take_all(faults, "malformed_lines")
         items = items_for(root_field.name.value)
@@ -183,6 +183,11 @@ class BulkOperations:
         if op.object_count == 0:
             op.file = None  # Shopify: no results, no url
         op.status = "COMPLETED"
+
+
+def _operation(document):
+    """The document's operation (fragments may come before it, as Shopify allows)."""
+    return next(d for d in document.definitions if d.kind == "operation_definition")
 
 
 def _take(faults: BulkFaults, name: str) -> bool:
@@ -207,7 +212,7 @@ def _check(schema: GraphQLSchema, query: str) -> str | None:
     errors = validate(schema, document)
     if errors:
         return f"Invalid bulk query: {errors[0].message}"
-    operation = document.definitions[0]
+    operation = _operation(document)
     roots = operation.selection_set.selections
     if len(roots) != 1:
         return "Bulk queries must contain exactly one top-level field."

@@ -166,6 +166,10 @@ query Shop {
 }
 """
 
+FIRST_ORDER = """
+query FirstOrder { orders(first: 1, sortKey: CREATED_AT) { nodes { id createdAt } } }
+"""
+
 ORDERS_COUNT = """
 query OrdersCount($search: String) { ordersCount(query: $search, limit: null) { count precision } }
 """
@@ -214,8 +218,8 @@ DOCUMENTS = {
     "BulkOrderSales": BULK_ORDER_SALES % {"search": "created_at:>='2026-01-01T00:00:00Z'"},
     "BulkCustomers": BULK_CUSTOMERS, "BulkProducts": BULK_PRODUCTS,
     "OrdersPage": ORDERS_PAGE, "CustomersPage": CUSTOMERS_PAGE, "ProductsPage": PRODUCTS_PAGE,
-    "Shop": SHOP, "OrdersCount": ORDERS_COUNT, "BulkRun": BULK_RUN, "BulkStatus": BULK_STATUS,
-    "BulkCancel": BULK_CANCEL, "WebhookCreate": WEBHOOK_CREATE, "WebhookList": WEBHOOK_LIST,
+    "Shop": SHOP, "FirstOrder": FIRST_ORDER, "OrdersCount": ORDERS_COUNT, "BulkRun": BULK_RUN,
+    "BulkStatus": BULK_STATUS, "BulkCancel": BULK_CANCEL, "WebhookCreate": WEBHOOK_CREATE, "WebhookList": WEBHOOK_LIST,
 }
 
 

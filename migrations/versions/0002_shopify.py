@@ -377,16 +377,17 @@ order_days AS (
 )
 SELECT shop_id, day,
        coalesce(d.orders, 0) AS orders,
-       coalesce(a.gross_sales, 0) AS gross_sales,
-       coalesce(a.discounts, 0) AS discounts,
-       coalesce(a.returns, 0) AS returns,
-       coalesce(a.gross_sales, 0) - coalesce(a.discounts, 0) - coalesce(a.returns, 0) AS net_sales,
-       coalesce(a.shipping, 0) AS shipping,
-       coalesce(a.taxes, 0) AS taxes,
-       coalesce(a.duties, 0) AS duties,
-       coalesce(a.additional_fees, 0) AS additional_fees,
-       coalesce(a.gross_sales, 0) - coalesce(a.discounts, 0) - coalesce(a.returns, 0) + coalesce(a.shipping, 0)
-           + coalesce(a.taxes, 0) + coalesce(a.duties, 0) + coalesce(a.additional_fees, 0) AS total_sales
+       coalesce(a.gross_sales, 0)::numeric(20, 2) AS gross_sales,
+       coalesce(a.discounts, 0)::numeric(20, 2) AS discounts,
+       coalesce(a.returns, 0)::numeric(20, 2) AS returns,
+       (coalesce(a.gross_sales, 0) - coalesce(a.discounts, 0) - coalesce(a.returns, 0))::numeric(20, 2) AS net_sales,
+       coalesce(a.shipping, 0)::numeric(20, 2) AS shipping,
+       coalesce(a.taxes, 0)::numeric(20, 2) AS taxes,
+       coalesce(a.duties, 0)::numeric(20, 2) AS duties,
+       coalesce(a.additional_fees, 0)::numeric(20, 2) AS additional_fees,
+       (coalesce(a.gross_sales, 0) - coalesce(a.discounts, 0) - coalesce(a.returns, 0) + coalesce(a.shipping, 0)
+        + coalesce(a.taxes, 0) + coalesce(a.duties, 0) + coalesce(a.additional_fees, 0))::numeric(20, 2)
+           AS total_sales
 FROM amounts a FULL JOIN order_days d USING (shop_id, day);
 """
 

@@ -1,0 +1,248 @@
+"""Set-based promotion of landed Shopify lines into core_warehouse: one INSERT ... SELECT per table.
+
+Rules: a row is replaced only by a payload whose `updatedAt` is not older (webhooks and pages arrive late
+and twice); children without an `updatedAt` of their own take their order's, read from the warehouse, so
+they are promoted in a second pass once every order of the batch is in. Sales agreements, sales and refund
+line items are Shopify's audit trail and never change once written.
+"""
+
+from collections.abc import Iterable
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+SRC = """staging_ingest.shopify_lines l
+    WHERE l.batch_id = :batch AND l.line_no BETWEEN :lo AND :hi AND l.payload->>'__typename' {typename}"""
+
+
+def money(path: str, currency: str = "shopMoney") -> str:
+    return f"(p #>> '{{{path},{currency},amount}}')::numeric"
+
+
+def ts(key: str) -> str:
+    return f"(p->>'{key}')::timestamptz"
+
+
+def tags(key: str) -> str:
+    return f"ARRAY(SELECT jsonb_array_elements_text(coalesce(p->'{key}', '[]'::jsonb)))"
+
+
+ORDER_MONEY = {
+    "subtotal": "subtotalPriceSet", "total_discounts": "totalDiscountsSet", "total_shipping": "totalShippingPriceSet",
+    "total_tax": "totalTaxSet", "total_tip": "totalTipReceivedSet", "total_price": "totalPriceSet",
+    "total_refunded": "totalRefundedSet", "total_refunded_shipping": "totalRefundedShippingSet",
+    "total_outstanding": "totalOutstandingSet", "current_subtotal": "currentSubtotalPriceSet",
+    "current_total_discounts": "currentTotalDiscountsSet", "current_total_tax": "currentTotalTaxSet",
+    "current_total_price": "currentTotalPriceSet",
+}
+
+ORDER_COLUMNS = {
+    "order_id": "p->>'id'",
+    "legacy_id": "(p->>'legacyResourceId')::bigint",
+    "name": "p->>'name'",
+    "created_at": ts("createdAt"),
+    "processed_at": ts("processedAt"),
+    "updated_at": ts("updatedAt"),
+    "cancelled_at": ts("cancelledAt"),
+    "cancel_reason": "p->>'cancelReason'",
+    "closed_at": ts("closedAt"),
+    "is_test": "coalesce((p->>'test')::boolean, false)",
+    "confirmed": "(p->>'confirmed')::boolean",
+    "edited": "(p->>'edited')::boolean",
+    "currency": "p->>'currencyCode'",
+    "presentment_currency": "p->>'presentmentCurrencyCode'",
+    "taxes_included": "(p->>'taxesIncluded')::boolean",
+    "financial_status": "p->>'displayFinancialStatus'",
+    "fulfillment_status": "p->>'displayFulfillmentStatus'",
+    "customer_id": "p #>> '{customer,id}'",
+    "email": "p->>'email'",
+    "phone": "p->>'phone'",
+    "source_name": "p->>'sourceName'",
+    "landing_page_url": "p->>'landingPageUrl'",
+    "referrer_url": "p->>'referrerUrl'",
+    "first_visit_source": "p #>> '{customerJourneySummary,firstVisit,source}'",
+    "utm_source": "p #>> '{customerJourneySummary,firstVisit,utmParameters,source}'",
+    "utm_medium": "p #>> '{customerJourneySummary,firstVisit,utmParameters,medium}'",
+    "utm_campaign": "p #>> '{customerJourneySummary,firstVisit,utmParameters,campaign}'",
+    "tags": tags("tags"),
+    "note": "p->>'note'",
+    "discount_codes": tags("discountCodes"),
+    "payment_gateways": tags("paymentGatewayNames"),
+    "line_items_quantity": "(p->>'subtotalLineItemsQuantity')::integer",
+    "billing_country_code": "p #>> '{billingAddress,countryCodeV2}'",
+    "billing_province_code": "p #>> '{billingAddress,provinceCode}'",
+    "billing_city": "p #>> '{billingAddress,city}'",
+    "shipping_country_code": "p #>> '{shippingAddress,countryCodeV2}'",
+    "shipping_province_code": "p #>> '{shippingAddress,provinceCode}'",
+    "shipping_city": "p #>> '{shippingAddress,city}'",
+    "shipping_zip": "p #>> '{shippingAddress,zip}'",
+    **{f"{column}_shop": money(field) for column, field in ORDER_MONEY.items()},
+    **{f"{column}_presentment": money(field, "presentmentMoney") for column, field in ORDER_MONEY.items()},
+}
+
+
+def upsert(table: str, key: tuple[str, ...], columns: dict[str, str], source: str, *, order_by: str = "",
+           guard: str | None = None, counted: bool = False) -> str:
+    """INSERT ... SELECT DISTINCT ON (key) ... ON CONFLICT (shop_id, key) DO UPDATE [WHERE guard]."""
+    names = ", ".join(columns)
+    keys = ", ".join(columns[k] for k in key)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
+    where = f" WHERE {guard}" if guard else ""
+    insert = (f"INSERT INTO core_warehouse.{table} AS t (shop_id, {names}, raw) "
+              f"SELECT * FROM src ON CONFLICT (shop_id, {', '.join(key)}) DO UPDATE SET {updates}, raw = EXCLUDED.raw"
+              f"{where}")
+    select = (f"SELECT DISTINCT ON ({keys}) :shop, {', '.join(columns.values())}, p "
+              f"FROM {source} ORDER BY {keys}{', ' + order_by if order_by else ''}")
+    if counted:
+        return f"WITH src AS ({select}), up AS ({insert} RETURNING 1) SELECT count(*) FROM src"
+    return f"WITH src AS ({select}) {insert}"
+
+
+def lines_of(typename: str, condition: str = "") -> str:
+    where = SRC.format(typename=f"= '{typename}'") + (f" AND {condition}" if condition else "")
+    return f"(SELECT l.payload AS p FROM {where}) x"
+
+
+def listed(typename: str, key: str, condition: str = "") -> str:
+    """Items of a list inside the lines (an order's transactions, refunds), with the line as `o`."""
+    where = SRC.format(typename=f"= '{typename}'") + (f" AND {condition}" if condition else "")
+    return (f"(SELECT item AS p, l.payload AS o FROM staging_ingest.shopify_lines l, "
+            f"jsonb_array_elements(l.payload->'{key}') item WHERE {where.split('WHERE', 1)[1]}) x")
+
+
+def with_order(typename: str) -> str:
+    """Child lines joined to their order in the warehouse, whose `updated_at` guards them."""
+    where = SRC.format(typename=f"= '{typename}'")
+    return (f"(SELECT l.payload AS p, w.updated_at AS order_updated_at FROM {where.split('WHERE', 1)[0]} "
+            f"JOIN core_warehouse.orders w ON w.shop_id = :shop AND w.order_id = l.payload->>'__parentId' "
+            f"WHERE {where.split('WHERE', 1)[1]}) x")
+
+
+FULL_ORDER = "l.payload ? 'createdAt'"  # the order_sales part's Order lines carry only id and updatedAt
+
+ORDERS = upsert("orders", ("order_id",), ORDER_COLUMNS, lines_of("Order", FULL_ORDER),
+                order_by=f"{ts('updatedAt')} DESC", guard="t.updated_at <= EXCLUDED.updated_at", counted=True)
+
+TRANSACTIONS = upsert("transactions", ("transaction_id",), {
+    "transaction_id": "p->>'id'", "order_id": "o->>'id'", "order_updated_at": "(o->>'updatedAt')::timestamptz",
+    "parent_id": "p #>> '{parentTransaction,id}'", "kind": "p->>'kind'", "status": "p->>'status'",
+    "gateway": "p->>'gateway'", "is_test": "(p->>'test')::boolean", "amount_shop": money("amountSet"),
+    "amount_presentment": money("amountSet", "presentmentMoney"),
+    "presentment_currency": "p #>> '{amountSet,presentmentMoney,currencyCode}'",
+    "created_at": ts("createdAt"), "processed_at": ts("processedAt"),
+}, listed("Order", "transactions", FULL_ORDER), order_by="(o->>'updatedAt')::timestamptz DESC",
+    guard="t.order_updated_at <= EXCLUDED.order_updated_at")
+
+REFUNDS = upsert("refunds", ("refund_id",), {
+    "refund_id": "p->>'id'", "order_id": "o->>'id'", "order_updated_at": "(o->>'updatedAt')::timestamptz",
+    "created_at": ts("createdAt"), "processed_at": ts("processedAt"), "updated_at": ts("updatedAt"),
+    "note": "p->>'note'", "total_refunded_shop": money("totalRefundedSet"),
+    "total_refunded_presentment": money("totalRefundedSet", "presentmentMoney"),
+}, listed("Order", "refunds", FULL_ORDER), order_by="(o->>'updatedAt')::timestamptz DESC",
+    guard="t.order_updated_at <= EXCLUDED.order_updated_at")
+
+AGREEMENTS = upsert("order_agreements", ("agreement_id",), {
+    "agreement_id": "p->>'id'", "order_id": "p->>'__parentId'", "kind": "p->>'__typename'",
+    "reason": "p->>'reason'", "happened_at": ts("happenedAt"),
+}, "(SELECT l.payload AS p FROM " + SRC.format(typename="LIKE '%Agreement'") + ") x")
+
+SALES = upsert("order_sales", ("sale_id",), {
+    "sale_id": "p->>'id'", "agreement_id": "p->>'__parentId'", "kind": "p->>'__typename'",
+    "action_type": "p->>'actionType'", "line_type": "p->>'lineType'", "quantity": "(p->>'quantity')::integer",
+    "line_item_id": "p #>> '{lineItem,id}'", "total_amount_shop": money("totalAmount"),
+    "discount_before_taxes_shop": f"coalesce({money('totalDiscountAmountBeforeTaxes')}, 0)",
+    "discount_after_taxes_shop": f"coalesce({money('totalDiscountAmountAfterTaxes')}, 0)",
+    "tax_shop": f"coalesce({money('totalTaxAmount')}, 0)",
+    "total_amount_presentment": money("totalAmount", "presentmentMoney"),
+}, "(SELECT l.payload AS p FROM " + SRC.format(typename="LIKE '%Sale'") + ") x")
+
+REFUND_LINE_ITEMS = upsert("refund_line_items", ("refund_line_item_id",), {
+    "refund_line_item_id": "p->>'id'", "refund_id": "p->>'__parentId'", "line_item_id": "p #>> '{lineItem,id}'",
+    "quantity": "(p->>'quantity')::integer", "restock_type": "p->>'restockType'",
+    "restocked": "(p->>'restocked')::boolean", "price_shop": money("priceSet"),
+    "subtotal_shop": money("subtotalSet"), "total_tax_shop": money("totalTaxSet"),
+}, lines_of("RefundLineItem"))
+
+CUSTOMERS = upsert("customers", ("customer_id",), {
+    "customer_id": "p->>'id'", "legacy_id": "(p->>'legacyResourceId')::bigint", "first_name": "p->>'firstName'",
+    "last_name": "p->>'lastName'", "display_name": "p->>'displayName'", "email": "p->>'email'",
+    "phone": "p->>'phone'", "state": "p->>'state'", "tags": tags("tags"),
+    "number_of_orders": "(p->>'numberOfOrders')::bigint",
+    "country_code": "p #>> '{defaultAddress,countryCodeV2}'",
+    "province_code": "p #>> '{defaultAddress,provinceCode}'", "city": "p #>> '{defaultAddress,city}'",
+    "created_at": ts("createdAt"), "updated_at": ts("updatedAt"),
+}, lines_of("Customer"), order_by=f"{ts('updatedAt')} DESC",
+    guard="t.updated_at <= EXCLUDED.updated_at AND t.redacted_at IS NULL")
+
+PRODUCTS = upsert("products", ("product_id",), {
+    "product_id": "p->>'id'", "legacy_id": "(p->>'legacyResourceId')::bigint", "title": "p->>'title'",
+    "handle": "p->>'handle'", "vendor": "p->>'vendor'", "product_type": "p->>'productType'",
+    "category": "p #>> '{category,fullName}'", "status": "p->>'status'", "tags": tags("tags"),
+    "is_gift_card": "(p->>'isGiftCard')::boolean", "total_inventory": "(p->>'totalInventory')::bigint",
+    "image_url": "p #>> '{featuredImage,url}'", "created_at": ts("createdAt"), "updated_at": ts("updatedAt"),
+    "published_at": ts("publishedAt"),
+}, lines_of("Product"), order_by=f"{ts('updatedAt')} DESC", guard="t.updated_at <= EXCLUDED.updated_at")
+
+VARIANTS = upsert("product_variants", ("variant_id",), {
+    "variant_id": "p->>'id'", "product_id": "p->>'__parentId'", "title": "p->>'title'", "sku": "p->>'sku'",
+    "barcode": "p->>'barcode'", "price": "(p->>'price')::numeric",
+    "compare_at_price": "(p->>'compareAtPrice')::numeric",
+    "inventory_quantity": "(p->>'inventoryQuantity')::bigint", "inventory_item_id": "p #>> '{inventoryItem,id}'",
+    "unit_cost": "(p #>> '{inventoryItem,unitCost,amount}')::numeric",
+    "unit_cost_currency": "p #>> '{inventoryItem,unitCost,currencyCode}'",
+    "created_at": ts("createdAt"), "updated_at": ts("updatedAt"),
+}, lines_of("ProductVariant"), order_by=f"{ts('updatedAt')} DESC", guard="t.updated_at <= EXCLUDED.updated_at")
+
+CHILD_GUARD = "t.order_updated_at <= EXCLUDED.order_updated_at"
+LINE_ITEMS = upsert("order_line_items", ("line_item_id",), {
+    "line_item_id": "p->>'id'", "order_id": "p->>'__parentId'", "order_updated_at": "order_updated_at",
+    "name": "p->>'name'", "title": "p->>'title'", "variant_title": "p->>'variantTitle'", "sku": "p->>'sku'",
+    "vendor": "p->>'vendor'", "product_id": "p #>> '{product,id}'", "variant_id": "p #>> '{variant,id}'",
+    "quantity": "(p->>'quantity')::integer", "current_quantity": "(p->>'currentQuantity')::integer",
+    "is_gift_card": "(p->>'isGiftCard')::boolean", "requires_shipping": "(p->>'requiresShipping')::boolean",
+    "taxable": "(p->>'taxable')::boolean", "original_unit_price_shop": money("originalUnitPriceSet"),
+    "original_total_shop": money("originalTotalSet"), "discounted_total_shop": money("discountedTotalSet"),
+    "total_discount_shop": money("totalDiscountSet"),
+    "tax_shop": "(SELECT sum((t #>> '{priceSet,shopMoney,amount}')::numeric) "
+                "FROM jsonb_array_elements(coalesce(p->'taxLines', '[]'::jsonb)) t)",
+    "original_total_presentment": money("originalTotalSet", "presentmentMoney"),
+}, with_order("LineItem"), guard=CHILD_GUARD)
+
+SHIPPING_LINES = upsert("order_shipping_lines", ("shipping_line_id",), {
+    "shipping_line_id": "p->>'id'", "order_id": "p->>'__parentId'", "order_updated_at": "order_updated_at",
+    "title": "p->>'title'", "code": "p->>'code'", "source": "p->>'source'",
+    "original_price_shop": money("originalPriceSet"), "discounted_price_shop": money("discountedPriceSet"),
+    "tax_shop": "(SELECT sum((t #>> '{priceSet,shopMoney,amount}')::numeric) "
+                "FROM jsonb_array_elements(coalesce(p->'taxLines', '[]'::jsonb)) t)",
+}, with_order("ShippingLine"), guard=CHILD_GUARD)
+
+DISCOUNT_APPLICATIONS = upsert("order_discount_applications", ("order_id", "position"), {
+    "order_id": "p->>'__parentId'", "position": "(p->>'index')::integer", "order_updated_at": "order_updated_at",
+    "kind": "p->>'__typename'", "code": "coalesce(p->>'code', p->>'title')",
+    "allocation_method": "p->>'allocationMethod'", "target_type": "p->>'targetType'",
+    "target_selection": "p->>'targetSelection'", "value_amount": "(p #>> '{value,amount}')::numeric",
+    "value_percentage": "(p #>> '{value,percentage}')::numeric",
+}, with_order("%DiscountApplication").replace("= '%DiscountApplication'", "LIKE '%DiscountApplication'"),
+    guard=CHILD_GUARD)
+
+# What each bulk part lands, in the order it must be promoted. Pass 1 needs nothing else; pass 2 needs orders.
+FIRST_PASS = {
+    "orders": (ORDERS, TRANSACTIONS, REFUNDS),
+    "order_sales": (AGREEMENTS, SALES, REFUND_LINE_ITEMS),
+    "customers": (CUSTOMERS,),
+    "products": (PRODUCTS, VARIANTS),
+}
+SECOND_PASS = {"orders": (LINE_ITEMS, SHIPPING_LINES, DISCOUNT_APPLICATIONS)}
+
+
+def lines(*, session: Session, shop_id: int, batch_id: int, parts: Iterable[str], lo: int, hi: int,
+          second_pass: bool = False) -> int:
+    """Promote lines lo..hi of a batch for the given parts; return how many orders were in them."""
+    orders = 0
+    params = {"shop": shop_id, "batch": batch_id, "lo": lo, "hi": hi}
+    for part in parts:
+        for statement in (SECOND_PASS.get(part, ()) if second_pass else FIRST_PASS[part]):
+            result = session.execute(text(statement), params)
+            if statement is ORDERS:
+                orders += result.scalar_one()
+    return orders
