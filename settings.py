@@ -112,6 +112,5 @@ LOAD_PROMOTE_LINES = int(_env("LOAD_PROMOTE_LINES", "50000"))
 # RECENT loads this many days at once on connect; INCREMENTAL re-reads this overlap before its cursor.
 SHOPIFY_RECENT_DAYS = int(_env("SHOPIFY_RECENT_DAYS", "3"))
 SHOPIFY_OVERLAP_SECONDS = float(_env("SHOPIFY_OVERLAP_SECONDS", "600"))
-SHOPIFY_PAGE_SIZE = int(_env("SHOPIFY_PAGE_SIZE", "1"))
 # The public base URL Shopify delivers webhooks to (POST {base}/webhooks/shopify).
 WEBHOOK_BASE_URL = _env("WEBHOOK_BASE_URL", f"http://{HOST}:{PORT}" if EMBEDDED else None)

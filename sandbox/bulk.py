@@ -51,6 +51,8 @@ class BulkFaults:
     truncate: int = 0  # next downloads cut off mid-line
     held: bool = False  # operations stay RUNNING until `release` is set (slow operations, on demand)
     release: threading.Event = field(default_factory=threading.Event)
+    stall_downloads: bool = False  # downloads send half the file, then wait until `resume_downloads` is set
+    resume_downloads: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass

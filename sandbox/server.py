@@ -127,7 +127,7 @@ def create_app(world: World) -> Flask:
     def shopify_faults(shop: str):
         """Switch Shopify faults on for a shop: bulk failures, malformed lines, webhook quirks."""
         given = request.get_json(force=True)
-        settable = set(BulkFaults.__annotations__) - {"release"}
+        settable = set(BulkFaults.__annotations__) - {"release", "resume_downloads"}
         world.shopify.bulk.faults[shop] = BulkFaults(**{k: v for k, v in given.items() if k in settable})
         world.shopify.webhooks.quirks[shop] = Quirks(**given.get("webhooks", {}))
         world.shopify.faults[shop] = ShopifyFaults(**given.get("requests", {}))

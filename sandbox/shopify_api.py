@@ -6,6 +6,7 @@ Served at `/shopify/{shop}/admin/api/{version}/graphql.json` (see `blueprint`), 
 
 import random
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -407,6 +408,13 @@ def _error(error: GraphQLError, code: str) -> dict:
     return shaped
 
 
+def _stalled(data: bytes, resume: threading.Event):
+    """A download that sends half the file, then waits (a slow storage link, for tests of interruptions)."""
+    yield data[: len(data) // 2]
+    resume.wait(120)
+    yield data[len(data) // 2:]
+
+
 def blueprint(api: ShopifyAPI) -> Blueprint:
     """The HTTP surface: POST /shopify/<shop>/admin/api/<version>/graphql.json with X-Shopify-Access-Token."""
     bp = Blueprint("shopify", __name__)
@@ -472,6 +480,8 @@ def blueprint(api: ShopifyAPI) -> Blueprint:
         if faults is not None and faults.truncate > 0:
             faults.truncate -= 1
             data = data[: len(data) // 2]
+        if faults is not None and faults.stall_downloads:
+            return Response(_stalled(data, faults.resume_downloads), mimetype="application/jsonl")
         return Response(data, mimetype="application/jsonl")
 
     return bp

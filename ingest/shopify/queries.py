@@ -210,6 +210,10 @@ WEBHOOK_LIST = """
 query Webhooks { webhookSubscriptions(first: 50) { nodes { id topic uri } } }
 """
 
+# Nodes per page, so that each paged query's requested cost stays under Shopify's 1000-point limit
+# (an order with its nested lists costs ~660 points requested; most of it is refunded after the fact).
+PAGE_SIZES = {"orders": 1, "customers": 100, "products": 5}
+
 # Bulk templates take a search string; everything else is sent as is.
 BULK_TEMPLATES = {"orders": BULK_ORDERS, "order_sales": BULK_ORDER_SALES, "customers": BULK_CUSTOMERS,
                   "products": BULK_PRODUCTS}

@@ -1,10 +1,8 @@
 """Fixtures for the Shopify ingestion: a sandbox store over HTTP, a connected shop, a worker to run jobs."""
 
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-import requests
 from sqlalchemy import text
 
 import settings
@@ -14,6 +12,7 @@ from ingest.runner import Worker
 from ingest.shopify import sync  # noqa: F401  (registers the Shopify handlers)
 from models import Shop, ShopCredential
 from sandbox import generator, shopify_api
+from sandbox.bulk import BulkFaults
 from sandbox.meta_api import MetaFaults
 from sandbox.server import SandboxServer, World
 from tests.conftest import wait_for
@@ -22,13 +21,20 @@ DAYS = 150  # more than Shopify's 60-day window, and two bulk date slices of 90 
 
 
 @pytest.fixture
-def sandbox(monkeypatch, tmp_path):
+def clock() -> list[timedelta]:
+    """The sandbox's clock runs this far from ours (tests move it to make time pass)."""
+    return [timedelta(0)]
+
+
+@pytest.fixture
+def sandbox(monkeypatch, tmp_path, clock):
     """One demo store of DAYS days behind the sandbox's Shopify API on a loopback port."""
     # History ending the day before yesterday: every order and refund of it has happened by now.
     spec = generator.demo_specs(stores=1, seed=7, days=DAYS, today=date.today() - timedelta(days=2))[0]
     store = generator.build_store(spec)
-    world = World(stores=[store], shopify=shopify_api.ShopifyAPI([store], files=tmp_path), ad_accounts={},
-                  meta_faults=MetaFaults())
+    api = shopify_api.ShopifyAPI([store], files=tmp_path, now=lambda: datetime.now(UTC) + clock[0])
+    world = World(stores=[store], shopify=api, ad_accounts={}, meta_faults=MetaFaults())
+    store.sandbox_api = api  # so tests reach the fault knobs from the store
     server = SandboxServer(world).start()
     monkeypatch.setattr(settings, "SHOPIFY_ADMIN_URL",
                         server.base_url + "/shopify/{shop}/admin/api/{version}/graphql.json")
@@ -104,8 +110,15 @@ def truth_days(store, *, until=None) -> dict[str, dict]:
     return out
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
+def faults(store, **changes) -> BulkFaults:
+    """Switch bulk faults on for the store (the sandbox's own objects: these are knobs, not the API)."""
+    bulk = store.sandbox_api.bulk.faults.setdefault(store.spec.domain, BulkFaults())
+    for name, value in changes.items():
+        setattr(bulk, name, value)
+    return bulk
 
 
-__all__ = ["replace", "requests", "run_job", "warehouse_days", "truth_days", "now"]
+def events(sessions, job_id) -> list[str]:
+    with session_scope(sessions) as session:
+        return list(session.execute(text("SELECT level || ' ' || message FROM app_dashboard.sync_events "
+                                         "WHERE job_id = :j ORDER BY id"), {"j": job_id}).scalars())

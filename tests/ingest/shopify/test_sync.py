@@ -1,7 +1,13 @@
 """Shopify sync jobs against the sandbox over HTTP: backfill, recent, incremental, faults, idempotency."""
 
-from tests.conftest import scalar
-from tests.ingest.shopify.conftest import run_job, truth_days, warehouse_days
+from database import session_scope
+from ingest import jobs
+from ingest.shopify import queries
+from ingest.shopify.client import REVOKED_HINT
+from sandbox.shopify_api import ShopifyFaults
+from sandbox.shopify_graphql import load_schema
+from tests.conftest import scalar, wait_for
+from tests.ingest.shopify.conftest import events, faults, run_job, truth_days, warehouse_days
 
 
 def test_historical_backfill_equals_the_sandbox_and_is_idempotent(scheduler_sessions, worker, shop_id, store):
@@ -16,3 +22,78 @@ def test_historical_backfill_equals_the_sandbox_and_is_idempotent(scheduler_sess
     run_job(scheduler_sessions, worker, shop_id, "HISTORICAL_INIT")
     assert scalar(scheduler_sessions, "SELECT count(*) FROM core_warehouse.order_line_items") == before
     assert warehouse_days(scheduler_sessions, shop_id, store) == truth_days(store)
+
+
+def test_server_errors_and_throttling_are_retried_to_the_same_result(scheduler_sessions, worker, shop_id, store):
+    store.sandbox_api.faults[store.spec.domain] = ShopifyFaults(server_errors=3, throttle=3)
+    job = run_job(scheduler_sessions, worker, shop_id, "HISTORICAL_INIT")
+    assert job.attempts == 1  # retried inside the client, not by failing the job
+    assert store.sandbox_api.faults[store.spec.domain].server_errors == 0
+    assert store.sandbox_api.faults[store.spec.domain].throttle == 0
+    assert warehouse_days(scheduler_sessions, shop_id, store) == truth_days(store)
+
+
+def test_a_failed_bulk_operation_keeps_its_partial_data_and_runs_again(scheduler_sessions, worker, shop_id, store):
+    faults(store, fail=1)
+    job = run_job(scheduler_sessions, worker, shop_id, "HISTORICAL_INIT")
+    assert any("failed (INTERNAL_SERVER_ERROR); running it again" in e for e in events(scheduler_sessions, job.id))
+    assert warehouse_days(scheduler_sessions, shop_id, store) == truth_days(store)
+
+
+def test_a_timed_out_slice_is_split_in_two(scheduler_sessions, worker, shop_id, store):
+    faults(store, timeout=1)
+    job = run_job(scheduler_sessions, worker, shop_id, "HISTORICAL_INIT")
+    assert any("timed out: splitting it in two" in e for e in events(scheduler_sessions, job.id))
+    assert warehouse_days(scheduler_sessions, shop_id, store) == truth_days(store)
+
+
+def test_a_truncated_download_is_downloaded_again(scheduler_sessions, worker, shop_id, store):
+    faults(store, truncate=1)
+    job = run_job(scheduler_sessions, worker, shop_id, "HISTORICAL_INIT")
+    assert any("ended mid-line" in e for e in events(scheduler_sessions, job.id))
+    assert scalar(scheduler_sessions, "SELECT count(*) FROM staging_ingest.quarantine") == 0
+    assert warehouse_days(scheduler_sessions, shop_id, store) == truth_days(store)
+
+
+def test_malformed_lines_are_quarantined_and_their_slice_reloaded(scheduler_sessions, worker, shop_id, store):
+    faults(store, malformed_lines=2)
+    job = run_job(scheduler_sessions, worker, shop_id, "HISTORICAL_INIT")
+    quarantined = scalar(scheduler_sessions, "SELECT count(*) FROM staging_ingest.quarantine "
+                                             "WHERE reason LIKE 'malformed JSON%%' AND line_no IN (1, 2)")
+    assert quarantined == 2
+    messages = events(scheduler_sessions, job.id)
+    assert any("2 malformed line(s) quarantined" in e for e in messages)
+    assert warehouse_days(scheduler_sessions, shop_id, store) == truth_days(store)  # healed by the reload
+
+
+def test_bulk_limit_reached_is_waited_out(scheduler_sessions, worker, shop_id, store):
+    held = faults(store, held=True)
+    others = [store.sandbox_api.bulk.start(shop=store.spec.domain, schema=load_schema("2026-01"),
+                                           query=queries.bulk_query("customers"), group_objects=False,
+                                           items_for=lambda root: [])
+              for _ in range(5)]  # another app's five operations fill every slot
+    for other in others:
+        other["launch"]()
+    with session_scope(scheduler_sessions) as session:
+        job_id, _ = jobs.enqueue(session=session, shop_id=shop_id, source="shopify", kind="HISTORICAL_INIT")
+    worker.fill()
+    wait_for(lambda: _job(scheduler_sessions, job_id).progress_label.startswith("Planned"), what="the plan")
+    assert _job(scheduler_sessions, job_id).state["parts"][0]["op"] is None  # nothing started: no free slot
+    held.held = False
+    held.release.set()
+    job = run_job(scheduler_sessions, worker, shop_id, "HISTORICAL_INIT")
+    assert job.id == job_id and job.attempts == 1
+
+
+def test_a_revoked_token_fails_the_job_with_a_hint(scheduler_sessions, worker, shop_id, store):
+    store.sandbox_api.uninstall(store.spec.domain)
+    job = run_job(scheduler_sessions, worker, shop_id, "HISTORICAL_INIT", statuses=("failed",))
+    assert (job.attempts, job.error_class) == (1, "PermanentError")
+    assert job.error_hint == REVOKED_HINT
+
+
+def _job(sessions, job_id):
+    with session_scope(sessions) as session:
+        job = jobs.get(session=session, job_id=job_id)
+        session.expunge(job)
+        return job
