@@ -112,5 +112,8 @@ LOAD_PROMOTE_LINES = int(_env("LOAD_PROMOTE_LINES", "50000"))
 # RECENT loads this many days at once on connect; INCREMENTAL re-reads this overlap before its cursor.
 SHOPIFY_RECENT_DAYS = int(_env("SHOPIFY_RECENT_DAYS", "3"))
 SHOPIFY_OVERLAP_SECONDS = float(_env("SHOPIFY_OVERLAP_SECONDS", "600"))
+# More changed orders than this are fetched by a bulk query rather than page by page: an order with its
+# lines and sales costs ~200 points, so paging is for the steady trickle, not for a backlog.
+SHOPIFY_PAGED_MAX_ORDERS = int(_env("SHOPIFY_PAGED_MAX_ORDERS", "25"))
 # The public base URL Shopify delivers webhooks to (POST {base}/webhooks/shopify).
 WEBHOOK_BASE_URL = _env("WEBHOOK_BASE_URL", f"http://{HOST}:{PORT}" if EMBEDDED else None)

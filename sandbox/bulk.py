@@ -28,12 +28,14 @@ from graphql import (
     is_leaf_type,
     parse,
     validate,
+    value_from_ast_untyped,
 )
 
 from sandbox.shopify_graphql import is_connection, zero_value
 
 log = logging.getLogger(__name__)
 
+ItemsFor = Callable[[str, dict], Iterable[dict]]  # (root field, its arguments) -> the items it lists
 MAX_CONCURRENT = 5  # per shop, from 2026-01
 MAX_CONNECTIONS = 5
 URL_LIFETIME = timedelta(days=7)
@@ -111,10 +113,11 @@ class BulkOperations:
         return [op for op in self.operations.values() if op.shop == shop and op.status in ("CREATED", "RUNNING")]
 
     def start(self, *, shop: str, schema: GraphQLSchema, query: str, group_objects: bool,
-              items_for: Callable[[str], Iterable[dict]]) -> dict[str, Any]:
+              items_for: ItemsFor) -> dict[str, Any]:
         """bulkOperationRunQuery: validate, then run in the background; answer the mutation's payload.
 
-        `items_for(root_field)` lists what the root connection holds for this caller (scopes applied).
+        `items_for(root_field, arguments)` lists what the root connection holds for this caller (scopes and the
+        `query:` search applied).
         """
         problem = _check(schema, query)
         if problem:
@@ -129,11 +132,11 @@ class BulkOperations:
             self.operations[op.id] = op
         return {"bulkOperation": op, "userErrors": [], "launch": lambda: self._launch(op, schema, items_for)}
 
-    def _launch(self, op: Operation, schema: GraphQLSchema, items_for: Callable[[str], Iterable[dict]]) -> None:
+    def _launch(self, op: Operation, schema: GraphQLSchema, items_for: ItemsFor) -> None:
         threading.Thread(target=self._run_safely, args=(op, schema, items_for), name=f"bulk-{op.id}",
                          daemon=True).start()
 
-    def _run_safely(self, op: Operation, schema: GraphQLSchema, items_for: Callable[[str], Iterable[dict]]) -> None:
+    def _run_safely(self, op: Operation, schema: GraphQLSchema, items_for: ItemsFor) -> None:
         try:
             self._run(op, schema, items_for)
         except Exception:  # a crashed run must end, as Shopify's do: FAILED, keeping what was written
@@ -158,7 +161,7 @@ class BulkOperations:
 
     # -- running --------------------------------------------------------------------------------------
 
-    def _run(self, op: Operation, schema: GraphQLSchema, items_for: Callable[[str], Iterable[dict]]) -> None:
+    def _run(self, op: Operation, schema: GraphQLSchema, items_for: ItemsFor) -> None:
         faults = self.faults.setdefault(op.shop, BulkFaults())
         op.status = "RUNNING"
         op.file = self.files / f"{op.key}.jsonl"
@@ -166,7 +169,8 @@ class BulkOperations:
         root_field = _operation(document).selection_set.selections[0]
         failure = "INTERNAL_SERVER_ERROR" if _take(faults, "fail") else "TIMEOUT" if _take(faults, "timeout") else None
         malformed = _take_all(faults, "malformed_lines")
-        items = items_for(root_field.name.value)
+        root_args = {a.name.value: value_from_ast_untyped(a.value) for a in root_field.arguments}
+        items = items_for(root_field.name.value, root_args)
         if faults.held:
             faults.release.wait()
         fragments = {d.name.value: d for d in document.definitions if d.kind == "fragment_definition"}

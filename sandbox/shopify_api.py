@@ -252,10 +252,14 @@ class ShopifyAPI:
     # -- bulk operations --------------------------------------------------------------------------------
 
     def _bulk_run(self, ctx: dict, args: dict) -> dict:
-        def items_for(root: str):
+        def items_for(root: str, root_args: dict):
+            groups = parse_search(root_args.get("query"))
             if root == "orders":  # streamed: a million-order store is never held in memory
-                return self._visible(ctx, ctx["store"].iter_orders())
-            return list(getattr(ctx["store"], root, []) or [])
+                found = self._visible(ctx, ctx["store"].iter_orders())
+                judge = _order_term
+            else:
+                found, judge = list(getattr(ctx["store"], root, []) or []), _plain_term
+            return (item for item in found if not groups or matches(groups, lambda t, item=item: judge(item, t)))
 
         payload = self.bulk.start(shop=ctx["store"].spec.domain, schema=ctx["schema"], query=args["query"],
                                   group_objects=args.get("groupObjects", False), items_for=items_for)

@@ -83,19 +83,10 @@ def orders_count(client: ShopifyClient, search: str) -> int:
 
 @handler("shopify", "RECENT")
 def recent(ctx: JobContext) -> None:
-    """The last few days of orders, paged, so a newly connected store shows data within seconds."""
+    """The last few days of orders, so a newly connected store shows data within seconds."""
     client = client_for_shop(ctx.sessions, ctx.job.shop_id)
     since = ctx.state.setdefault("since", iso(datetime.now(UTC) - timedelta(days=settings.SHOPIFY_RECENT_DAYS)))
-    search = f"updated_at:>='{since}'"
-    total = ctx.state.setdefault("total", orders_count(client, search))
-    ctx.checkpoint(done=0, total=total, label=f"Orders of the last {settings.SHOPIFY_RECENT_DAYS} days")
-
-    def progress(done, newest, session):
-        ctx.checkpoint(done=min(done, total), total=total, label="Orders of the last days")
-
-    loaded, truncated = load_pages(client, sessions=ctx.sessions, shop_id=ctx.job.shop_id, resource="orders",
-                                   search=search, job_id=ctx.job.id, on_page=progress)
-    complete_truncated(ctx, client, truncated)
+    loaded = sync_changes(ctx, client, "orders", since=datetime.fromisoformat(since), move_cursor=False)
     ctx.log("INFO", f"Loaded {loaded} recent orders")
 
 
@@ -105,20 +96,52 @@ def recent(ctx: JobContext) -> None:
 def incremental(ctx: JobContext) -> None:
     """Everything updated since each resource's cursor (less an overlap), oldest change first."""
     client = client_for_shop(ctx.sessions, ctx.job.shop_id)
-    total = 0
     for resource in RESOURCES:
+        if resource in ctx.state.setdefault("done", []):
+            continue
         since = read_cursor(sessions=ctx.sessions, shop_id=ctx.job.shop_id, resource=resource)
-        since -= timedelta(seconds=settings.SHOPIFY_OVERLAP_SECONDS)
+        sync_changes(ctx, client, resource, since=since - timedelta(seconds=settings.SHOPIFY_OVERLAP_SECONDS),
+                     move_cursor=True)
+        ctx.state["done"].append(resource)
+        ctx.checkpoint()
+    ctx.checkpoint(label="Up to date")
 
-        def advance(done, newest, session, resource=resource, before=total):
-            save_cursor(session=session, shop_id=ctx.job.shop_id, resource=resource, at=newest)
-            ctx.checkpoint(done=before + done, label=f"Changes to {resource}")
 
-        loaded, truncated = load_pages(client, sessions=ctx.sessions, shop_id=ctx.job.shop_id, resource=resource,
-                                       search=f"updated_at:>='{iso(since)}'", job_id=ctx.job.id, on_page=advance)
-        total += loaded
-        complete_truncated(ctx, client, truncated)
-    ctx.checkpoint(done=total, total=total, label="Up to date")
+def sync_changes(ctx: JobContext, client: ShopifyClient, resource: str, *, since: datetime,
+                 move_cursor: bool) -> int:
+    """Load a resource's changes since `since`: paged when they are few, by bulk query when many.
+
+    The cursor moves to the newest change loaded, but never past our own clock at the start: a store whose
+    clock runs ahead can then only make us read a change twice, never skip one.
+    """
+    started = ctx.state.setdefault("started", iso(datetime.now(UTC)))
+    search = f"updated_at:>='{iso(since)}'"
+    shop_id = ctx.job.shop_id
+    if resource == "orders":
+        total = ctx.state.setdefault("orders_total", orders_count(client, search))
+        ctx.checkpoint(done=0, total=total, label="Changed orders")
+        if total > settings.SHOPIFY_PAGED_MAX_ORDERS:
+            run_parts(ctx, client, ctx.state.setdefault("bulk", [new_part(p, search) for p in ORDER_PARTS]),
+                      total=total)
+            if move_cursor:
+                with session_scope(ctx.sessions) as session:
+                    newest = session.execute(text(
+                        "SELECT max(updated_at) FROM core_warehouse.orders WHERE shop_id = :s AND updated_at >= :t"),
+                        {"s": shop_id, "t": since}).scalar()
+                    if newest:
+                        save_cursor(session=session, shop_id=shop_id, resource="orders",
+                                    at=min(iso(newest), started))
+            return total
+
+    def advance(done, newest, session):
+        if move_cursor:
+            save_cursor(session=session, shop_id=shop_id, resource=resource, at=min(newest, started))
+        ctx.checkpoint(done=done, label=f"Changed {resource}")
+
+    loaded, truncated = load_pages(client, sessions=ctx.sessions, shop_id=shop_id, resource=resource,
+                                   search=search, job_id=ctx.job.id, on_page=advance)
+    complete_truncated(ctx, client, truncated)
+    return loaded
 
 
 def read_cursor(*, sessions: sessionmaker, shop_id: int, resource: str) -> datetime:
@@ -211,6 +234,7 @@ def start_parts(ctx: JobContext, client: ShopifyClient, parts: list[dict]) -> bo
             break  # Shopify runs enough of our operations: wait for one to finish, it is not an error
         part["status"] = "running"
         ctx.checkpoint(label=f"Started a bulk query for {describe(part)}")  # the id is saved before anything else
+        ctx.log("INFO", f"Started a bulk query for {describe(part)}", operation=part["op"])
         started = True
     return started
 

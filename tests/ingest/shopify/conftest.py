@@ -26,19 +26,23 @@ def clock() -> list[timedelta]:
     return [timedelta(0)]
 
 
-@pytest.fixture
-def sandbox(monkeypatch, tmp_path, clock):
-    """One demo store of DAYS days behind the sandbox's Shopify API on a loopback port."""
-    # History ending the day before yesterday: every order and refund of it has happened by now.
-    spec = generator.demo_specs(stores=1, seed=7, days=DAYS, today=date.today() - timedelta(days=2))[0]
+def serve_store(monkeypatch, tmp_path, clock, *, days: int, today: date):
+    """A demo store of `days` days ending `today`, behind the sandbox's Shopify API on a loopback port."""
+    spec = generator.demo_specs(stores=1, seed=7, days=days, today=today)[0]
     store = generator.build_store(spec)
     api = shopify_api.ShopifyAPI([store], files=tmp_path, now=lambda: datetime.now(UTC) + clock[0])
-    world = World(stores=[store], shopify=api, ad_accounts={}, meta_faults=MetaFaults())
     store.sandbox_api = api  # so tests reach the fault knobs from the store
-    server = SandboxServer(world).start()
+    server = SandboxServer(World(stores=[store], shopify=api, ad_accounts={}, meta_faults=MetaFaults())).start()
     monkeypatch.setattr(settings, "SHOPIFY_ADMIN_URL",
                         server.base_url + "/shopify/{shop}/admin/api/{version}/graphql.json")
     monkeypatch.setattr(settings, "SHOPIFY_BULK_POLL_SECONDS", 0.05)
+    return server
+
+
+@pytest.fixture
+def sandbox(monkeypatch, tmp_path, clock):
+    """History ending the day before yesterday: every order and refund of it has happened by now."""
+    server = serve_store(monkeypatch, tmp_path, clock, days=DAYS, today=date.today() - timedelta(days=2))
     yield server
     server.stop()
 

@@ -70,7 +70,7 @@ def test_bulk_limit_reached_is_waited_out(scheduler_sessions, worker, shop_id, s
     held = faults(store, held=True)
     others = [store.sandbox_api.bulk.start(shop=store.spec.domain, schema=load_schema("2026-01"),
                                            query=queries.bulk_query("customers"), group_objects=False,
-                                           items_for=lambda root: [])
+                                           items_for=lambda root, args: [])
               for _ in range(5)]  # another app's five operations fill every slot
     for other in others:
         other["launch"]()
