@@ -18,6 +18,7 @@ import logs
 import settings
 from database import libpq_url, scheduler_sessionmaker
 from ingest.runner import Listener, Worker
+from ingest.shopify import sync as shopify_sync  # noqa: F401  (registers the Shopify handlers)
 
 log = logging.getLogger("scheduler")
 

@@ -1,6 +1,8 @@
 """Fixtures: a real PostgreSQL (embedded, or TEST_DATABASE_URL) and a fresh migrated database per test."""
 
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -100,6 +102,33 @@ def make_user(scheduler_sessions) -> Callable[..., int]:
             return user.id
 
     return make
+
+
+CHILD = [sys.executable, str(settings.ROOT / "tests" / "scheduler_child.py")]
+
+
+@pytest.fixture
+def spawn(db_url, tmp_path):
+    """Start scheduler processes on this test's database (`spawn(**env)`); kill any left at the end."""
+    children = []
+
+    def start(**env):
+        environment = os.environ | {
+            "DATABASE_URL": db_url, "JOB_POLL_SECONDS": "0.2", "JOB_HEARTBEAT_SECONDS": "0.3",
+            "JOB_LEASE_SECONDS": "2", "JOB_REAP_SECONDS": "0.3", "SHUTDOWN_GRACE_SECONDS": "3",
+            "SCHEDULER_THREADS": "3", "LOG_LEVEL": "WARNING", "TOKEN_ENCRYPTION_KEYS": settings.TOKEN_ENCRYPTION_KEYS,
+        } | env
+        log = open(tmp_path / f"scheduler-{len(children)}.log", "w")  # noqa: SIM115  (the child writes to it)
+        child = subprocess.Popen(CHILD, env=environment, stdout=log, stderr=subprocess.STDOUT,
+                                 cwd=settings.ROOT)
+        children.append(child)
+        return child
+
+    yield start
+    for child in children:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
 
 
 def pytest_setup_options():

@@ -1,44 +1,13 @@
 """The scheduler process itself: several at once, SIGKILL mid-job, SIGTERM within the bound."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
 
-import pytest
 from sqlalchemy import text
 
-import settings
 from database import session_scope
 from ingest import jobs
 from tests.conftest import wait_for
-
-CHILD = [sys.executable, str(settings.ROOT / "tests" / "scheduler_child.py")]
-
-
-@pytest.fixture
-def spawn(db_url, tmp_path):
-    """Start scheduler processes on this test's database; kill any left at the end."""
-    children = []
-
-    def start(**env):
-        environment = os.environ | {
-            "DATABASE_URL": db_url, "JOB_POLL_SECONDS": "0.2", "JOB_HEARTBEAT_SECONDS": "0.3",
-            "JOB_LEASE_SECONDS": "2", "JOB_REAP_SECONDS": "0.3", "SHUTDOWN_GRACE_SECONDS": "3",
-            "SCHEDULER_THREADS": "3", "LOG_LEVEL": "WARNING",
-        } | env
-        log = open(tmp_path / f"scheduler-{len(children)}.log", "w")  # noqa: SIM115  (the child writes to it)
-        child = subprocess.Popen(CHILD, env=environment, stdout=log, stderr=subprocess.STDOUT,
-                                 cwd=settings.ROOT)
-        children.append(child)
-        return child
-
-    yield start
-    for child in children:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
 
 
 def _enqueue(sessions, shop_id, kind, **kwargs):

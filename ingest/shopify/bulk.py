@@ -3,6 +3,7 @@
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 import requests
 
@@ -59,6 +60,15 @@ def poll(client: ShopifyClient, operation_id: str) -> Status | None:
     """The operation's status, or None when Shopify no longer knows it."""
     node = client.execute(queries.BULK_STATUS, {"id": operation_id}).get("bulkOperation")
     return Status.of(node) if node else None
+
+
+def ours_since(client: ShopifyClient, since: datetime) -> dict[str, str]:
+    """Live or finished query operations created since `since`, by their query text: what a scheduler killed
+    between starting an operation and saving its id left behind, to adopt rather than run twice."""
+    nodes = client.execute(queries.BULK_OPERATIONS, {"search": "operation_type:query"})["bulkOperations"]["nodes"]
+    usable = [n for n in nodes if n["status"] in ("CREATED", "RUNNING", "COMPLETED")
+              and datetime.fromisoformat(n["createdAt"]) >= since]
+    return {n["query"]: n["id"] for n in reversed(usable)}  # the newest wins
 
 
 def cancel(client: ShopifyClient, operation_id: str) -> None:

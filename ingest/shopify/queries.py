@@ -191,6 +191,14 @@ query BulkStatus($id: ID!) {
 }
 """
 
+BULK_OPERATIONS = """
+query BulkOperations($search: String) {
+  bulkOperations(first: 25, query: $search, sortKey: CREATED_AT, reverse: true) {
+    nodes { id status createdAt query }
+  }
+}
+"""
+
 BULK_CANCEL = """
 mutation BulkCancel($id: ID!) {
   bulkOperationCancel(id: $id) { bulkOperation { id status } userErrors { field message } }
@@ -223,7 +231,8 @@ DOCUMENTS = {
     "BulkCustomers": BULK_CUSTOMERS, "BulkProducts": BULK_PRODUCTS,
     "OrdersPage": ORDERS_PAGE, "CustomersPage": CUSTOMERS_PAGE, "ProductsPage": PRODUCTS_PAGE,
     "Shop": SHOP, "FirstOrder": FIRST_ORDER, "OrdersCount": ORDERS_COUNT, "BulkRun": BULK_RUN,
-    "BulkStatus": BULK_STATUS, "BulkCancel": BULK_CANCEL, "WebhookCreate": WEBHOOK_CREATE, "WebhookList": WEBHOOK_LIST,
+    "BulkStatus": BULK_STATUS, "BulkOperations": BULK_OPERATIONS,
+    "BulkCancel": BULK_CANCEL, "WebhookCreate": WEBHOOK_CREATE, "WebhookList": WEBHOOK_LIST,
 }
 
 

@@ -224,12 +224,21 @@ def run_parts(ctx: JobContext, client: ShopifyClient, parts: list[dict], *, tota
 
 
 def start_parts(ctx: JobContext, client: ShopifyClient, parts: list[dict]) -> bool:
+    """Start pending parts while slots are free, adopting any operation a killed scheduler left unsaved."""
+    pending = [p for p in parts if p["status"] == "pending"]
+    if not pending:
+        return False
+    since = ctx.state.setdefault("started", iso(datetime.now(UTC)))
+    # Allow for the store's clock running a little behind ours.
+    orphans = bulk.ours_since(client, datetime.fromisoformat(since) - timedelta(minutes=1)) \
+        if ctx.job.attempts > 1 else {}
     started = False
-    for part in [p for p in parts if p["status"] == "pending"]:
+    for part in pending:
         if sum(p["status"] == "running" for p in parts) >= settings.SHOPIFY_BULK_CONCURRENCY:
             break
+        query = queries.bulk_query(part["part"], part["search"])
         try:
-            part["op"] = bulk.start(client, queries.bulk_query(part["part"], part["search"]))
+            part["op"] = orphans.pop(query, None) or bulk.start(client, query)
         except bulk.LimitReached:
             break  # Shopify runs enough of our operations: wait for one to finish, it is not an error
         part["status"] = "running"
