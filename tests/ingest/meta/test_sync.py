@@ -1,15 +1,22 @@
 """Backfill and incremental jobs against the sandbox over HTTP: the warehouse ends equal to the sandbox's truth."""
 
+import os
+import signal
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import text, update
 
+import settings
 from database import session_scope
 from ingest import jobs
 from ingest.meta.client import TOKEN_HINT
 from ingest.meta.sync import RESTATED
+from ingest.runner import Worker
 from models import SyncCursor, SyncJob
+from tests.conftest import wait_for
 from tests.ingest.meta.conftest import (
     account_today,
     assert_matches_truth,
@@ -102,9 +109,6 @@ def test_a_second_run_changes_nothing(scheduler_sessions, make_shop, worker, san
 
 def test_an_interrupted_backfill_resumes_from_its_checkpoint(scheduler_sessions, make_shop, sandbox, clock, store,
                                                             monkeypatch):
-    import settings
-    from ingest.runner import Worker
-
     monkeypatch.setattr(settings, "META_CHUNK_DAYS", 20)
     spec = store.spec.ad_accounts[0]
     shop_id = make_shop(store.spec.domain)
@@ -112,7 +116,6 @@ def test_an_interrupted_backfill_resumes_from_its_checkpoint(scheduler_sessions,
     first = Worker(scheduler_sessions, threads=1)
     sandbox.world.meta_faults.set(spec.account_id, "slow", 0.05)
     first.fill()
-    from tests.conftest import wait_for
     wait_for(lambda: job(scheduler_sessions, job_id).progress_done >= 60, what="a few chunks")
     first.stop(grace_seconds=10)
     paused = job(scheduler_sessions, job_id)
@@ -190,3 +193,51 @@ def test_an_expired_token_fails_the_job_with_a_hint(scheduler_sessions, make_sho
     failed = settle(scheduler_sessions, job_id, worker, "failed")
     assert (failed.attempts, failed.error_class, failed.error_hint) == (1, "PermanentError", TOKEN_HINT)
     assert TOKEN_HINT == "The Meta token expired: reconnect it in Settings"
+
+
+@pytest.fixture
+def spawn(db_url, tmp_path, sandbox):
+    """Start real scheduler processes on this test's database and the sandbox; kill any left at the end."""
+    children = []
+
+    def start():
+        environment = os.environ | {
+            "DATABASE_URL": db_url, "TOKEN_ENCRYPTION_KEYS": settings.TOKEN_ENCRYPTION_KEYS,
+            "META_GRAPH_URL": f"{sandbox.base_url}/meta", "META_POLL_SECONDS": "0", "META_CHUNK_DAYS": "20",
+            "JOB_POLL_SECONDS": "0.2", "JOB_HEARTBEAT_SECONDS": "0.3", "JOB_LEASE_SECONDS": "2",
+            "JOB_REAP_SECONDS": "0.3", "SHUTDOWN_GRACE_SECONDS": "3", "LOG_LEVEL": "WARNING",
+        }
+        log = open(tmp_path / f"scheduler-{len(children)}.log", "w")  # noqa: SIM115  (the child writes to it)
+        child = subprocess.Popen([sys.executable, str(settings.ROOT / "scheduler.py")], env=environment, stdout=log,
+                                 stderr=subprocess.STDOUT, cwd=settings.ROOT)
+        children.append(child)
+        return child
+
+    yield start
+    for child in children:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def test_a_scheduler_killed_mid_backfill_resumes_without_gaps_or_duplicates(
+        spawn, scheduler_sessions, make_shop, sandbox, clock, store):
+    spec = store.spec.ad_accounts[1]
+    shop_id = make_shop(store.spec.domain)
+    job_id = link(scheduler_sessions, shop_id, spec)
+    sandbox.world.meta_faults.set(spec.account_id, "slow", 0.03)  # a backfill long enough to kill in the middle
+    victim = spawn()
+    wait_for(lambda: job(scheduler_sessions, job_id).progress_done >= 100, timeout=30, what="a few chunks")
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    sandbox.world.meta_faults.clear()
+    spawn()
+    done = wait_for(lambda: (j := job(scheduler_sessions, job_id)).status == "succeeded" and j, timeout=60,
+                    what="another scheduler to finish the backfill")
+    assert done.attempts == 2
+    messages = [m for (m,) in _messages(scheduler_sessions, job_id) if "backfill" in m]
+    assert messages[0].startswith("Starting") and messages[1].startswith("Resuming")
+    resumed_at = messages[1].rsplit(" to ", 1)[1]
+    assert resumed_at < done.state["until"]  # not from the start
+    today = account_today(sandbox, clock, spec.account_id)
+    assert_matches_truth(scheduler_sessions, sandbox, clock, spec.account_id, today - timedelta(days=730), today)
