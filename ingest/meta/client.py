@@ -101,6 +101,12 @@ class MetaClient:
         self.usage = Usage()
         self.requests = 0
 
+    def __enter__(self) -> "MetaClient":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.http.close()  # pooled connections go with the client
+
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict:
         """GET a node or edge."""
         return self._call("GET", f"{self.root}/{path}", params or {})

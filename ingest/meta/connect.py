@@ -36,14 +36,14 @@ def normalize(account_id: str) -> str:
     return account_id if account_id.startswith("act_") else f"act_{account_id}"
 
 
-def validate_account(token: str, account_id: str, *, client: MetaClient | None = None) -> AccountInfo:
+def validate_account(token: str, account_id: str) -> AccountInfo:
     """Read the account and one day of its insights with this token, or raise ConnectError saying why."""
-    client = client or MetaClient(token)
     account_id = normalize(account_id)
     try:
-        node = client.get(account_id, {"fields": ACCOUNT_FIELDS})
-        # Insights need ads_read: probe them too, a token may read the account node without it.
-        client.get(f"{account_id}/insights", {"date_preset": "yesterday", "fields": "spend", "limit": "1"})
+        with MetaClient(token) as meta:
+            node = meta.get(account_id, {"fields": ACCOUNT_FIELDS})
+            # Insights need ads_read: probe them too, a token may read the account node without it.
+            meta.get(f"{account_id}/insights", {"date_preset": "yesterday", "fields": "spend", "limit": "1"})
     except PermanentError as error:
         if error.hint == TOKEN_HINT:
             raise ConnectError(f"The Meta token is invalid or expired: create a new one. ({error})") from error

@@ -72,18 +72,19 @@ def backfill_plan(state: dict, params: dict, today: date) -> tuple[date, date, d
 def historical_init(ctx: JobContext) -> None:
     """Backfill, newest chunk first; the cursor advances only after a chunk is loaded, so a restart resumes it."""
     account = load_account(ctx)
-    client = MetaClient(account.token)
     resumed = "cursor" in ctx.state
     since, until, cursor = backfill_plan(ctx.state, ctx.params, account.today())
     ctx.log("INFO", f"{'Resuming' if resumed else 'Starting'} Meta backfill of {account.account_id}: "
                     f"{since} to {cursor}", since=since.isoformat(), cursor=cursor.isoformat())
     total = (until - since).days + 1
-    for start, stop in insights.chunks(since, cursor, settings.META_CHUNK_DAYS):
-        sync_range(ctx, account, client, start, stop)
-        ctx.state["cursor"] = (start - timedelta(days=1)).isoformat()
-        ctx.state["requests"] = ctx.state.get("requests", 0) + client.requests
-        client.requests = 0
-        ctx.checkpoint(done=(until - start).days + 1, total=total, label=f"Meta {account.account_id} from {start}")
+    with MetaClient(account.token) as client:
+        for start, stop in insights.chunks(since, cursor, settings.META_CHUNK_DAYS):
+            sync_range(ctx, account, client, start, stop)
+            ctx.state["cursor"] = (start - timedelta(days=1)).isoformat()
+            ctx.state["requests"] = ctx.state.get("requests", 0) + client.requests
+            client.requests = 0
+            ctx.checkpoint(done=(until - start).days + 1, total=total,
+                           label=f"Meta {account.account_id} from {start}")
     # The backfill has just pulled the trailing window: the day's restatement is done.
     save_restated(ctx, account, until)
 
@@ -92,11 +93,11 @@ def historical_init(ctx: JobContext) -> None:
 def incremental(ctx: JobContext) -> None:
     """Today's partial day; on an account-local day's first run, the trailing 28 days again (Meta restates)."""
     account = load_account(ctx)
-    client = MetaClient(account.token)
     today = account.today()
     full = restated_on(ctx, account) != today
     since = today - timedelta(days=settings.META_RESTATEMENT_DAYS) if full else today
-    changed = sync_range(ctx, account, client, since, today)
+    with MetaClient(account.token) as client:
+        changed = sync_range(ctx, account, client, since, today)
     if full:
         save_restated(ctx, account, today)
     ctx.state.update(since=since.isoformat(), until=today.isoformat(), changed=changed, requests=client.requests)

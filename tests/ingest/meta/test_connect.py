@@ -1,5 +1,8 @@
 """Connecting ad accounts: validated first, token encrypted, linked to the shop, backfill queued; clear refusals."""
 
+from datetime import timedelta
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import select
 
@@ -7,6 +10,7 @@ from database import session_scope
 from ingest import crypto
 from ingest.meta.connect import ConnectError, normalize, validate_account
 from models import AdAccount, SyncJob
+from sandbox import ads
 from tests.ingest.meta.conftest import link
 
 
@@ -69,3 +73,14 @@ def test_the_cli_connects_and_reports(server, scheduler_sessions, make_shop, sto
     assert refused.exit_code != 0 and "invalid or expired" in refused.output
     queued = runner.invoke(args=["meta", "sync", "--shop", "cli.myshopify.com", "--account", spec.account_id])
     assert queued.exit_code == 0 and "queued" in queued.output
+
+
+def test_a_closed_account_is_refused(sandbox, clock):
+    today = clock.now.date()
+    (closed,) = ads.build_ad_accounts(
+        seed=9, daily_sales=lambda day: (10, Decimal(500)), start=today - timedelta(days=30), end=today,
+        accounts=[{"account_id": "act_900000000000101", "name": "Old", "currency": "GBP",
+                   "iana_timezone": "Europe/London", "access_token": "EAAB-closed", "account_status": 101}])
+    sandbox.http.app.blueprints["meta_api"].state.add_account(closed)
+    with pytest.raises(ConnectError, match="is closed"):
+        validate_account("EAAB-closed", closed.account_id)
