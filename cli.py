@@ -1,4 +1,4 @@
-"""Ops commands on the Flask CLI: `flask --app app users ...` and `flask --app app tokens rotate`."""
+"""Ops commands on the Flask CLI: `flask --app app users ...`, `tokens rotate` and `meta connect`."""
 
 import click
 from flask import Flask, current_app
@@ -8,11 +8,13 @@ from sqlalchemy import select
 import embedded
 from dashboard import accounts
 from database import scheduler_sessionmaker, session_scope
-from ingest import crypto
+from ingest import crypto, jobs
+from ingest.meta import connect as meta_connect
 from models import AdAccount, Shop, ShopCredential
 
 users = AppGroup("users", help="Create users and grant them stores.")
 tokens = AppGroup("tokens", help="Stored API tokens.")
+meta = AppGroup("meta", help="Meta ad accounts.")
 
 
 def _session():
@@ -94,7 +96,45 @@ def rotate():
     click.echo(f"re-encrypted {count} secret(s); the old key can now be dropped from TOKEN_ENCRYPTION_KEYS")
 
 
+def _shop_id(session, domain: str) -> int:
+    shop_id = session.scalar(select(Shop.id).where(Shop.shop_domain == domain))
+    if shop_id is None:
+        raise click.BadParameter(f"no shop {domain}")
+    return shop_id
+
+
+@meta.command("connect")
+@click.option("--shop", "domain", required=True, help="The shop's domain.")
+@click.option("--account", "account_ids", multiple=True, required=True, help="act_<id>; repeat for several.")
+@click.option("--token", prompt=True, hide_input=True, envvar="META_ACCESS_TOKEN",
+              help="A system-user or long-lived token with ads_read (or META_ACCESS_TOKEN).")
+def connect_meta(domain, account_ids, token):
+    """Validate a Meta token and ad accounts, link them to a shop, and queue their backfill."""
+    try:  # validate every account before saving any
+        found = [meta_connect.validate_account(token, account_id) for account_id in account_ids]
+    except meta_connect.ConnectError as error:
+        raise click.ClickException(str(error)) from error
+    with _session() as session:
+        shop_id = _shop_id(session, domain)
+        for info in found:
+            _, job_id = meta_connect.link_account(session=session, shop_id=shop_id, token=token, info=info)
+            click.echo(f"linked {info.account_id} ({info.name}, {info.currency}, {info.iana_timezone}, status "
+                       f"{info.account_status}) to {domain}; backfill job {job_id} queued")
+
+
+@meta.command("sync")
+@click.option("--shop", "domain", required=True, help="The shop's domain.")
+@click.option("--account", "account_id", required=True, help="act_<id>")
+def sync_meta(domain, account_id):
+    """Queue an INCREMENTAL sync (today and the trailing 28 days) for a linked ad account now."""
+    with _session() as session:
+        job_id, created = jobs.enqueue(session=session, shop_id=_shop_id(session, domain), source="meta",
+                                       kind="INCREMENTAL", target=meta_connect.normalize(account_id))
+    click.echo(f"job {job_id} {'queued' if created else 'already queued'}")
+
+
 def init_app(server: Flask) -> None:
     """Register the command groups on the Flask CLI."""
     server.cli.add_command(users)
     server.cli.add_command(tokens)
+    server.cli.add_command(meta)

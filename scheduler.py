@@ -14,9 +14,11 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 import embedded
+import ingest.meta.sync  # noqa: F401  (registers the Meta job handlers)
 import logs
 import settings
-from database import libpq_url, scheduler_sessionmaker
+from database import libpq_url, scheduler_sessionmaker, session_scope
+from ingest.meta import schedule as meta_schedule
 from ingest.runner import Listener, Worker
 from ingest.shopify import sync as shopify_sync  # noqa: F401  (registers the Shopify handlers)
 
@@ -42,12 +44,18 @@ class SchedulerService:
         self.listener = Listener(libpq_url(url), self.worker.fill, self.worker.stopping) if listen else None
         now = datetime.now().astimezone()
         duties = {"claim": (self.worker.fill, poll_seconds), "heartbeat": (self.worker.beat, heartbeat_seconds),
-                  "reap": (self.worker.reap, reap_seconds)}
+                  "reap": (self.worker.reap, reap_seconds),
+                  "meta_incremental": (self.enqueue_meta, settings.META_SCHEDULE_SECONDS)}
         for name, (duty, seconds) in duties.items():
             scheduler.add_job(
                 duty, "interval", seconds=seconds, id=name, next_run_time=now,
                 max_instances=1, coalesce=True, misfire_grace_time=None,
             )
+
+    def enqueue_meta(self) -> None:
+        """Queue the Meta INCREMENTAL syncs that are due."""
+        with session_scope(self.worker.sessions) as session:
+            meta_schedule.enqueue_due(session=session)
 
     def start(self) -> None:
         """Start listening and the timers (blocks for a BlockingScheduler until shutdown)."""

@@ -117,3 +117,43 @@ SHOPIFY_OVERLAP_SECONDS = float(_env("SHOPIFY_OVERLAP_SECONDS", "600"))
 SHOPIFY_PAGED_MAX_ORDERS = int(_env("SHOPIFY_PAGED_MAX_ORDERS", "25"))
 # The public base URL Shopify delivers webhooks to (POST {base}/webhooks/shopify).
 WEBHOOK_BASE_URL = _env("WEBHOOK_BASE_URL", f"http://{HOST}:{PORT}" if EMBEDDED else None)
+
+# Meta Marketing API (ingest/meta). The version is pinned here and nowhere else.
+META_API_VERSION = _env("META_API_VERSION", "v26.0")
+# The embedded default talks to the sandbox's Meta; production to Meta's Graph API.
+META_GRAPH_URL = _env("META_GRAPH_URL", f"http://127.0.0.1:{SANDBOX_PORT}/meta" if EMBEDDED
+                      else "https://graph.facebook.com")
+# When Meta retires the pinned version. v26.0 was released 2026-07-29 and its row says "Available until TBD"
+# (developers.facebook.com/docs/graph-api/changelog/versions, reference/meta.md section 1). Marketing API
+# versions have lived about a year (v23.0: 2025-05-29 to 2026-06-09, v24.0: 2025-10-08 to 2026-10-06, from the
+# Marketing API versions table), so this is release + 1 year until Meta publishes the date: then set it.
+META_API_RETIRES_ON = _env("META_API_RETIRES_ON", "2027-07-29")
+# The status page warns this many days before the pinned version retires.
+META_API_WARN_DAYS = int(_env("META_API_WARN_DAYS", "90"))
+META_HTTP_TIMEOUT_SECONDS = float(_env("META_HTTP_TIMEOUT_SECONDS", "60"))
+# Transient errors (codes 1, 2, 5xx) are retried this many times in the client, then by the job queue.
+META_HTTP_RETRIES = int(_env("META_HTTP_RETRIES", "3"))
+META_HTTP_BACKOFF_SECONDS = float(_env("META_HTTP_BACKOFF_SECONDS", "2"))
+# Slow down when a usage header passes SLOW (a pause growing up to PAUSE seconds) and stop (the job
+# waits in the queue) at STOP, before Meta's 100 % throttles us (Airbyte stops at 90 %, Meltano at 75 %).
+META_USAGE_SLOW_PCT = float(_env("META_USAGE_SLOW_PCT", "75"))
+META_USAGE_STOP_PCT = float(_env("META_USAGE_STOP_PCT", "95"))
+META_USAGE_PAUSE_SECONDS = float(_env("META_USAGE_PAUSE_SECONDS", "10"))
+# A throttled call whose error and headers name no wait backs off this long.
+META_THROTTLE_DEFAULT_SECONDS = float(_env("META_THROTTLE_DEFAULT_SECONDS", "60"))
+META_PAGE_LIMIT = int(_env("META_PAGE_LIMIT", "500"))
+# Backfill: from this many days ago, in chunks of CHUNK days; chunks longer than SYNC_MAX days run as
+# asynchronous report runs, polled every POLL seconds (doubling, capped) for at most ASYNC_TIMEOUT seconds.
+META_BACKFILL_DAYS = int(_env("META_BACKFILL_DAYS", "730"))
+META_CHUNK_DAYS = int(_env("META_CHUNK_DAYS", "90"))
+META_SYNC_MAX_DAYS = int(_env("META_SYNC_MAX_DAYS", "31"))
+META_POLL_SECONDS = float(_env("META_POLL_SECONDS", "2"))
+META_POLL_MAX_SECONDS = float(_env("META_POLL_MAX_SECONDS", "30"))
+META_ASYNC_TIMEOUT_SECONDS = float(_env("META_ASYNC_TIMEOUT_SECONDS", "3600"))
+# Meta keeps 37 months of insights (error 3018 beyond); 1123 days is Airbyte's safe floor for that.
+META_RETENTION_DAYS = int(_env("META_RETENTION_DAYS", "1123"))
+# Meta restates conversions for 28 days, so every day the trailing 28 days are pulled again.
+META_RESTATEMENT_DAYS = int(_env("META_RESTATEMENT_DAYS", "28"))
+# How often today's partial day is pulled (the scheduler looks for due accounts every SCHEDULE seconds).
+META_INCREMENTAL_SECONDS = float(_env("META_INCREMENTAL_SECONDS", "3600"))
+META_SCHEDULE_SECONDS = float(_env("META_SCHEDULE_SECONDS", "60"))

@@ -109,7 +109,8 @@ class MetaFaults:
     """Per-account fault knobs. Keys are ad account ids ("act_123"; "123" is accepted; "*" = every account).
 
     set(account_id, kind, value=1, *, code=None, regain_minutes=1, count=None):
-      error kinds ("throttle", "reduce_data", "transient", "unknown", "expired_token", "async_fail"):
+      error kinds ("throttle", "reduce_data", "transient", "unknown", "expired_token", "missing_permission",
+      "async_fail"):
         int value = the next N applicable requests fail; float value in (0, 1] = that share of them (seeded RNG).
         "reduce_data" applies to insights reads only; "async_fail" makes the next N report runs POSTed end in
         "Job Failed". throttle ``code`` is one of 4, 17 (default), 613, 80000, 80004.
@@ -117,7 +118,8 @@ class MetaFaults:
       "usage": value = utilisation floor in % reported by the usage headers (no error).
     """
 
-    ERROR_KINDS = ("throttle", "reduce_data", "transient", "unknown", "expired_token", "async_fail")
+    ERROR_KINDS = ("throttle", "reduce_data", "transient", "unknown", "expired_token", "missing_permission",
+                   "async_fail")
     KINDS = (*ERROR_KINDS, "slow", "usage")
 
     def __init__(self, seed: int = 0, sleep: Callable[[float], None] = time.sleep):
@@ -686,6 +688,8 @@ def blueprint(accounts: dict[str, AdAccount], *, today: Callable[[], date], faul
                 raise MetaError(400, 190, f"Error validating access token: Session has expired on "
                                 f"{(local - timedelta(days=1)):%A, %d-%b-%y} 09:00:00 PST. The current time is "
                                 f"{local:%A, %d-%b-%y} 10:00:00 PST.", subcode=463)
+            if faults.take(acct_id, "missing_permission"):
+                raise MetaError(400, 200, "(#200) Ad account owner has NOT grant ads_management or ads_read permission")
             throttle = faults.take(acct_id, "throttle")
             if throttle is not None:
                 code = throttle.code or 17

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, abort, jsonify, request
 from werkzeug.serving import make_server
@@ -39,7 +40,7 @@ class World:
         store = self.store(domain)
         if store is None:
             return None
-        as_of = as_of or datetime.now(UTC).date()
+        now = self.shopify.now()     # the sandbox's clock, as each account's local time (what its API reports)
         accounts = [self.ad_accounts[a.account_id] for a in store.spec.ad_accounts]
         return {
             "shop": domain,
@@ -47,7 +48,7 @@ class World:
             "iana_timezone": store.spec.iana_timezone,
             "days": _jsonable(truth.daily_sales(store, start, end)),
             "ad_accounts": {a.account_id: {"currency": a.currency, "iana_timezone": a.iana_timezone,
-                                           "days": _jsonable(ads.truth(a, start, end, as_of=as_of))}
+                                           "days": _jsonable(ads.truth(a, start, end, as_of=as_of or _local(now, a)))}
                             for a in accounts},
         }
 
@@ -89,8 +90,8 @@ def create_app(world: World) -> Flask:
     """The WSGI app serving the whole world."""
     app = Flask("sandbox")
     app.register_blueprint(shopify_api.blueprint(world.shopify))
-    # An aware "now": each ad account turns it into its own local date and partial day.
-    app.register_blueprint(meta_api.blueprint(world.ad_accounts, today=lambda: datetime.now(UTC),
+    # The sandbox's clock, aware: each ad account turns it into its own local date and partial day.
+    app.register_blueprint(meta_api.blueprint(world.ad_accounts, today=world.shopify.now,
                                               faults=world.meta_faults), url_prefix="/meta")
 
     @app.get("/sandbox/stores")
@@ -137,6 +138,10 @@ def create_app(world: World) -> Flask:
         return jsonify(ok=True)
 
     return app
+
+
+def _local(now: datetime, account) -> datetime:
+    return now.astimezone(ZoneInfo(account.iana_timezone)).replace(tzinfo=None)
 
 
 def _jsonable(rows: list[dict]) -> list[dict]:

@@ -320,6 +320,10 @@ def test_transient_unknown_and_expired_faults(env):
         assert err["type"] == "OAuthException" and "expired" in err["message"]
     env.faults.clear("act_2001", "expired_token")
     assert env.get("/act_2001").status_code == 200
+    env.faults.set("act_2001", "missing_permission", 1)
+    err = assert_error(env.get("/act_2001/insights"), 400, 200)
+    assert "ads_read" in err["message"]
+    assert env.get("/act_2001/insights").status_code == 200
 
 
 def test_slow_and_usage_faults(env):

@@ -1,0 +1,1 @@
+"""Meta Marketing API ingestion: client, insights paging, warehouse load, connect, sync jobs."""
