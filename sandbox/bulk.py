@@ -49,6 +49,7 @@ class BulkFaults:
 
     fail: int = 0  # FAILED with INTERNAL_SERVER_ERROR and a partial file
     timeout: int = 0  # FAILED with TIMEOUT and a partial file
+    access_denied: int = 0  # FAILED with ACCESS_DENIED at once, no data (a scope the token lacks)
     malformed_lines: int = 0  # lines replaced by broken JSON in the next file
     truncate: int = 0  # next downloads cut off mid-line
     held: bool = False  # operations stay RUNNING until `release` is set (slow operations, on demand)
@@ -167,6 +168,9 @@ class BulkOperations:
         op.file = self.files / f"{op.key}.jsonl"
         document = parse(op.query)
         root_field = _operation(document).selection_set.selections[0]
+        if _take(faults, "access_denied"):
+            op.status, op.error_code, op.completed_at, op.file = "FAILED", "ACCESS_DENIED", self.now(), None
+            return
         failure = "INTERNAL_SERVER_ERROR" if _take(faults, "fail") else "TIMEOUT" if _take(faults, "timeout") else None
         malformed = _take_all(faults, "malformed_lines")
         root_args = {a.name.value: value_from_ast_untyped(a.value) for a in root_field.arguments}

@@ -65,6 +65,7 @@ class ShopifyFaults:
 
     server_errors: int | float = 0  # 502 / 503 answers, as Shopify's edge sends them
     throttle: int | float = 0  # THROTTLED whatever the bucket holds
+    throttle_status: int = 200  # the HTTP status of a THROTTLED answer (Shopify's docs allow 200 or 429)
     slow_seconds: float = 0  # every answer waits this long (clients with a shorter timeout time out)
 
 
@@ -156,7 +157,7 @@ class ShopifyAPI:
                 "extensions": {"cost": self._cost(cost, None, bucket)},
             }
         if self._draw(faults, "throttle") or not bucket.take(cost):
-            return 200, {
+            return faults.throttle_status, {
                 "errors": [{"message": "Throttled", "extensions": {
                     "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
                 "extensions": {"cost": self._cost(cost, None, bucket)},

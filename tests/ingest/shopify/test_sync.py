@@ -1,9 +1,13 @@
 """Shopify sync jobs against the sandbox over HTTP: backfill, recent, incremental, faults, idempotency."""
 
+from datetime import timedelta
+
 from database import session_scope
 from ingest import jobs
+from ingest.runner import Worker
 from ingest.shopify import queries
 from ingest.shopify.client import REVOKED_HINT
+from ingest.shopify.sync import ACCESS_HINT
 from sandbox.shopify_api import ShopifyFaults
 from sandbox.shopify_graphql import load_schema
 from tests.conftest import scalar, wait_for
@@ -97,3 +101,28 @@ def _job(sessions, job_id):
         job = jobs.get(session=session, job_id=job_id)
         session.expunge(job)
         return job
+
+
+def test_access_denied_fails_the_job_at_once_with_a_hint(scheduler_sessions, worker, shop_id, store):
+    faults(store, access_denied=1)
+    job = run_job(scheduler_sessions, worker, shop_id, "HISTORICAL_INIT", statuses=("failed",))
+    assert (job.attempts, job.error_class, job.error_hint) == (1, "PermanentError", ACCESS_HINT)
+
+
+def test_an_expired_result_is_asked_for_again(scheduler_sessions, worker, shop_id, store, clock):
+    held = faults(store, held=True)
+    with session_scope(scheduler_sessions) as session:
+        job_id, _ = jobs.enqueue(session=session, shop_id=shop_id, source="shopify", kind="HISTORICAL_INIT")
+    worker.fill()
+    wait_for(lambda: _job(scheduler_sessions, job_id).state.get("parts", [{}])[0].get("op"), what="an operation")
+    worker.stop(grace_seconds=5)  # a scheduler restart: the job goes back to the queue with its state
+    held.held = False
+    held.release.set()
+    started = list(store.sandbox_api.bulk.operations.values())
+    wait_for(lambda: all(op.status == "COMPLETED" for op in started), what="Shopify to finish them")
+    clock[0] = timedelta(days=8)  # the scheduler comes back after the results' URLs expired (7 days)
+    job = run_job(scheduler_sessions, Worker(scheduler_sessions, threads=1), shop_id, "HISTORICAL_INIT")
+    assert job.id == job_id
+    assert any("was expired; running it again" in e for e in events(scheduler_sessions, job_id))
+    assert len(store.sandbox_api.bulk.operations) > len(started)
+    assert warehouse_days(scheduler_sessions, shop_id, store) == truth_days(store)
