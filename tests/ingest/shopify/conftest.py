@@ -1,0 +1,1 @@
+from tests.shopify_sandbox import sandbox  # noqa: F401
