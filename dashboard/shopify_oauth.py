@@ -8,7 +8,7 @@ import hmac
 import secrets
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, redirect, request, session, url_for
 from flask_login import current_user
 
 import embedded
@@ -69,10 +69,9 @@ def callback():
             connect_store(session=db_session, domain=domain, oauth_tokens=tokens, granted_to=[current_user.id],
                           requested_by=current_user.id)
     except (ConnectError, SyncError) as error:
+        # The Settings page shows the outcome from the query (Dash pages do not render Flask's flashes).
         message = f"{error} {getattr(error, 'hint', '')}".strip()
-        flash(message)
         return redirect(f"/settings?{urlencode({'connect_error': message})}")
-    flash(f"Connected {domain}: its recent orders appear within a minute, its history follows.")
     return redirect(f"/settings?{urlencode({'connected': domain})}")
 
 

@@ -118,3 +118,11 @@ def test_install_needs_the_app_configured_and_a_valid_shop(admin, monkeypatch):
     monkeypatch.setattr(settings, "SHOPIFY_API_KEY", None)
     response = admin.get("/shopify/install?shop=my-store")
     assert response.status_code == 400 and b"SHOPIFY_API_KEY" in response.data
+
+
+def test_a_store_that_grants_too_little_is_not_connected(sandbox, admin, owner_sessions, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(settings, "SHOPIFY_SCOPES", (*settings.SHOPIFY_SCOPES, "read_inventory"))
+    response = admin.get(_approve(_install(admin, sandbox.stores[0]["shop_domain"])))
+    assert response.status_code == 302
+    assert "read_inventory" in _query(response.headers["Location"])["connect_error"]
+    assert _shops(owner_sessions) == 0
