@@ -41,7 +41,7 @@ class Sandbox:
 
 
 @pytest.fixture
-def sandbox(monkeypatch):
+def shopify_world(monkeypatch):
     """Two demo stores; the first's client id and secret double as the public app's (SHOPIFY_API_KEY/SECRET)."""
     world = build_world(stores=2, seed=1)
     server = SandboxServer(world, port=0).start()

@@ -7,7 +7,6 @@ import pytest
 
 import app as app_module
 import logs
-from tests.shopify_sandbox import sandbox  # noqa: F401
 
 
 def test_healthz_reports_the_database_and_fresh_schedulers(client, scheduler_sessions):
@@ -50,12 +49,12 @@ def test_json_logs_are_one_object_a_line(capsys):
     logs.configure(fmt="text", level="WARNING")
 
 
-def test_demo_stores_are_connected_once_with_both_credential_kinds(sandbox, scheduler_sessions):  # noqa: F811
+def test_demo_stores_are_connected_once_with_both_credential_kinds(shopify_world, scheduler_sessions):
     from tests.conftest import scalar
 
-    domains = [s["shop_domain"] for s in sandbox.stores]
-    assert app_module.connect_demo_stores(scheduler_sessions, sandbox.base_url) == domains
-    assert app_module.connect_demo_stores(scheduler_sessions, sandbox.base_url) == []
+    domains = [s["shop_domain"] for s in shopify_world.stores]
+    assert app_module.connect_demo_stores(scheduler_sessions, shopify_world.base_url) == domains
+    assert app_module.connect_demo_stores(scheduler_sessions, shopify_world.base_url) == []
     kinds = scalar(scheduler_sessions, "SELECT array_agg(c.kind ORDER BY s.shop_domain = :first DESC) "
                    "FROM app_dashboard.shops s JOIN app_dashboard.shop_credentials c ON c.shop_id = s.id",
                    first=domains[0])

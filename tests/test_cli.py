@@ -6,7 +6,6 @@ from sqlalchemy import select
 from database import session_scope
 from ingest import crypto
 from models import ShopCredential, User, UserShop
-from tests.shopify_sandbox import sandbox  # noqa: F401
 
 
 def test_create_and_grant(server, scheduler_sessions, make_shop):
@@ -60,9 +59,9 @@ def test_tokens_rotate_moves_every_secret_to_the_new_key(server, monkeypatch, ma
         assert crypto.decrypt(credential.refresh_token_enc, keys=new) == "shprt_b"
 
 
-def test_shops_connect_and_list(server, sandbox, scheduler_sessions):  # noqa: F811
+def test_shops_connect_and_list(server, shopify_world, scheduler_sessions):
     runner = server.test_cli_runner()
-    first, second = sandbox.stores
+    first, second = shopify_world.stores
     result = runner.invoke(args=["shops", "connect", first["shop_domain"].split(".")[0], "--client-id",
                                  first["client_id"], "--client-secret", first["client_secret"]])
     assert result.exit_code == 0, result.output
@@ -74,9 +73,9 @@ def test_shops_connect_and_list(server, sandbox, scheduler_sessions):  # noqa: F
     assert f"{second['shop_domain']}\t{second['name']}\tactive\tadmin_token" in listed
 
 
-def test_shops_connect_explains_refusals(server, sandbox):  # noqa: F811
+def test_shops_connect_explains_refusals(server, shopify_world):
     runner = server.test_cli_runner()
-    store = sandbox.stores[1]
+    store = shopify_world.stores[1]
     both = runner.invoke(args=["shops", "connect", store["shop_domain"], "--token", "x", "--client-id", "y"])
     assert both.exit_code != 0 and "either --token" in both.output
     wrong = runner.invoke(args=["shops", "connect", store["shop_domain"], "--token", "shpat_wrong"])

@@ -64,26 +64,26 @@ def test_authorize_url_asks_for_the_scopes_and_expiring_tokens(monkeypatch):
     assert "scope=" + "%2C".join(settings.SHOPIFY_SCOPES) in url
 
 
-def test_client_credentials_grant(sandbox):
-    store = sandbox.stores[0]
+def test_client_credentials_grant(shopify_world):
+    store = shopify_world.stores[0]
     tokens = request_client_credentials(store["shop_domain"], store["client_id"], store["client_secret"])
     assert tokens.access_token.startswith("shpat_") and tokens.expires_at > datetime.now(UTC) + timedelta(hours=23)
     with pytest.raises(PermanentError, match="refused the client ID and secret"):
         request_client_credentials(store["shop_domain"], store["client_id"], "wrong")
 
 
-def test_the_authorization_code_is_exchanged_once_for_expiring_tokens(sandbox):
-    store = sandbox.stores[0]
-    code = sandbox.authorize(store)["code"]
+def test_the_authorization_code_is_exchanged_once_for_expiring_tokens(shopify_world):
+    store = shopify_world.stores[0]
+    code = shopify_world.authorize(store)["code"]
     tokens = exchange_code(store["shop_domain"], code)
     assert tokens.refresh_token.startswith("shprt_") and tokens.expires_at < datetime.now(UTC) + timedelta(hours=2)
     with pytest.raises(PermanentError, match="authorization code"):
         exchange_code(store["shop_domain"], code)
 
 
-def _connect_oauth(sandbox, sessions) -> int:
-    store = sandbox.stores[0]
-    tokens = exchange_code(store["shop_domain"], sandbox.authorize(store)["code"])
+def _connect_oauth(shopify_world, sessions) -> int:
+    store = shopify_world.stores[0]
+    tokens = exchange_code(store["shop_domain"], shopify_world.authorize(store)["code"])
     with session_scope(sessions) as session:
         return connect_store(session=session, domain=store["shop_domain"], oauth_tokens=tokens).id
 
@@ -99,8 +99,8 @@ def _stored(sessions, shop_id) -> ShopCredential:
         return session.get(ShopCredential, shop_id)
 
 
-def test_an_expiring_token_is_renewed_before_use_and_the_rotated_refresh_token_saved(sandbox, scheduler_sessions):
-    shop_id = _connect_oauth(sandbox, scheduler_sessions)
+def test_an_expiring_token_is_renewed_before_use_and_the_rotated_refresh_token_saved(shopify_world, scheduler_sessions):
+    shop_id = _connect_oauth(shopify_world, scheduler_sessions)
     before = _stored(scheduler_sessions, shop_id)
     tokens = CredentialTokens(scheduler_sessions, shop_id)
     assert tokens.token() == crypto.decrypt(before.access_token_enc)  # not expiring: no renewal
@@ -112,10 +112,10 @@ def test_an_expiring_token_is_renewed_before_use_and_the_rotated_refresh_token_s
     assert after.expires_at > datetime.now(UTC) + timedelta(minutes=50)
 
 
-def test_two_threads_renewing_at_once_refresh_once_and_share_the_token(sandbox, scheduler_sessions):
-    shop_id = _connect_oauth(sandbox, scheduler_sessions)
+def test_two_threads_renewing_at_once_refresh_once_and_share_the_token(shopify_world, scheduler_sessions):
+    shop_id = _connect_oauth(shopify_world, scheduler_sessions)
     _expire_soon(scheduler_sessions, shop_id)
-    issued = sandbox.issued_tokens(sandbox.stores[0])
+    issued = shopify_world.issued_tokens(shopify_world.stores[0])
     start = threading.Barrier(2)
     got = []
 
@@ -130,12 +130,12 @@ def test_two_threads_renewing_at_once_refresh_once_and_share_the_token(sandbox, 
     for thread in threads:
         thread.join()
     assert len(got) == 2 and got[0] == got[1]
-    assert sandbox.issued_tokens(sandbox.stores[0]) == issued + 1
+    assert shopify_world.issued_tokens(shopify_world.stores[0]) == issued + 1
     assert client_for_shop(scheduler_sessions, shop_id).execute(queries.SHOP)["shop"]["myshopifyDomain"]
 
 
-def test_a_refused_refresh_token_is_a_permanent_error_with_a_hint(sandbox, scheduler_sessions):
-    shop_id = _connect_oauth(sandbox, scheduler_sessions)
+def test_a_refused_refresh_token_is_a_permanent_error_with_a_hint(shopify_world, scheduler_sessions):
+    shop_id = _connect_oauth(shopify_world, scheduler_sessions)
     with session_scope(scheduler_sessions) as session:
         session.execute(update(ShopCredential).where(ShopCredential.shop_id == shop_id)
                         .values(refresh_token_enc=crypto.encrypt("shprt_unknown")))
@@ -145,24 +145,24 @@ def test_a_refused_refresh_token_is_a_permanent_error_with_a_hint(sandbox, sched
     assert raised.value.hint == REFRESH_HINT
 
 
-def test_a_revoked_client_credentials_token_is_renewed_after_the_401(sandbox, scheduler_sessions):
-    store = sandbox.stores[0]
+def test_a_revoked_client_credentials_token_is_renewed_after_the_401(shopify_world, scheduler_sessions):
+    store = shopify_world.stores[0]
     with session_scope(scheduler_sessions) as session:
         shop_id = connect_store(session=session, domain=store["shop_domain"], client_id=store["client_id"],
                                 client_secret=store["client_secret"]).id
     old = crypto.decrypt(_stored(scheduler_sessions, shop_id).access_token_enc)
     client = client_for_shop(scheduler_sessions, shop_id)
     client.execute(queries.SHOP)
-    sandbox.revoke(store)
+    shopify_world.revoke(store)
     assert client.execute(queries.SHOP)["shop"]["name"] == store["name"]
     assert crypto.decrypt(_stored(scheduler_sessions, shop_id).access_token_enc) != old
 
 
-def test_a_revoked_custom_app_token_cannot_renew(sandbox, scheduler_sessions):
-    store = sandbox.stores[1]
+def test_a_revoked_custom_app_token_cannot_renew(shopify_world, scheduler_sessions):
+    store = shopify_world.stores[1]
     with session_scope(scheduler_sessions) as session:
         shop_id = connect_store(session=session, domain=store["shop_domain"], access_token=store["access_token"]).id
-    sandbox.revoke(store)
+    shopify_world.revoke(store)
     with pytest.raises(PermanentError, match="refused the access token"):
         client_for_shop(scheduler_sessions, shop_id).execute(queries.SHOP)
     assert scalar(scheduler_sessions, "SELECT kind FROM app_dashboard.shop_credentials") == "admin_token"

@@ -27,9 +27,9 @@ def _nothing_stored(sessions) -> bool:
         scalar(sessions, "SELECT count(*) FROM app_dashboard.shop_credentials") == 0
 
 
-def test_connect_with_a_custom_app_token_stores_the_shop_and_encrypted_secrets(sandbox, scheduler_sessions,
+def test_connect_with_a_custom_app_token_stores_the_shop_and_encrypted_secrets(shopify_world, scheduler_sessions,
                                                                                 make_user):
-    store = sandbox.stores[1]
+    store = shopify_world.stores[1]
     admin = make_user("boss@agency.test", role="admin")
     member = make_user("ana@agency.test")
     other = make_user("bo@agency.test")
@@ -51,8 +51,8 @@ def test_connect_with_a_custom_app_token_stores_the_shop_and_encrypted_secrets(s
     assert granted == sorted([admin, member]) and other not in granted
 
 
-def test_connect_with_client_credentials(sandbox, scheduler_sessions):
-    store = sandbox.stores[0]
+def test_connect_with_client_credentials(shopify_world, scheduler_sessions):
+    store = shopify_world.stores[0]
     shop = _connect(scheduler_sessions, domain=store["shop_domain"], client_id=store["client_id"],
                     client_secret=store["client_secret"])
     credential = _credential(scheduler_sessions, shop.id)
@@ -62,27 +62,28 @@ def test_connect_with_client_credentials(sandbox, scheduler_sessions):
     assert store["client_secret"] not in credential.client_secret_enc
 
 
-def test_connect_with_oauth_tokens_keeps_the_refresh_token(sandbox, scheduler_sessions):
-    store = sandbox.stores[0]
-    tokens = exchange_code(store["shop_domain"], sandbox.authorize(store)["code"])
+def test_connect_with_oauth_tokens_keeps_the_refresh_token(shopify_world, scheduler_sessions):
+    store = shopify_world.stores[0]
+    tokens = exchange_code(store["shop_domain"], shopify_world.authorize(store)["code"])
     shop = _connect(scheduler_sessions, domain=store["shop_domain"], oauth_tokens=tokens)
     credential = _credential(scheduler_sessions, shop.id)
     assert credential.kind == "oauth" and crypto.decrypt(credential.refresh_token_enc) == tokens.refresh_token
     assert credential.refresh_expires_at is not None and tokens.refresh_token not in credential.refresh_token_enc
 
 
-def test_a_token_lacking_scopes_is_refused_naming_them(sandbox, scheduler_sessions):
-    store = sandbox.stores[0]
-    tokens = exchange_code(store["shop_domain"], sandbox.authorize(store, scope="read_orders,read_products")["code"])
+def test_a_token_lacking_scopes_is_refused_naming_them(shopify_world, scheduler_sessions):
+    store = shopify_world.stores[0]
+    callback = shopify_world.authorize(store, scope="read_orders,read_products")
+    tokens = exchange_code(store["shop_domain"], callback["code"])
     with pytest.raises(ConnectError, match="read_all_orders, read_customers") as raised:
         _connect(scheduler_sessions, domain=store["shop_domain"], oauth_tokens=tokens)
     assert "read_orders," not in str(raised.value)
     assert _nothing_stored(scheduler_sessions)
 
 
-def test_a_revoked_token_is_refused(sandbox, scheduler_sessions):
-    store = sandbox.stores[1]
-    sandbox.revoke(store)
+def test_a_revoked_token_is_refused(shopify_world, scheduler_sessions):
+    store = shopify_world.stores[1]
+    shopify_world.revoke(store)
     with pytest.raises(ConnectError, match="Shopify refused this token"):
         _connect(scheduler_sessions, domain=store["shop_domain"], access_token=store["access_token"])
     assert _nothing_stored(scheduler_sessions)
@@ -98,15 +99,15 @@ def test_bad_input_is_refused_before_calling_shopify(scheduler_sessions, kwargs,
         _connect(scheduler_sessions, **kwargs)
 
 
-def test_wrong_client_secret_is_refused(sandbox, scheduler_sessions):
-    store = sandbox.stores[0]
+def test_wrong_client_secret_is_refused(shopify_world, scheduler_sessions):
+    store = shopify_world.stores[0]
     with pytest.raises(ConnectError, match="refused the client ID and secret"):
         _connect(scheduler_sessions, domain=store["shop_domain"], client_id=store["client_id"], client_secret="no")
     assert _nothing_stored(scheduler_sessions)
 
 
-def test_connect_queues_the_first_syncs_and_sets_the_cursors(sandbox, scheduler_sessions):
-    store = sandbox.stores[1]
+def test_connect_queues_the_first_syncs_and_sets_the_cursors(shopify_world, scheduler_sessions):
+    store = shopify_world.stores[1]
     shop = _connect(scheduler_sessions, domain=store["shop_domain"], access_token=store["access_token"])
     with session_scope(scheduler_sessions) as session:
         queued = {j.kind: j for j in session.scalars(select(SyncJob).where(SyncJob.shop_id == shop.id))}
@@ -117,8 +118,8 @@ def test_connect_queues_the_first_syncs_and_sets_the_cursors(sandbox, scheduler_
     assert set(cursors) == {"orders", "customers", "products"} and all(cursors.values())
 
 
-def test_reconnecting_updates_the_shop_its_credential_cursors_jobs_and_webhooks_once(sandbox, scheduler_sessions):
-    store = sandbox.stores[0]
+def test_reconnecting_updates_the_shop_its_credential_cursors_jobs_and_webhooks_once(shopify_world, scheduler_sessions):
+    store = shopify_world.stores[0]
     first = _connect(scheduler_sessions, domain=store["shop_domain"], access_token=store["access_token"])
     with session_scope(scheduler_sessions) as session:
         session.get(Shop, first.id).status, session.get(Shop, first.id).status_reason = "disconnected", "uninstalled"
@@ -131,6 +132,6 @@ def test_reconnecting_updates_the_shop_its_credential_cursors_jobs_and_webhooks_
     with session_scope(scheduler_sessions) as session:
         assert dict(session.execute(select(SyncCursor.resource, SyncCursor.cursor_at)).all()) == cursors
     assert scalar(scheduler_sessions, "SELECT count(*) FROM app_dashboard.sync_jobs") == 2  # still one live each
-    topics = sorted(s["topic"] for s in sandbox.subscriptions(store))
+    topics = sorted(s["topic"] for s in shopify_world.subscriptions(store))
     assert topics == sorted(settings.SHOPIFY_WEBHOOK_TOPICS)
-    assert {s["uri"] for s in sandbox.subscriptions(store)} == {f"{settings.WEBHOOK_BASE_URL}/webhooks/shopify"}
+    assert {s["uri"] for s in shopify_world.subscriptions(store)} == {f"{settings.WEBHOOK_BASE_URL}/webhooks/shopify"}

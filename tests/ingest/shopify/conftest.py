@@ -1,1 +1,0 @@
-from tests.shopify_sandbox import sandbox  # noqa: F401
