@@ -17,7 +17,7 @@ import cli
 import embedded
 import logs
 import settings
-from dashboard import auth, create_dash, db, health
+from dashboard import auth, create_dash, db, health, shopify_oauth
 from database import migrate, scheduler_sessionmaker, session_scope, web_sessionmaker
 
 log = logging.getLogger("app")
@@ -43,6 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(server, web_sessionmaker(_web_url(server.config)))
     auth.init_app(server)
     server.register_blueprint(health.bp)
+    server.register_blueprint(shopify_oauth.bp)
     create_dash(server)
     cli.init_app(server)
     return server
@@ -88,6 +89,36 @@ def start_sandbox():
     return server
 
 
+def connect_demo_stores(sessions, sandbox_url: str) -> list[str]:
+    """Connect the sandbox's stores not yet connected, through the normal connect path; return their domains.
+
+    The first store uses its client ID and secret (client credentials grant), the others their custom-app
+    token with the client secret as webhook secret, so the demo exercises both kinds.
+    """
+    import requests
+    from sqlalchemy import select
+
+    from ingest.shopify.connect import ConnectError, connect_store
+    from models import Shop, ShopCredential
+
+    stores = requests.get(f"{sandbox_url}/sandbox/stores", timeout=30).json()
+    connected = []
+    for number, store in enumerate(stores):
+        with session_scope(sessions) as session:
+            known = select(ShopCredential.kind).join(Shop).where(Shop.shop_domain == store["shop_domain"])
+            if session.scalar(known):
+                continue
+            credential = ({"client_id": store["client_id"], "client_secret": store["client_secret"]} if number == 0
+                          else {"access_token": store["access_token"], "webhook_secret": store["client_secret"]})
+            try:
+                connect_store(session=session, domain=store["shop_domain"], **credential)
+            except ConnectError as error:
+                log.warning("demo store %s not connected: %s", store["shop_domain"], error)
+                continue
+        connected.append(store["shop_domain"])
+    return connected
+
+
 def main() -> None:
     """The embedded default: database, migrations, demo admin, scheduler and web in one process."""
     import scheduler
@@ -97,6 +128,8 @@ def main() -> None:
     migrate(url)
     ensure_demo_admin(url)
     demo = start_sandbox()
+    for domain in connect_demo_stores(scheduler_sessionmaker(url), demo.base_url):
+        print(f"  Connected demo store {domain}", flush=True)
     service = scheduler.start_in_background(url)
     server = create_app()
     print(f"  Storefront analytics on http://{settings.HOST}:{settings.PORT}  (Ctrl-C stops everything)\n",

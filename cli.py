@@ -1,4 +1,4 @@
-"""Ops commands on the Flask CLI: `flask --app app users ...`, `tokens rotate` and `meta connect`."""
+"""Ops commands on the Flask CLI: `flask --app app users ...`, `shops ...`, `meta ...` and `tokens rotate`."""
 
 import click
 from flask import Flask, current_app
@@ -15,6 +15,7 @@ from models import AdAccount, Shop, ShopCredential
 users = AppGroup("users", help="Create users and grant them stores.")
 tokens = AppGroup("tokens", help="Stored API tokens.")
 meta = AppGroup("meta", help="Meta ad accounts.")
+shops = AppGroup("shops", help="Connect Shopify stores and list them.")
 
 
 def _session():
@@ -86,7 +87,7 @@ def rotate():
     count = 0
     with _session() as session:
         for credential in session.scalars(select(ShopCredential)):
-            for field in ("access_token_enc", "refresh_token_enc", "client_secret_enc"):
+            for field in ("access_token_enc", "refresh_token_enc", "client_secret_enc", "webhook_secret_enc"):
                 if getattr(credential, field):
                     setattr(credential, field, crypto.rotate(getattr(credential, field)))
                     count += 1
@@ -133,8 +134,40 @@ def sync_meta(domain, account_id):
     click.echo(f"job {job_id} {'queued' if created else 'already queued'}")
 
 
+@shops.command("connect")
+@click.argument("domain")
+@click.option("--token", help="A custom app's Admin API access token (shpat_...).")
+@click.option("--client-id", help="A Dev Dashboard app's client ID (client credentials grant).")
+@click.option("--client-secret", help="That app's client secret.")
+@click.option("--webhook-secret", help="The secret Shopify signs webhooks with, for a custom app's token.")
+def connect_shop(domain, token, client_id, client_secret, webhook_secret):
+    """Connect a store (or reconnect it) and queue its first syncs."""
+    from ingest.shopify.connect import ConnectError, connect_store
+
+    if bool(token) == bool(client_id or client_secret):
+        raise click.UsageError("Give either --token, or --client-id and --client-secret.")
+    with _session() as session:
+        try:
+            shop = connect_store(session=session, domain=domain, access_token=token, client_id=client_id,
+                                 client_secret=client_secret, webhook_secret=webhook_secret)
+        except ConnectError as error:
+            raise click.ClickException(str(error)) from error
+        click.echo(f"connected {shop.shop_domain} ({shop.name}, {shop.currency}, {shop.iana_timezone}); "
+                   "its first syncs are queued")
+
+
+@shops.command("list")
+def list_shops():
+    """List connected stores with their credential kind."""
+    with _session() as session:
+        rows = session.execute(select(Shop, ShopCredential.kind).outerjoin(ShopCredential).order_by(Shop.shop_domain))
+        for shop, kind in rows:
+            click.echo(f"{shop.id}\t{shop.shop_domain}\t{shop.name}\t{shop.status}\t{kind or 'no credential'}")
+
+
 def init_app(server: Flask) -> None:
     """Register the command groups on the Flask CLI."""
     server.cli.add_command(users)
+    server.cli.add_command(shops)
     server.cli.add_command(tokens)
     server.cli.add_command(meta)

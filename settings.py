@@ -100,6 +100,11 @@ SHOPIFY_SCOPES = ("read_orders", "read_all_orders", "read_customers", "read_prod
 SHOPIFY_TIMEOUT_SECONDS = float(_env("SHOPIFY_TIMEOUT_SECONDS", "30"))
 # Renew expiring tokens this long before they expire.
 SHOPIFY_TOKEN_RENEW_SECONDS = float(_env("SHOPIFY_TOKEN_RENEW_SECONDS", "600"))
+# How old a signed OAuth query from Shopify may be (Shopify's own library allows 90 s).
+SHOPIFY_HMAC_TOLERANCE_SECONDS = float(_env("SHOPIFY_HMAC_TOLERANCE_SECONDS", "90"))
+# The webhooks a connected store sends us. The compliance topics (customers/data_request, customers/redact,
+# shop/redact) cannot be subscribed through the API: they are declared in the app's shopify.app.toml.
+SHOPIFY_WEBHOOK_TOPICS = ("ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_DELETE", "REFUNDS_CREATE", "APP_UNINSTALLED")
 # Bulk operations: how many at once per shop (Shopify allows 5 from 2026-01; leave room for other apps),
 # how often to poll them, and how many days of orders one operation covers.
 SHOPIFY_BULK_CONCURRENCY = int(_env("SHOPIFY_BULK_CONCURRENCY", "3"))

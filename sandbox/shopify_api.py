@@ -99,6 +99,10 @@ class ShopifyAPI:
         self.buckets: dict[str, CostBucket] = {}
         self.root_resolvers: dict[str, Callable] = {
             "shop": self._shop,
+            # The scopes the token was granted: what an app checks before relying on them.
+            "currentAppInstallation": lambda ctx, args: {
+                "id": f"gid://shopify/AppInstallation/{shop_number(ctx['store'].spec.domain)}",
+                "accessScopes": [{"handle": scope, "description": ""} for scope in ctx["scopes"]]},
             "orders": self._orders,
             "order": self._order,
             "ordersCount": self._orders_count,

@@ -16,6 +16,8 @@ from database import make_engine, make_sessionmaker, migrate, session_scope
 from models import Shop
 
 TEMPLATE = f"storefront_template_{os.getpid()}"
+# `shopify_world`: the sandbox's demo stores over HTTP with the Shopify settings pointed at them.
+pytest_plugins = ["tests.shopify_sandbox"]
 
 
 @pytest.fixture(scope="session")

@@ -47,3 +47,15 @@ def test_json_logs_are_one_object_a_line(capsys):
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert json.loads(line)["message"] == "hello there"
     logs.configure(fmt="text", level="WARNING")
+
+
+def test_demo_stores_are_connected_once_with_both_credential_kinds(shopify_world, scheduler_sessions):
+    from tests.conftest import scalar
+
+    domains = [s["shop_domain"] for s in shopify_world.stores]
+    assert app_module.connect_demo_stores(scheduler_sessions, shopify_world.base_url) == domains
+    assert app_module.connect_demo_stores(scheduler_sessions, shopify_world.base_url) == []
+    kinds = scalar(scheduler_sessions, "SELECT array_agg(c.kind ORDER BY s.shop_domain = :first DESC) "
+                   "FROM app_dashboard.shops s JOIN app_dashboard.shop_credentials c ON c.shop_id = s.id",
+                   first=domains[0])
+    assert kinds == ["client_credentials", "admin_token"]

@@ -57,3 +57,26 @@ def test_tokens_rotate_moves_every_secret_to_the_new_key(server, monkeypatch, ma
         credential = session.get(ShopCredential, shop)
         assert crypto.decrypt(credential.access_token_enc, keys=new) == "shpat_a"
         assert crypto.decrypt(credential.refresh_token_enc, keys=new) == "shprt_b"
+
+
+def test_shops_connect_and_list(server, shopify_world, scheduler_sessions):
+    runner = server.test_cli_runner()
+    first, second = shopify_world.stores
+    result = runner.invoke(args=["shops", "connect", first["shop_domain"].split(".")[0], "--client-id",
+                                 first["client_id"], "--client-secret", first["client_secret"]])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["shops", "connect", second["shop_domain"], "--token", second["access_token"],
+                                 "--webhook-secret", second["client_secret"]])
+    assert result.exit_code == 0, result.output
+    listed = runner.invoke(args=["shops", "list"]).output
+    assert f"{first['shop_domain']}\t{first['name']}\tactive\tclient_credentials" in listed
+    assert f"{second['shop_domain']}\t{second['name']}\tactive\tadmin_token" in listed
+
+
+def test_shops_connect_explains_refusals(server, shopify_world):
+    runner = server.test_cli_runner()
+    store = shopify_world.stores[1]
+    both = runner.invoke(args=["shops", "connect", store["shop_domain"], "--token", "x", "--client-id", "y"])
+    assert both.exit_code != 0 and "either --token" in both.output
+    wrong = runner.invoke(args=["shops", "connect", store["shop_domain"], "--token", "shpat_wrong"])
+    assert wrong.exit_code != 0 and "Shopify refused this token" in wrong.output

@@ -77,6 +77,7 @@ def test_run_twice_on_the_same_data_and_stop_cleanly(tmp_path):
         assert requests.get(url + "/healthz").json()["schedulers_running"] == 1
         stores = requests.get(f"http://127.0.0.1:{sandbox_port}/sandbox/stores", timeout=5).json()
         assert stores[0]["shop_domain"].endswith(".myshopify.com")
+        assert f"Connected demo store {stores[0]['shop_domain']}" in output
     finally:
         _stop(first, tmp_path / "first.log")
     assert "stopped" in (tmp_path / "first.log").read_text().splitlines()[-1]
@@ -87,6 +88,7 @@ def test_run_twice_on_the_same_data_and_stop_cleanly(tmp_path):
     try:
         wait_for(lambda: _up(url), timeout=90, what="the second start")
         assert "Demo admin created" not in (tmp_path / "second.log").read_text()
+        assert "Connected demo store" not in (tmp_path / "second.log").read_text()  # connected once
         _login(url, "admin@example.com", password)  # same data, same secret key
     finally:
         _stop(second, tmp_path / "second.log")

@@ -36,3 +36,17 @@ def test_an_unknown_page_is_not_found(client, make_user):
     make_user("ana@agency.test")
     login(client, "ana@agency.test")
     assert "404" in _render(client, "/nowhere")
+
+
+def test_settings_shows_the_connect_form_and_the_callbacks_result(client, make_user, monkeypatch):
+    import settings
+
+    make_user("boss@agency.test", role="admin")
+    login(client, "boss@agency.test")
+    assert "shops connect DOMAIN" in _render(client, "/settings")
+    monkeypatch.setattr(settings, "SHOPIFY_API_KEY", "key")
+    monkeypatch.setattr(settings, "SHOPIFY_API_SECRET", "secret")
+    page = _render(client, "/settings", "?connected=alpha.myshopify.com")
+    assert "connect-form" in page and "/shopify/install" in page
+    assert "Connected alpha.myshopify.com" in page
+    assert "Shopify refused" in _render(client, "/settings", "?connect_error=Shopify+refused+this+token")

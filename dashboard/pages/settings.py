@@ -5,6 +5,7 @@ import dash_bootstrap_components as dbc
 from dash import html
 from flask_login import current_user
 
+import settings
 from dashboard import accounts, db, queries
 from dashboard.components import status_badge
 
@@ -27,8 +28,10 @@ def layout(**query):
     return html.Div(
         [
             html.H1("Settings", className="h3 mb-4"),
+            *_connect_result(query),
             html.H2("Stores", className="h5"),
             _table(["Store", "Domain", "Currency", "Timezone", "Status"], store_rows, "No store connected yet."),
+            _connect_form(),
             html.H2("Users", className="h5 mt-4"),
             _table(["Email", "Name", "Role"], user_rows, "No users."),
             html.P(
@@ -38,6 +41,29 @@ def layout(**query):
             ),
         ],
         id="settings-page",
+    )
+
+
+def _connect_result(query: dict) -> list:
+    """What the OAuth callback reported (it redirects here with ?connected= or ?connect_error=)."""
+    if query.get("connected"):
+        return [dbc.Alert(f"Connected {query['connected']}: its recent orders appear within a minute, its "
+                          "history follows.", color="success", id="connect-result")]
+    if query.get("connect_error"):
+        return [dbc.Alert(query["connect_error"], color="danger", id="connect-result")]
+    return []
+
+
+def _connect_form():
+    """Install the public app on a store (OAuth); without the app configured, point to the CLI."""
+    if not (settings.SHOPIFY_API_KEY and settings.SHOPIFY_API_SECRET):
+        return html.P(["Connect a store with ", html.Code("flask --app app shops connect DOMAIN --token shpat_..."),
+                       " (see README, Connecting a store)."], className="text-body-secondary small")
+    # A plain GET form: the browser leaves for Shopify's approval page and comes back to /shopify/callback.
+    return html.Form(
+        dbc.InputGroup([dbc.Input(name="shop", placeholder="my-store.myshopify.com", required=True),
+                        dbc.Button("Connect a store", type="submit", color="primary")], size="sm"),
+        action="/shopify/install", method="GET", id="connect-form", className="mb-3", style={"maxWidth": "32rem"},
     )
 
 

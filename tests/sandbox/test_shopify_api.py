@@ -20,6 +20,15 @@ def test_shop(client):
                                     "myshopifyDomain": "tiny.myshopify.com", "plan": {"shopifyPlus": False}}
 
 
+
+def test_current_app_installation_lists_the_tokens_scopes(client):
+    def scopes(token):
+        body = gql(client, "{ currentAppInstallation { accessScopes { handle } } }", token=token)[1]
+        return [s["handle"] for s in body["data"]["currentAppInstallation"]["accessScopes"]]
+
+    assert scopes("shpat_full") == ["read_orders", "read_all_orders", "read_customers", "read_products"]
+    assert scopes("shpat_recent_only") == ["read_orders"]
+
 @pytest.mark.parametrize("query", [
     "{ orders(first: 5) { nodes { id notAField } } }",
     "{ orders(first: 5, notAnArgument: 1) { nodes { id } } }",
