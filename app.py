@@ -17,7 +17,7 @@ import cli
 import embedded
 import logs
 import settings
-from dashboard import auth, create_dash, db, health
+from dashboard import auth, create_dash, db, health, webhooks
 from database import migrate, scheduler_sessionmaker, session_scope, web_sessionmaker
 
 log = logging.getLogger("app")
@@ -43,6 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(server, web_sessionmaker(_web_url(server.config)))
     auth.init_app(server)
     server.register_blueprint(health.bp)
+    webhooks.init_app(server)
     create_dash(server)
     cli.init_app(server)
     return server

@@ -16,8 +16,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 import embedded
 import logs
 import settings
-from database import libpq_url, scheduler_sessionmaker
+from database import libpq_url, scheduler_sessionmaker, session_scope
 from ingest.runner import Listener, Worker
+from ingest.shopify import sync, webhooks  # importing sync registers the Shopify job handlers
 
 log = logging.getLogger("scheduler")
 
@@ -41,12 +42,23 @@ class SchedulerService:
         self.listener = Listener(libpq_url(url), self.worker.fill, self.worker.stopping) if listen else None
         now = datetime.now().astimezone()
         duties = {"claim": (self.worker.fill, poll_seconds), "heartbeat": (self.worker.beat, heartbeat_seconds),
-                  "reap": (self.worker.reap, reap_seconds)}
+                  "reap": (self.worker.reap, reap_seconds),
+                  "webhooks": (self.drain_webhooks, settings.WEBHOOK_DRAIN_SECONDS),
+                  "shopify_incremental": (self.enqueue_incremental, settings.SHOPIFY_ENQUEUE_SECONDS)}
         for name, (duty, seconds) in duties.items():
             scheduler.add_job(
                 duty, "interval", seconds=seconds, id=name, next_run_time=now,
                 max_instances=1, coalesce=True, misfire_grace_time=None,
             )
+
+    def drain_webhooks(self) -> None:
+        """Apply the webhooks the web has landed in the inbox."""
+        webhooks.drain(sessions=self.worker.sessions)
+
+    def enqueue_incremental(self) -> None:
+        """Queue INCREMENTAL syncs for active stores whose interval has passed, and start them."""
+        with session_scope(self.worker.sessions) as session:
+            sync.enqueue_due(session=session)
 
     def start(self) -> None:
         """Start listening and the timers (blocks for a BlockingScheduler until shutdown)."""

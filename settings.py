@@ -115,3 +115,8 @@ SHOPIFY_OVERLAP_SECONDS = float(_env("SHOPIFY_OVERLAP_SECONDS", "600"))
 SHOPIFY_PAGE_SIZE = int(_env("SHOPIFY_PAGE_SIZE", "1"))
 # The public base URL Shopify delivers webhooks to (POST {base}/webhooks/shopify).
 WEBHOOK_BASE_URL = _env("WEBHOOK_BASE_URL", f"http://{HOST}:{PORT}" if EMBEDDED else None)
+# The scheduler drains the webhook inbox this often, at most this many deliveries a run.
+WEBHOOK_DRAIN_SECONDS = float(_env("WEBHOOK_DRAIN_SECONDS", "2"))
+WEBHOOK_DRAIN_LIMIT = int(_env("WEBHOOK_DRAIN_LIMIT", "200"))
+# How often the scheduler queues INCREMENTAL syncs for the stores whose interval has passed.
+SHOPIFY_ENQUEUE_SECONDS = float(_env("SHOPIFY_ENQUEUE_SECONDS", "30"))
