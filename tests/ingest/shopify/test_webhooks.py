@@ -322,3 +322,18 @@ def test_sandbox_deliveries_over_http_are_verified_landed_and_drained(scheduler_
     webhooks.drain(sessions=scheduler_sessions)
     assert scalar(scheduler_sessions, "SELECT status FROM app_dashboard.shops WHERE id = :s", s=shop_id) == \
         "disconnected"
+
+
+def test_the_scheduler_drains_the_inbox_by_itself(db_url, scheduler_sessions, web_sessions):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    import scheduler
+
+    deliver(web_sessions, "nobody.myshopify.com", "orders/create", {"id": 1})
+    service = scheduler.SchedulerService(db_url, scheduler=BackgroundScheduler(), listen=False)
+    assert service.scheduler.get_job("shopify_incremental") is not None
+    service.start()
+    try:
+        wait_for(lambda: outcomes(scheduler_sessions) == [("orders/create", "unknown shop")], what="the drain duty")
+    finally:
+        service.stop(grace_seconds=1)
