@@ -140,40 +140,48 @@ def claim(*, session: Session, limit: int) -> list[Delivery]:
 
 
 def drain_shop(*, sessions: sessionmaker, session: Session, domain: str, deliveries: list[Delivery]) -> int:
-    """Apply one shop's deliveries; a transient failure leaves them pending, a permanent one records it."""
+    """Apply one shop's deliveries: the order refetch first (one search), then each other topic."""
     shop_id = deliveries[0].shop_id
     if shop_id is None:
         mark(session=session, deliveries=deliveries, outcome="unknown shop")
         jobs.record_event(session=session, level="WARN", message=f"Webhooks from an unknown shop ignored: {domain}",
                           details={"topics": sorted({d.topic for d in deliveries})})
         return len(deliveries)
+    refetch = [d for d in deliveries if d.topic in REFETCH_TOPICS]
+    done = 0
+    if refetch:
+
+        def reload() -> str:
+            order_ids = {order_number(d) for d in refetch} - {None}
+            found = refetch_orders(sessions=sessions, session=session, shop_id=shop_id, order_ids=order_ids)
+            return f"refetched ({found} found)"
+
+        done += settle(session=session, shop_id=shop_id, deliveries=refetch, effect=reload)
+    for delivery in deliveries:
+        if delivery.topic not in REFETCH_TOPICS:
+            action = ACTIONS.get(delivery.topic, ignore)
+            done += settle(session=session, shop_id=shop_id, deliveries=[delivery],
+                           effect=lambda a=action, d=delivery: a(session=session, shop_id=shop_id, delivery=d))
+    return done
+
+
+def settle(*, session: Session, shop_id: int, deliveries: list[Delivery], effect) -> int:
+    """Run an effect and mark its deliveries in one savepoint; return how many were marked.
+
+    A permanent error (a revoked token) marks them failed with its hint; any other failure (Shopify 5xx, a
+    network error) leaves them pending for the next drain.
+    """
     try:
         with session.begin_nested():
-            apply(sessions=sessions, session=session, shop_id=shop_id, deliveries=deliveries)
+            mark(session=session, deliveries=deliveries, outcome=effect())
     except PermanentError as error:
-        outcome = f"failed: {error} {error.hint}".strip()
-        mark(session=session, deliveries=deliveries, outcome=outcome)
+        mark(session=session, deliveries=deliveries, outcome=f"failed: {error} {error.hint}".strip())
         jobs.record_event(session=session, level="ERROR", shop_id=shop_id, message=f"Webhooks not applied: {error}",
                           details={"hint": error.hint, "inbox_ids": [d.id for d in deliveries]})
-    except Exception:  # Shopify 5xx, a network error: the rows stay pending for the next drain
-        log.exception("webhooks of %s left for the next drain", domain)
+    except Exception:
+        log.exception("webhooks %s left for the next drain", [d.id for d in deliveries])
         return 0
     return len(deliveries)
-
-
-def apply(*, sessions: sessionmaker, session: Session, shop_id: int, deliveries: list[Delivery]) -> None:
-    """The effect of each delivery, then every row marked with its outcome."""
-    refetch = [d for d in deliveries if d.topic in REFETCH_TOPICS]
-    if refetch:
-        found = refetch_orders(sessions=sessions, session=session, shop_id=shop_id,
-                               order_ids={order_number(d) for d in refetch} - {None})
-        mark(session=session, deliveries=refetch, outcome=f"refetched ({found} found)")
-    for delivery in deliveries:
-        if delivery.topic in REFETCH_TOPICS:
-            continue
-        action = ACTIONS.get(delivery.topic)
-        outcome = action(session=session, shop_id=shop_id, delivery=delivery) if action else "ignored"
-        mark(session=session, deliveries=[delivery], outcome=outcome)
 
 
 def mark(*, session: Session, deliveries: list[Delivery], outcome: str) -> None:
@@ -299,6 +307,11 @@ def redact_shop(*, session: Session, shop_id: int, delivery: Delivery) -> str:
     jobs.record_event(session=session, level="INFO", shop_id=shop_id,
                       message="Shop data erased on Shopify's request (shop/redact)")
     return "shop data deleted"
+
+
+def ignore(*, session: Session, shop_id: int, delivery: Delivery) -> str:
+    """A topic this app does not act on (subscribed by hand, or a new one)."""
+    return "ignored"
 
 
 def data_request(*, session: Session, shop_id: int, delivery: Delivery) -> str:

@@ -257,8 +257,11 @@ def test_app_uninstalled_disconnects_cancels_and_later_refetches_fail_for_good(s
     with session_scope(scheduler_sessions) as session:
         job_id, _ = jobs.enqueue(session=session, shop_id=shop_id, source="shopify", kind="INCREMENTAL")
     sandbox.world.shopify.uninstall(domain)
+    # In one drain with the uninstall, an order update fails (the token is dead) without undoing the uninstall.
+    deliver(web_sessions, domain, "orders/updated", rest_order(orders[1]))
     deliver(web_sessions, domain, "app/uninstalled", {"id": 1, "myshopify_domain": domain})
-    webhooks.drain(sessions=scheduler_sessions)
+    assert webhooks.drain(sessions=scheduler_sessions) == 2
+    assert outcomes(scheduler_sessions)[1] == ("app/uninstalled", "disconnected")
     assert scalar(scheduler_sessions, "SELECT status FROM app_dashboard.shops WHERE id = :s", s=shop_id) == \
         "disconnected"
     reason = scalar(scheduler_sessions, "SELECT status_reason FROM app_dashboard.shops WHERE id = :s", s=shop_id)
@@ -272,7 +275,7 @@ def test_app_uninstalled_disconnects_cancels_and_later_refetches_fail_for_good(s
     topic, outcome = outcomes(scheduler_sessions)[-1]
     assert outcome.startswith("failed:") and REVOKED_HINT in outcome
     assert scalar(scheduler_sessions, "SELECT count(*) FROM app_dashboard.sync_events WHERE level = 'ERROR' "
-                  "AND details->>'hint' = :h", h=REVOKED_HINT) == 1
+                  "AND details->>'hint' = :h", h=REVOKED_HINT) == 2
 
 
 # -- end to end: the sandbox delivers over HTTP to the running web ----------------------------------------
