@@ -118,5 +118,7 @@ WEBHOOK_BASE_URL = _env("WEBHOOK_BASE_URL", f"http://{HOST}:{PORT}" if EMBEDDED 
 # The scheduler drains the webhook inbox this often, at most this many deliveries a run.
 WEBHOOK_DRAIN_SECONDS = float(_env("WEBHOOK_DRAIN_SECONDS", "2"))
 WEBHOOK_DRAIN_LIMIT = int(_env("WEBHOOK_DRAIN_LIMIT", "200"))
+# After a passing failure (Shopify 5xx), a shop's deliveries wait this long before the next try.
+WEBHOOK_RETRY_SECONDS = float(_env("WEBHOOK_RETRY_SECONDS", "30"))
 # How often the scheduler queues INCREMENTAL syncs for the stores whose interval has passed.
 SHOPIFY_ENQUEUE_SECONDS = float(_env("SHOPIFY_ENQUEUE_SECONDS", "30"))

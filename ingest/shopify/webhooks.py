@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +37,10 @@ REFETCH_TOPICS = {"orders/create", "orders/updated", "orders/cancelled", "orders
 HEADERS = {"topic": "X-Shopify-Topic", "shop_domain": "X-Shopify-Shop-Domain", "webhook_id": "X-Shopify-Webhook-Id",
            "event_id": "X-Shopify-Event-Id", "triggered_at": "X-Shopify-Triggered-At",
            "api_version": "X-Shopify-API-Version"}
+# Shops whose last drain failed for a passing reason (Shopify 5xx) -> monotonic time they rest until: this
+# process leaves their deliveries alone meanwhile, so one store's outage neither hammers Shopify nor holds up
+# the other stores' webhooks.
+resting: dict[str, float] = {}
 # The warehouse and staging tables holding a shop's data (children before parents), for shop/redact.
 SHOP_TABLES = (
     "core_warehouse.order_sales", "core_warehouse.order_agreements", "core_warehouse.refund_line_items",
@@ -135,7 +140,9 @@ def claim(*, session: Session, limit: int) -> list[Delivery]:
     rows = session.execute(text(
         "SELECT i.id, i.shop_domain, s.id AS shop_id, i.topic, i.payload, i.triggered_at "
         "FROM staging_ingest.webhook_inbox i LEFT JOIN app_dashboard.shops s ON s.shop_domain = i.shop_domain "
-        "WHERE i.processed_at IS NULL ORDER BY i.id LIMIT :limit FOR UPDATE OF i SKIP LOCKED"), {"limit": limit})
+        "WHERE i.processed_at IS NULL AND i.shop_domain <> ALL(CAST(:resting AS text[])) "
+        "ORDER BY i.id LIMIT :limit FOR UPDATE OF i SKIP LOCKED"),
+        {"limit": limit, "resting": [domain for domain, until in resting.items() if until > time.monotonic()]})
     return [Delivery(**row._mapping) for row in rows]
 
 
@@ -169,7 +176,7 @@ def settle(*, session: Session, shop_id: int, deliveries: list[Delivery], effect
     """Run an effect and mark its deliveries in one savepoint; return how many were marked.
 
     A permanent error (a revoked token) marks them failed with its hint; any other failure (Shopify 5xx, a
-    network error) leaves them pending for the next drain.
+    network error) leaves them pending, and their shop rests for WEBHOOK_RETRY_SECONDS.
     """
     try:
         with session.begin_nested():
@@ -179,7 +186,10 @@ def settle(*, session: Session, shop_id: int, deliveries: list[Delivery], effect
         jobs.record_event(session=session, level="ERROR", shop_id=shop_id, message=f"Webhooks not applied: {error}",
                           details={"hint": error.hint, "inbox_ids": [d.id for d in deliveries]})
     except Exception:
-        log.exception("webhooks %s left for the next drain", [d.id for d in deliveries])
+        domain = deliveries[0].shop_domain
+        resting[domain] = time.monotonic() + settings.WEBHOOK_RETRY_SECONDS
+        log.exception("webhooks %s of %s left for a drain in %s s", [d.id for d in deliveries], domain,
+                      settings.WEBHOOK_RETRY_SECONDS)
         return 0
     return len(deliveries)
 

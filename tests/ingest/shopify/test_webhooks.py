@@ -97,6 +97,14 @@ def outcomes(sessions) -> list[tuple[str, str]]:
             "SELECT topic, outcome FROM staging_ingest.webhook_inbox ORDER BY id"))]
 
 
+@pytest.fixture(autouse=True)
+def no_resting_shops():
+    """A shop resting after a failure in one test must not rest in the next (the state is per process)."""
+    webhooks.resting.clear()
+    yield
+    webhooks.resting.clear()
+
+
 @pytest.fixture
 def orders(store):
     """A few of the sandbox store's orders that have a customer (copies are kept to restore them)."""
@@ -239,14 +247,18 @@ def test_unknown_shop_is_marked_processed(scheduler_sessions, web_sessions):
     assert outcomes(scheduler_sessions) == [("orders/create", "unknown shop")]
 
 
-def test_a_shopify_outage_leaves_deliveries_for_the_next_drain(scheduler_sessions, web_sessions, shop_id, store,
-                                                               sandbox, orders):
+def test_a_shopify_outage_leaves_deliveries_for_a_later_drain(scheduler_sessions, web_sessions, shop_id, store,
+                                                              sandbox, orders):
     domain = store.spec.domain
     deliver(web_sessions, domain, "orders/updated", rest_order(orders[0]))
     requests.post(f"{sandbox.base_url}/sandbox/faults/{domain}", json={"requests": {"server_errors": 50}})
     assert webhooks.drain(sessions=scheduler_sessions) == 0
     assert outcomes(scheduler_sessions) == [("orders/updated", None)]
     requests.post(f"{sandbox.base_url}/sandbox/faults/{domain}", json={})
+    deliver(web_sessions, "nobody.myshopify.com", "orders/create", {"id": 1})
+    assert webhooks.drain(sessions=scheduler_sessions) == 1  # the shop rests; others' deliveries go on
+    assert outcomes(scheduler_sessions) == [("orders/updated", None), ("orders/create", "unknown shop")]
+    webhooks.resting.pop(domain)  # its rest is over
     assert webhooks.drain(sessions=scheduler_sessions) == 1
     assert order_row(scheduler_sessions, shop_id, orders[0]["id"]) is not None
 
