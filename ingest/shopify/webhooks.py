@@ -122,7 +122,7 @@ def drain(*, sessions: sessionmaker, limit: int = settings.WEBHOOK_DRAIN_LIMIT) 
     """Process up to `limit` pending deliveries, shop by shop; return how many were marked processed.
 
     The claimed rows stay locked (SKIP LOCKED: other schedulers take other rows) until this transaction
-    commits, and each shop's effects and "processed" marks share a savepoint: all of them or none.
+    commits; each effect and its rows' "processed" marks share a savepoint: both or neither.
     """
     processed = 0
     with session_scope(sessions) as session:
