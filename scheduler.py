@@ -56,7 +56,7 @@ class SchedulerService:
         webhooks.drain(sessions=self.worker.sessions)
 
     def enqueue_incremental(self) -> None:
-        """Queue INCREMENTAL syncs for active stores whose interval has passed, and start them."""
+        """Queue INCREMENTAL syncs for active stores whose interval has passed (NOTIFY wakes the claimers)."""
         with session_scope(self.worker.sessions) as session:
             sync.enqueue_due(session=session)
 
