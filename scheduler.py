@@ -20,7 +20,7 @@ import settings
 from database import libpq_url, scheduler_sessionmaker, session_scope
 from ingest.meta import schedule as meta_schedule
 from ingest.runner import Listener, Worker
-from ingest.shopify import sync as shopify_sync  # noqa: F401  (registers the Shopify handlers)
+from ingest.shopify import sync, webhooks  # importing sync registers the Shopify job handlers
 
 log = logging.getLogger("scheduler")
 
@@ -45,7 +45,9 @@ class SchedulerService:
         now = datetime.now().astimezone()
         duties = {"claim": (self.worker.fill, poll_seconds), "heartbeat": (self.worker.beat, heartbeat_seconds),
                   "reap": (self.worker.reap, reap_seconds),
-                  "meta_incremental": (self.enqueue_meta, settings.META_SCHEDULE_SECONDS)}
+                  "meta_incremental": (self.enqueue_meta, settings.META_SCHEDULE_SECONDS),
+                  "webhooks": (self.drain_webhooks, settings.WEBHOOK_DRAIN_SECONDS),
+                  "shopify_incremental": (self.enqueue_incremental, settings.SHOPIFY_ENQUEUE_SECONDS)}
         for name, (duty, seconds) in duties.items():
             scheduler.add_job(
                 duty, "interval", seconds=seconds, id=name, next_run_time=now,
@@ -56,6 +58,15 @@ class SchedulerService:
         """Queue the Meta INCREMENTAL syncs that are due."""
         with session_scope(self.worker.sessions) as session:
             meta_schedule.enqueue_due(session=session)
+
+    def drain_webhooks(self) -> None:
+        """Apply the webhooks the web has landed in the inbox."""
+        webhooks.drain(sessions=self.worker.sessions)
+
+    def enqueue_incremental(self) -> None:
+        """Queue INCREMENTAL syncs for active stores whose interval has passed (NOTIFY wakes the claimers)."""
+        with session_scope(self.worker.sessions) as session:
+            sync.enqueue_due(session=session)
 
     def start(self) -> None:
         """Start listening and the timers (blocks for a BlockingScheduler until shutdown)."""

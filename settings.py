@@ -162,3 +162,11 @@ META_RESTATEMENT_DAYS = int(_env("META_RESTATEMENT_DAYS", "28"))
 # How often today's partial day is pulled (the scheduler looks for due accounts every SCHEDULE seconds).
 META_INCREMENTAL_SECONDS = float(_env("META_INCREMENTAL_SECONDS", "3600"))
 META_SCHEDULE_SECONDS = float(_env("META_SCHEDULE_SECONDS", "60"))
+
+# The scheduler drains the webhook inbox this often, at most this many deliveries a run.
+WEBHOOK_DRAIN_SECONDS = float(_env("WEBHOOK_DRAIN_SECONDS", "2"))
+WEBHOOK_DRAIN_LIMIT = int(_env("WEBHOOK_DRAIN_LIMIT", "200"))
+# After a passing failure (Shopify 5xx), a shop's deliveries wait this long before the next try.
+WEBHOOK_RETRY_SECONDS = float(_env("WEBHOOK_RETRY_SECONDS", "30"))
+# How often the scheduler queues INCREMENTAL syncs for the stores whose interval has passed.
+SHOPIFY_ENQUEUE_SECONDS = float(_env("SHOPIFY_ENQUEUE_SECONDS", "30"))

@@ -15,7 +15,8 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 
 # Reachable without logging in. Everything else, Dash's endpoints included, goes through the gate.
-PUBLIC_ENDPOINTS = {"auth.login", "health.healthz", "vendor", "static", "_dash_assets.static"}
+# Shopify's webhooks prove who sent them with an HMAC instead (dashboard/webhooks.py).
+PUBLIC_ENDPOINTS = {"auth.login", "health.healthz", "webhooks.shopify", "vendor", "static", "_dash_assets.static"}
 CSRF_COOKIE = "_csrf_token"  # Dash's renderer sends this cookie back as the X-CSRFToken header
 
 

@@ -63,6 +63,8 @@ def shop_id(scheduler_sessions, store) -> int:
         session.flush()
         session.add(ShopCredential(shop_id=shop.id, kind="admin_token",
                                    access_token_enc=crypto.encrypt(spec.access_token),
+                                   # the sandbox signs webhooks with the store's client secret
+                                   webhook_secret_enc=crypto.encrypt(spec.client_secret),
                                    scopes=",".join(spec.scopes)))
         return shop.id
 

@@ -1,0 +1,35 @@
+"""POST /webhooks/shopify: verify Shopify's HMAC and land the delivery in the inbox; the scheduler does the rest."""
+
+import logging
+
+from flask import Blueprint, Flask, jsonify, request
+
+from dashboard import auth, db
+from database import web_session_scope
+from ingest.shopify import webhooks
+
+bp = Blueprint("webhooks", __name__)
+log = logging.getLogger(__name__)
+
+
+def init_app(server: Flask) -> None:
+    """Mount the route; Shopify signs its deliveries, so no login and no CSRF token (this route only)."""
+    auth.csrf.exempt(bp)
+    server.register_blueprint(bp)
+
+
+@bp.post("/webhooks/shopify", endpoint="shopify")
+def shopify():
+    """401 unless signed with one of the shop's secrets; 200 once landed (or already landed)."""
+    raw_body = request.get_data()  # the raw bytes: the HMAC is over them, not over parsed JSON
+    domain = request.headers.get("X-Shopify-Shop-Domain", "")
+    with web_session_scope(db.sessions(), user_id=None) as session:
+        secrets = webhooks.signing_secrets(session=session, domain=domain) if domain else []
+        if not webhooks.verify(raw_body, request.headers.get("X-Shopify-Hmac-Sha256"), secrets):
+            log.warning("webhook rejected: bad or missing signature (shop %r)", domain)
+            return jsonify(error="invalid signature"), 401
+        try:
+            new = webhooks.accept(session=session, headers=request.headers, raw_body=raw_body)
+        except ValueError as error:
+            return jsonify(error=f"bad delivery: {error}"), 400
+    return jsonify(status="accepted" if new else "duplicate"), 200
