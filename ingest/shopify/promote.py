@@ -225,9 +225,20 @@ DISCOUNT_APPLICATIONS = upsert("order_discount_applications", ("order_id", "posi
 }, with_order("%DiscountApplication").replace("= '%DiscountApplication'", "LIKE '%DiscountApplication'"),
     guard=CHILD_GUARD)
 
+# A customer erased on request (customers/redact) stays erased: their orders lose the personal fields again
+# whenever a later load brings them back.
+SCRUB_REDACTED = """
+UPDATE core_warehouse.orders o
+SET email = NULL, phone = NULL, billing_city = NULL, shipping_city = NULL, shipping_zip = NULL,
+    raw = o.raw - 'email' - 'phone' - 'billingAddress' - 'shippingAddress'
+FROM core_warehouse.customers c
+WHERE c.shop_id = :shop AND c.redacted_at IS NOT NULL AND o.shop_id = :shop AND o.customer_id = c.customer_id
+  AND (o.email IS NOT NULL OR o.phone IS NOT NULL OR o.raw ? 'email' OR o.raw ? 'billingAddress')
+"""
+
 # What each bulk part lands, in the order it must be promoted. Pass 1 needs nothing else; pass 2 needs orders.
 FIRST_PASS = {
-    "orders": (ORDERS, TRANSACTIONS, REFUNDS),
+    "orders": (ORDERS, TRANSACTIONS, REFUNDS, SCRUB_REDACTED),
     "order_sales": (AGREEMENTS, SALES, REFUND_LINE_ITEMS),
     "customers": (CUSTOMERS,),
     "products": (PRODUCTS, VARIANTS),

@@ -25,7 +25,7 @@ import settings
 from database import session_scope
 from ingest import crypto, jobs
 from ingest.errors import PermanentError
-from ingest.shopify import load
+from ingest.shopify import load, queries
 from ingest.shopify.auth import client_for_shop
 from ingest.shopify.sync import RESOURCES, load_lines
 
@@ -221,16 +221,16 @@ def refetch_orders(*, sessions: sessionmaker, session: Session, shop_id: int, or
         return 0
     document, path, parts = RESOURCES["orders"]
     search = " OR ".join(f"id:{number}" for number in sorted(order_ids))
-    # An order with its nested lists costs over 600 points, so pages stay at SHOPIFY_PAGE_SIZE (Shopify
-    # refuses a query over 1,000); the pages' lines are landed and promoted together.
-    variables = {"first": settings.SHOPIFY_PAGE_SIZE, "search": search, "sortKey": "UPDATED_AT"}
+    # An order with its nested lists costs over 600 points, so pages stay small (Shopify refuses a query
+    # over 1,000); the pages' lines are landed and promoted together.
+    variables = {"first": queries.PAGE_SIZES["orders"], "search": search, "sortKey": "UPDATED_AT"}
     nodes = [node for page in client_for_shop(sessions, shop_id).pages(document, variables, path) for node in page]
     truncated: set[str] = set()
     lines = [line for node in nodes for line in load.flatten(node, truncated)]
     if lines:
         load_lines(session=session, shop_id=shop_id, job_id=None, origin="webhook", parts=parts,
                    lines=load.encode(lines))
-    if truncated:  # rare: longer lists than a page holds; INCREMENTAL re-reads recent orders and completes them
+    if truncated:  # rare: longer lists than a page holds; the next INCREMENTAL reads them again, whole
         jobs.record_event(session=session, level="WARN", shop_id=shop_id,
                           message=f"{len(truncated)} order(s) from webhooks were larger than a page",
                           details={"orders": sorted(truncated)})

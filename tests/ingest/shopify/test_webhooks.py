@@ -216,10 +216,14 @@ def test_customers_redact_erases_personal_data_for_good(scheduler_sessions, web_
                   "WHERE order_id = :o", o=order["id"]) == ""
     assert scalar(scheduler_sessions, "SELECT count(*) FROM staging_ingest.shopify_lines "
                   "WHERE payload::text LIKE '%' || :e || '%'", e=email) == 0
-    # Loading the customer again does not bring the data back.
+    # Loading the customer and the order again does not bring the data back.
     sync.load_pages(client, sessions=scheduler_sessions, shop_id=shop_id, resource="customers",
                     search=f"id:{number(customer_gid)}")
+    sync.load_pages(client, sessions=scheduler_sessions, shop_id=shop_id, resource="orders",
+                    search=f"id:{number(order['id'])}")
     assert scalar(scheduler_sessions, pii, c=customer_gid) == ""
+    assert scalar(scheduler_sessions, "SELECT concat_ws(',', email, phone, raw->>'email') FROM core_warehouse.orders "
+                  "WHERE order_id = :o", o=order["id"]) == ""
 
 
 def test_shop_redact_deletes_the_shops_data_and_data_request_is_recorded(scheduler_sessions, web_sessions, shop_id,
