@@ -1,0 +1,70 @@
+"""Landing lines with COPY (bad lines quarantined) and promoting them by Shopify's update rules."""
+
+import json
+
+from database import session_scope
+from ingest.shopify import load
+from ingest.shopify.sync import load_lines
+from tests.conftest import scalar
+
+
+def test_flatten_turns_a_paged_node_into_bulk_lines():
+    node = {"__typename": "Order", "id": "gid://shopify/Order/1", "refunds": [
+        {"id": "gid://shopify/Refund/9", "refundLineItems": {"pageInfo": {"hasNextPage": False}, "nodes": [
+            {"__typename": "RefundLineItem", "id": "gid://shopify/RefundLineItem/5"}]}}],
+        "lineItems": {"pageInfo": {"hasNextPage": True}, "nodes": [{"__typename": "LineItem", "id": "L1"}]},
+        "totalPriceSet": {"shopMoney": {"amount": "1.00"}}}
+    truncated = set()
+    lines = list(load.flatten(node, truncated))
+    assert lines == [
+        {"__typename": "Order", "id": "gid://shopify/Order/1", "refunds": [{"id": "gid://shopify/Refund/9"}],
+         "totalPriceSet": {"shopMoney": {"amount": "1.00"}}},
+        {"__typename": "RefundLineItem", "id": "gid://shopify/RefundLineItem/5", "__parentId": "gid://shopify/Refund/9"},
+        {"__typename": "LineItem", "id": "L1", "__parentId": "gid://shopify/Order/1"},
+    ]
+    assert truncated == {"gid://shopify/Order/1"}  # its line items did not fit one page
+
+
+def order(number: int, updated: str, total: str, **extra) -> dict:
+    money = {"shopMoney": {"amount": total, "currencyCode": "EUR"},
+             "presentmentMoney": {"amount": total, "currencyCode": "EUR"}}
+    return {"__typename": "Order", "id": f"gid://shopify/Order/{number}", "name": f"#{number}",
+            "createdAt": "2026-01-01T10:00:00Z", "updatedAt": updated, "test": False, "totalPriceSet": money,
+            "tags": ["vip"], "transactions": [], "refunds": [], **extra}
+
+
+def land_lines(sessions, shop_id, lines: list[bytes]):
+    with session_scope(sessions) as session:
+        return load_lines(session=session, shop_id=shop_id, job_id=None, origin="test", parts=["orders"],
+                          lines=lines)
+
+
+def test_bad_lines_are_quarantined_with_their_line_number_and_the_rest_loads(scheduler_sessions, make_shop):
+    shop_id = make_shop()
+    lines = [json.dumps(order(1, "2026-01-02T00:00:00Z", "10.00")).encode(),
+             b'{"__typename": "Order", "id": "gid://shopify/Or',  # cut off
+             json.dumps(order(2, "2026-01-02T00:00:00Z", "20.00", note="nul \u0000 inside")).encode(),
+             b"[1, 2]",  # not an object
+             json.dumps(order(3, "2026-01-02T00:00:00Z", "30.00")).encode()]
+    landed = land_lines(scheduler_sessions, shop_id, lines)
+    assert (landed.lines, landed.quarantined) == (2, 3)
+    reasons = scalar(scheduler_sessions, "SELECT string_agg(line_no || ': ' || reason, ' | ' ORDER BY line_no) "
+                                         "FROM staging_ingest.quarantine")
+    assert reasons.startswith("2: malformed JSON") and "3: malformed JSON: \\u0000" in reasons
+    assert "4: malformed JSON: a line must be a JSON object" in reasons
+    assert scalar(scheduler_sessions, "SELECT string_agg(name, ',' ORDER BY name) FROM core_warehouse.orders") == \
+        "#1,#3"
+    assert scalar(scheduler_sessions, "SELECT total_price_shop || ' ' || tags[1] FROM core_warehouse.orders "
+                                      "WHERE name = '#3'") == "30.00 vip"
+
+
+def test_an_older_payload_never_replaces_a_newer_one(scheduler_sessions, make_shop):
+    shop_id = make_shop()
+    newer = json.dumps(order(1, "2026-01-05T00:00:00Z", "15.00")).encode()
+    older = json.dumps(order(1, "2026-01-03T00:00:00Z", "10.00")).encode()
+    land_lines(scheduler_sessions, shop_id, [newer])
+    land_lines(scheduler_sessions, shop_id, [older])  # a late webhook or an old page
+    assert scalar(scheduler_sessions, "SELECT total_price_shop FROM core_warehouse.orders") == 15
+    land_lines(scheduler_sessions, shop_id, [older, newer])  # both in one batch: the newest wins, once
+    assert scalar(scheduler_sessions, "SELECT count(*) || ' ' || max(total_price_shop) FROM core_warehouse.orders") \
+        == "1 15.00"
