@@ -12,17 +12,24 @@ ORDER_FIELDS = f"""
 fragment OrderFields on Order {{
   __typename id legacyResourceId name createdAt processedAt updatedAt cancelledAt cancelReason closedAt
   test confirmed edited currencyCode presentmentCurrencyCode taxesIncluded
-  displayFinancialStatus displayFulfillmentStatus email phone sourceName landingPageUrl referrerUrl
-  tags note discountCodes paymentGatewayNames subtotalLineItemsQuantity
-  customer {{ id }}
+  displayFinancialStatus displayFulfillmentStatus returnStatus email phone sourceName sourceIdentifier
+  number confirmationNumber poNumber customerLocale fullyPaid unpaid requiresShipping taxExempt dutiesIncluded
+  tags note discountCodes paymentGatewayNames subtotalLineItemsQuantity currentSubtotalLineItemsQuantity
+  totalWeight customAttributes {{ key value }}
+  app {{ name }} retailLocation {{ id }} staffMember {{ id }} customer {{ id }}
   billingAddress {{ countryCodeV2 provinceCode city }}
   shippingAddress {{ countryCodeV2 provinceCode city zip }}
-  customerJourneySummary {{ firstVisit {{ source utmParameters {{ source medium campaign }} }} }}
+  customerJourneySummary {{
+    firstVisit {{ source landingPage referrerUrl utmParameters {{ source medium campaign }} }}
+  }}
   subtotalPriceSet {{ {MONEY} }} totalDiscountsSet {{ {MONEY} }} totalShippingPriceSet {{ {MONEY} }}
   totalTaxSet {{ {MONEY} }} totalTipReceivedSet {{ {MONEY} }} totalPriceSet {{ {MONEY} }}
   totalRefundedSet {{ {MONEY} }} totalRefundedShippingSet {{ {MONEY} }} totalOutstandingSet {{ {MONEY} }}
   currentSubtotalPriceSet {{ {MONEY} }} currentTotalDiscountsSet {{ {MONEY} }}
-  currentTotalTaxSet {{ {MONEY} }} currentTotalPriceSet {{ {MONEY} }}
+  currentTotalTaxSet {{ {MONEY} }} currentTotalPriceSet {{ {MONEY} }} originalTotalPriceSet {{ {MONEY} }}
+  currentTotalDutiesSet {{ {MONEY} }} originalTotalDutiesSet {{ {MONEY} }}
+  currentTotalAdditionalFeesSet {{ {MONEY} }} originalTotalAdditionalFeesSet {{ {MONEY} }}
+  totalReceivedSet {{ {MONEY} }} netPaymentSet {{ {MONEY} }}
   transactions {{
     id kind status gateway test createdAt processedAt parentTransaction {{ id }} amountSet {{ {MONEY} }}
   }}

@@ -79,7 +79,9 @@ CREATE INDEX webhook_inbox_pending_idx ON staging_ingest.webhook_inbox (id) WHER
 # Money: numeric, never float. `_shop` is the shop's currency, `_presentment` the customer's.
 MONEY = ("subtotal", "total_discounts", "total_shipping", "total_tax", "total_tip", "total_price",
          "total_refunded", "total_refunded_shipping", "total_outstanding", "current_subtotal",
-         "current_total_discounts", "current_total_tax", "current_total_price")
+         "current_total_discounts", "current_total_tax", "current_total_price", "original_total_price",
+         "current_total_duties", "original_total_duties", "current_total_additional_fees",
+         "original_total_additional_fees", "total_received", "net_payment")
 ORDER_MONEY = ",\n".join(f"    {m}_shop numeric(20, 2), {m}_presentment numeric(20, 2)" for m in MONEY)
 
 WAREHOUSE = f"""
@@ -106,6 +108,21 @@ CREATE TABLE core_warehouse.orders (
     email                 text,
     phone                 text,
     source_name           text,
+    number                integer,
+    confirmation_number   text,
+    po_number             text,
+    source_identifier     text,
+    sales_channel         text,
+    retail_location_id    text,
+    staff_member_id       text,
+    customer_locale       text,
+    return_status         text,
+    fully_paid            boolean,
+    requires_shipping     boolean,
+    tax_exempt            boolean,
+    duties_included       boolean,
+    total_weight_grams    bigint,
+    current_line_items_quantity integer,
     landing_page_url      text,
     referrer_url          text,
     first_visit_source    text,
