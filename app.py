@@ -91,7 +91,8 @@ def start_sandbox():
 
 
 def connect_demo_stores(sessions, sandbox_url: str) -> list[str]:
-    """Connect the sandbox's stores not yet connected, through the normal connect path; return their domains.
+    """Connect the sandbox's stores not yet connected, and their Meta ad accounts, through the normal connect
+    paths; return their domains.
 
     The first store uses its client ID and secret (client credentials grant), the others their custom-app
     token with the client secret as webhook secret, so the demo exercises both kinds.
@@ -99,6 +100,7 @@ def connect_demo_stores(sessions, sandbox_url: str) -> list[str]:
     import requests
     from sqlalchemy import select
 
+    from ingest.meta import connect as meta_connect
     from ingest.shopify.connect import ConnectError, connect_store
     from models import Shop, ShopCredential
 
@@ -112,8 +114,12 @@ def connect_demo_stores(sessions, sandbox_url: str) -> list[str]:
             credential = ({"client_id": store["client_id"], "client_secret": store["client_secret"]} if number == 0
                           else {"access_token": store["access_token"], "webhook_secret": store["client_secret"]})
             try:
-                connect_store(session=session, domain=store["shop_domain"], **credential)
-            except ConnectError as error:
+                shop = connect_store(session=session, domain=store["shop_domain"], **credential)
+                for account in store["ad_accounts"]:
+                    info = meta_connect.validate_account(account["access_token"], account["account_id"])
+                    meta_connect.link_account(session=session, shop_id=shop.id, token=account["access_token"],
+                                              info=info)
+            except (ConnectError, meta_connect.ConnectError) as error:
                 log.warning("demo store %s not connected: %s", store["shop_domain"], error)
                 continue
         connected.append(store["shop_domain"])

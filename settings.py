@@ -152,7 +152,7 @@ META_PAGE_LIMIT = int(_env("META_PAGE_LIMIT", "500"))
 META_BACKFILL_DAYS = int(_env("META_BACKFILL_DAYS", "730"))
 META_CHUNK_DAYS = int(_env("META_CHUNK_DAYS", "90"))
 META_SYNC_MAX_DAYS = int(_env("META_SYNC_MAX_DAYS", "31"))
-META_POLL_SECONDS = float(_env("META_POLL_SECONDS", "2"))
+META_POLL_SECONDS = float(_env("META_POLL_SECONDS", "0.2" if EMBEDDED else "2"))  # the sandbox answers at once
 META_POLL_MAX_SECONDS = float(_env("META_POLL_MAX_SECONDS", "30"))
 META_ASYNC_TIMEOUT_SECONDS = float(_env("META_ASYNC_TIMEOUT_SECONDS", "3600"))
 # Meta keeps 37 months of insights (error 3018 beyond); 1123 days is Airbyte's safe floor for that.

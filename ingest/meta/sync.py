@@ -77,6 +77,7 @@ def historical_init(ctx: JobContext) -> None:
     ctx.log("INFO", f"{'Resuming' if resumed else 'Starting'} Meta backfill of {account.account_id}: "
                     f"{since} to {cursor}", since=since.isoformat(), cursor=cursor.isoformat())
     total = (until - since).days + 1
+    ctx.checkpoint(done=(until - cursor).days, total=total, label=f"Meta {account.account_id} from {cursor}")
     with MetaClient(account.token) as client:
         for start, stop in insights.chunks(since, cursor, settings.META_CHUNK_DAYS):
             sync_range(ctx, account, client, start, stop)

@@ -100,11 +100,12 @@ def incremental(ctx: JobContext) -> None:
         if resource in ctx.state.setdefault("done", []):
             continue
         since = read_cursor(sessions=ctx.sessions, shop_id=ctx.job.shop_id, resource=resource)
-        sync_changes(ctx, client, resource, since=since - timedelta(seconds=settings.SHOPIFY_OVERLAP_SECONDS),
-                     move_cursor=True)
+        loaded = sync_changes(ctx, client, resource, move_cursor=True,
+                              since=since - timedelta(seconds=settings.SHOPIFY_OVERLAP_SECONDS))
         ctx.state["done"].append(resource)
+        ctx.state["loaded"] = ctx.state.get("loaded", 0) + loaded
         ctx.checkpoint()
-    ctx.checkpoint(label="Up to date")
+    ctx.checkpoint(done=ctx.state["loaded"], total=ctx.state["loaded"], label="Up to date")
 
 
 def sync_changes(ctx: JobContext, client: ShopifyClient, resource: str, *, since: datetime,
