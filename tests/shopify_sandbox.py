@@ -48,6 +48,7 @@ def shopify_world(monkeypatch):
     base = server.base_url
     monkeypatch.setattr(settings, "SHOPIFY_ADMIN_URL", base + "/shopify/{shop}/admin/api/{version}/graphql.json")
     monkeypatch.setattr(settings, "SHOPIFY_OAUTH_URL", base + "/shopify/{shop}/admin/oauth/{endpoint}")
+    monkeypatch.setattr(settings, "META_GRAPH_URL", base + "/meta")
     monkeypatch.setattr(settings, "WEBHOOK_BASE_URL", "http://127.0.0.1:1/app")  # nothing listens: no deliveries
     stores = handed_over(world)
     monkeypatch.setattr(settings, "SHOPIFY_API_KEY", stores[0]["client_id"])

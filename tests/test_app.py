@@ -59,3 +59,7 @@ def test_demo_stores_are_connected_once_with_both_credential_kinds(shopify_world
                    "FROM app_dashboard.shops s JOIN app_dashboard.shop_credentials c ON c.shop_id = s.id",
                    first=domains[0])
     assert kinds == ["client_credentials", "admin_token"]
+    linked = scalar(scheduler_sessions, "SELECT count(*) FROM app_dashboard.ad_accounts a "
+                    "JOIN app_dashboard.sync_jobs j ON j.target = a.account_id "
+                    "WHERE j.source = 'meta' AND j.kind = 'HISTORICAL_INIT'")
+    assert linked == sum(len(s["ad_accounts"]) for s in shopify_world.stores) > 0
