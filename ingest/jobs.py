@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 import settings
+from ingest.errors import ThrottledError
 from models import LIVE_JOB_STATUSES, SyncEvent, SyncJob
 
 LIVE = SyncJob.status.in_(LIVE_JOB_STATUSES)
@@ -186,6 +187,8 @@ def fail(
     )
     if retry_in is None:
         return _finish(session, job.id, owner, status="failed", finished_at=func.now(), **details)
+    if isinstance(error, ThrottledError):  # waiting as the API asks is not a failed attempt
+        details["attempts"] = SyncJob.attempts - 1
     return _finish(
         session, job.id, owner, status="queued", run_after=func.now() + timedelta(seconds=retry_in), **details
     )

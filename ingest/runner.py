@@ -203,10 +203,10 @@ class Worker:
 
     def retry_delay(self, job: SyncJob, error: Exception) -> float | None:
         """Seconds until the next attempt, or None when the job has failed for good."""
+        if isinstance(error, ThrottledError):  # never counted against max_attempts (see jobs.fail)
+            return error.retry_after
         if isinstance(error, PermanentError) or job.attempts >= job.max_attempts:
             return None
-        if isinstance(error, ThrottledError):
-            return error.retry_after
         return jobs.backoff_seconds(job.attempts, base=self.backoff_base, cap=self.backoff_max)
 
     def _event(self, ctx: JobContext, level: str, message: str) -> None:

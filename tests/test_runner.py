@@ -83,6 +83,7 @@ def test_throttling_waits_as_long_as_the_api_says(worker, scheduler_sessions, ma
     with session_scope(scheduler_sessions) as session:
         wait = session.scalar(select(func.extract("epoch", SyncJob.run_after - func.now())))
     assert 80 < float(wait) <= 90
+    assert _job(scheduler_sessions, job_id).attempts == 0  # waiting as asked spends no attempt
 
 
 def test_a_job_without_a_handler_fails_with_a_hint(worker, scheduler_sessions, make_shop):
