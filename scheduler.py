@@ -18,6 +18,7 @@ import ingest.meta.sync  # noqa: F401  (registers the Meta job handlers)
 import logs
 import settings
 from database import libpq_url, scheduler_sessionmaker, session_scope
+from ingest import staging
 from ingest.meta import schedule as meta_schedule
 from ingest.runner import Listener, Worker
 from ingest.shopify import sync, webhooks  # importing sync registers the Shopify job handlers
@@ -47,7 +48,8 @@ class SchedulerService:
                   "reap": (self.worker.reap, reap_seconds),
                   "meta_incremental": (self.enqueue_meta, settings.META_SCHEDULE_SECONDS),
                   "webhooks": (self.drain_webhooks, settings.WEBHOOK_DRAIN_SECONDS),
-                  "shopify_incremental": (self.enqueue_incremental, settings.SHOPIFY_ENQUEUE_SECONDS)}
+                  "shopify_incremental": (self.enqueue_incremental, settings.SHOPIFY_ENQUEUE_SECONDS),
+                  "prune_staging": (self.prune_staging, 3600)}
         for name, (duty, seconds) in duties.items():
             scheduler.add_job(
                 duty, "interval", seconds=seconds, id=name, next_run_time=now,
@@ -67,6 +69,13 @@ class SchedulerService:
         """Queue INCREMENTAL syncs for active stores whose interval has passed (NOTIFY wakes the claimers)."""
         with session_scope(self.worker.sessions) as session:
             sync.enqueue_due(session=session)
+
+    def prune_staging(self) -> None:
+        """Drop staging rows past their retention (any scheduler may; the deletes are idempotent)."""
+        with session_scope(self.worker.sessions) as session:
+            pruned = staging.prune(session=session)
+        if any(pruned.values()):
+            log.info("pruned staging: %s", pruned)
 
     def start(self) -> None:
         """Start listening and the timers (blocks for a BlockingScheduler until shutdown)."""

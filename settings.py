@@ -114,6 +114,8 @@ SHOPIFY_BULK_ATTEMPTS = int(_env("SHOPIFY_BULK_ATTEMPTS", "3"))
 # Lines per COPY into staging, and lines per promotion statement (progress is saved between them).
 LOAD_COPY_BYTES = int(_env("LOAD_COPY_BYTES", str(8 * 1024 * 1024)))
 LOAD_PROMOTE_LINES = int(_env("LOAD_PROMOTE_LINES", "50000"))
+# Landed lines, quarantined lines and drained webhooks are kept this long for replays, then pruned hourly.
+STAGING_KEEP_DAYS = int(_env("STAGING_KEEP_DAYS", "14"))
 # RECENT loads this many days at once on connect; INCREMENTAL re-reads this overlap before its cursor.
 SHOPIFY_RECENT_DAYS = int(_env("SHOPIFY_RECENT_DAYS", "3"))
 SHOPIFY_OVERLAP_SECONDS = float(_env("SHOPIFY_OVERLAP_SECONDS", "600"))
