@@ -184,8 +184,11 @@ def _resync_job(session, shop_id, source, mode, target, since, until) -> tuple[s
     return kinds[mode], {"since": f"{since.isoformat()}T00:00:00+00:00", "until": f"{until.isoformat()}T23:59:59+00:00"}
 
 
-def cancel_job(*, session: Session, by: int, job_id: int) -> str:
-    """Cancel a queued job now or a running one at its next checkpoint; return what happened, in words."""
+def cancel_job(*, session: Session, by: int | None, job_id: int) -> str:
+    """Cancel a queued job now or a running one at its next checkpoint; return what happened, in words.
+
+    `by` is None from the command line (`flask jobs cancel`).
+    """
     job = session.get(SyncJob, job_id)
     if job is None:
         raise AdminError("This job does not exist.")

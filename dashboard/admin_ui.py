@@ -24,6 +24,7 @@ PREFIX = "settings-"
 # What a refused request says; anything else is a bug and shows as one.
 USER_ERRORS = (admin.AdminError, shopify_connect.ConnectError, meta_connect.ConnectError)
 RESYNC_MODES = {"incremental": "Incremental now", "full": "Full history", "range": "Date range"}
+JOB_NAMES = {"RECENT": "recent orders", "HISTORICAL_INIT": "history", "INCREMENTAL": "latest changes"}
 
 
 def require_admin() -> None:
@@ -39,7 +40,7 @@ def _apply(action, **kwargs):
 
 
 def _alert(message, color: str = "success") -> dbc.Alert:
-    return dbc.Alert(message, color=color, dismissable=True, className="py-2 mt-2 mb-0 small")
+    return dbc.Alert(message, color=color, dismissable=True, className="mt-2 mb-0 small")
 
 
 def _clicked() -> None:
@@ -79,8 +80,7 @@ def sync_cell(row):
             percent = round(100 * row.progress_done / row.progress_total) if row.progress_total else 100
             bar = dbc.Progress(value=max(percent, 5), label=f"{percent}%" if row.progress_total else "Running",
                                striped=True, animated=True, id=bar_id)
-        what = f"{_source(row.source, row.target)} {row.kind}" + (f" · {row.progress_label}" if row.progress_label
-                                                                   else "")
+        what = " · ".join(filter(None, [_source(row.source, row.target), _job_name(row.kind), row.progress_label]))
         cancel = dbc.Button("Cancelling…" if row.cancelling else "Cancel", size="sm", color="link",
                             disabled=row.cancelling, className="p-0 ms-2",
                             id={"type": "settings-cancel", "job": row.job_id})
@@ -92,12 +92,16 @@ def sync_cell(row):
     bar = dbc.Progress(value=100, label=label, color=color, id=bar_id)
     if row.last_status != "failed":
         return bar
-    return [bar, html.Div([html.Span(f"{row.last_kind}: {row.last_error}"),
+    return [bar, html.Div([html.Span(f"Syncing {_job_name(row.last_kind)} failed: {row.last_error}"),
                            html.Div(row.last_hint or "", className="text-body-secondary")], className="text-danger")]
 
 
 def _minutes(minutes: int) -> str:
     return f"{minutes // 60} h" if minutes >= 60 and minutes % 60 == 0 else f"{minutes} min"
+
+
+def _job_name(kind: str) -> str:
+    return JOB_NAMES.get(kind, kind.lower().replace("_", " "))
 
 
 def _source(source: str, target: str) -> str:
@@ -115,18 +119,20 @@ def manage_store_card(shop_options):
     return dbc.Card(dbc.CardBody([
         html.H3("Manage a store", className="h6"),
         dbc.Row([
-            dbc.Col(dbc.Select(id="settings-store", options=shop_options, placeholder="Choose a store"), md=4),
+            dbc.Col(dbc.Select(id="settings-store", options=shop_options, placeholder="Choose a store", size="sm"),
+                    md=4),
             dbc.Col(dbc.InputGroup([dbc.Input(id="settings-name", placeholder="Name"),
                                     dbc.Button("Rename", id="settings-rename", color="secondary")], size="sm"), md=4),
-            dbc.Col(dbc.InputGroup([dbc.Select(id="settings-interval", options=intervals),
+            dbc.Col(dbc.InputGroup([dbc.Select(id="settings-interval", options=intervals, placeholder="Sync interval"),
                                     dbc.Button("Save", id="settings-save-interval", color="secondary")], size="sm"),
                     md=4),
         ], className="g-2 mb-2"),
         dbc.Row([
-            dbc.Col(dbc.Select(id="settings-resync-source", options=[], placeholder="Source"), md=3),
-            dbc.Col(dbc.Select(id="settings-resync-mode", options=modes, value="incremental"), md=3),
-            dbc.Col(dbc.Input(id="settings-resync-since", type="date", size="sm"), md=2),
-            dbc.Col(dbc.Input(id="settings-resync-until", type="date", size="sm"), md=2),
+            dbc.Col(dbc.Select(id="settings-resync-source", options=[], placeholder="Source", size="sm"), md=2),
+            dbc.Col(dbc.Select(id="settings-resync-mode", options=modes, value="incremental", size="sm"), md=2),
+            dbc.Col(dbc.InputGroup([dbc.InputGroupText("from"), dbc.Input(id="settings-resync-since", type="date"),
+                                    dbc.InputGroupText("to"), dbc.Input(id="settings-resync-until", type="date")],
+                                   size="sm"), md=6),
             dbc.Col(dbc.Button("Resync", id="settings-resync", color="primary", size="sm", className="w-100"), md=2),
         ], className="g-2 mb-2"),
         html.Div([
@@ -139,8 +145,8 @@ def manage_store_card(shop_options):
     ]), className="mb-3 shadow-sm")
 
 
-def connect_card():
-    """Connect a store with a custom app's token, or a Dev Dashboard app's client ID and secret."""
+def connect_card(oauth_form):
+    """Connect a store with a custom app's token, or a Dev Dashboard app's client ID and secret (or OAuth)."""
     return dbc.Card(dbc.CardBody([
         html.H3("Connect a store", className="h6"),
         html.P("Give either an Admin API access token (custom app), or a client ID and secret. The webhook secret "
@@ -160,6 +166,7 @@ def connect_card():
                     md=4),
         ], className="g-2"),
         dcc.Loading(html.Div(id="settings-connect-feedback"), type="dot"),
+        oauth_form,
     ]), className="mb-3 shadow-sm")
 
 
@@ -199,7 +206,7 @@ def meta_card(shop_options):
         html.P("A system-user or long-lived token with ads_read. Linking an account again replaces its token.",
                className="text-body-secondary small"),
         dbc.Row([
-            dbc.Col(dbc.Select(id="settings-meta-store", options=shop_options, placeholder="Store"), md=3),
+            dbc.Col(dbc.Select(id="settings-meta-store", options=shop_options, placeholder="Store", size="sm"), md=3),
             dbc.Col(dbc.Input(id="settings-meta-token", type="password", placeholder="Meta access token", size="sm",
                               autoComplete="off"), md=4),
             dbc.Col(dbc.Input(id="settings-meta-accounts", placeholder="act_123, act_456", size="sm"), md=3),
@@ -226,15 +233,15 @@ def users_card(user_options, shop_checklist):
         dbc.Row([
             dbc.Col(dbc.Input(id="settings-new-email", type="email", placeholder="email", size="sm"), md=3),
             dbc.Col(dbc.Input(id="settings-new-name", placeholder="name", size="sm"), md=3),
-            dbc.Col(dbc.Select(id="settings-new-role", options=roles, value="member"), md=2),
+            dbc.Col(dbc.Select(id="settings-new-role", options=roles, value="member", size="sm"), md=2),
             dbc.Col(dbc.Input(id="settings-new-password", type="password", size="sm", autoComplete="new-password",
                               placeholder="password (empty: generate)"), md=2),
             dbc.Col(dbc.Button("Add", id="settings-user-create", color="primary", size="sm", className="w-100"), md=2),
         ], className="g-2 mb-3"),
         html.H3("Role and stores", className="h6"),
         dbc.Row([
-            dbc.Col(dbc.Select(id="settings-user", options=user_options, placeholder="Choose a user"), md=3),
-            dbc.Col(dbc.Select(id="settings-role", options=roles), md=2),
+            dbc.Col(dbc.Select(id="settings-user", options=user_options, placeholder="Choose a user", size="sm"), md=3),
+            dbc.Col(dbc.Select(id="settings-role", options=roles, placeholder="Role", size="sm"), md=2),
             dbc.Col(dbc.Checklist(id="settings-grants", options=shop_checklist, value=[], inline=True), md=5),
             dbc.Col(dbc.Button("Save", id="settings-user-save", color="secondary", size="sm", className="w-100"),
                     md=2),

@@ -77,8 +77,11 @@ def test_admin_connects_a_store_watches_the_sync_and_sees_it(dash_duo, server, s
     dash_duo.find_element("#settings-resync").click()
     dash_duo.wait_for_contains_text("#settings-store-feedback", "queued")
     wait_for(lambda: _bar_text(dash_duo, bar) == "Failed", timeout=30, interval=0.2, what="the resync to fail")
-    dash_duo.wait_for_contains_text("#settings-stores", "INCREMENTAL")
+    dash_duo.wait_for_contains_text("#settings-stores", "Syncing latest changes failed")
     _shot(dash_duo, "settings-after-failure")
+    dash_duo.driver.set_window_size(1400, 3000)  # the whole page, once
+    _shot(dash_duo, "settings-full-page")
+    dash_duo.driver.set_window_size(1400, 1000)
     assert "sync.resync" in dash_duo.find_element("#settings-audit").text
 
     dash_duo.find_element("a[href^='/?'], a[href='/']").click()

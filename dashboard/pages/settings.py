@@ -29,8 +29,7 @@ def layout(**query):
             html.H2("Stores", className="h5"),
             html.Div(admin_ui.stores_table(page["rows"]), id="settings-stores"),
             admin_ui.manage_store_card(page["shop_options"]),
-            admin_ui.connect_card(),
-            _oauth_form(),
+            admin_ui.connect_card(_oauth_form()),
             admin_ui.disconnect_modal(),
             html.H2("Meta ads", className="h5 mt-4"),
             html.Div(page["accounts"], id="settings-ad-accounts"),
@@ -62,11 +61,13 @@ def _oauth_form():
     """Install the public app on a store (OAuth), when the app's credentials are configured."""
     if not (settings.SHOPIFY_API_KEY and settings.SHOPIFY_API_SECRET):
         return html.P(["Or from a shell: ", html.Code("flask --app app shops connect DOMAIN --token shpat_..."),
-                       " (see README, Connecting a store)."], className="text-body-secondary small")
+                       " (see README, Connecting a store)."], className="text-body-secondary small mt-3 mb-0")
     # A plain GET form: the browser leaves for Shopify's approval page and comes back to /shopify/callback.
     return html.Form(
-        dbc.InputGroup([dbc.Input(name="shop", placeholder="my-store.myshopify.com", required=True),
-                        dbc.Button("Install the app on a store", type="submit", color="primary", outline=True)],
-                       size="sm"),
-        action="/shopify/install", method="GET", id="connect-form", className="mb-3", style={"maxWidth": "32rem"},
+        [dbc.Label("Or install the app on a store (OAuth): Shopify asks the store's owner to approve it.",
+                   className="small text-body-secondary mt-3"),
+         dbc.InputGroup([dbc.Input(name="shop", placeholder="my-store.myshopify.com", required=True),
+                         dbc.Button("Install the app", type="submit", color="primary", outline=True)],
+                        size="sm", style={"maxWidth": "32rem"})],
+        action="/shopify/install", method="GET", id="connect-form",
     )
