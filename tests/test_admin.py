@@ -177,3 +177,28 @@ def test_only_admins_read_the_audit_trail_and_everyones_grants(scheduler_session
 
 def scalar_in(session, sql):
     return session.execute(text(sql)).scalar()
+
+
+def test_meta_link_resync_and_unlink(shopify_world, scheduler_sessions, make_shop, boss, monkeypatch):
+    import settings
+
+    monkeypatch.setattr(settings, "META_GRAPH_URL", f"{shopify_world.base_url}/meta")
+    store = next(s for s in shopify_world.stores if s["ad_accounts"])
+    account = store["ad_accounts"][0]
+    shop = make_shop(store["shop_domain"])
+    with pytest.raises(admin.meta_connect.ConnectError):
+        _do(scheduler_sessions, admin.link_ad_accounts, boss, shop_id=shop, token="wrong",
+            account_ids=[account["account_id"]])
+    linked = _do(scheduler_sessions, admin.link_ad_accounts, boss, shop_id=shop, token=account["access_token"],
+                 account_ids=[account["account_id"].removeprefix("act_")])
+    assert linked == [account["account_id"]]
+    job_id, created = _do(scheduler_sessions, admin.resync, boss, shop_id=shop, source="meta", mode="full",
+                          target=account["account_id"])
+    assert not created  # linking queued the backfill already
+    _do(scheduler_sessions, admin.unlink_ad_account, boss, shop_id=shop, account_id=account["account_id"])
+    assert scalar(scheduler_sessions, "SELECT status FROM app_dashboard.sync_jobs WHERE id = :j", j=job_id) == \
+        "cancelled"
+    assert scalar(scheduler_sessions, "SELECT count(*) FROM app_dashboard.ad_accounts") == 0
+    audit = _audit(scheduler_sessions)
+    assert [a for a, _, _ in audit] == ["meta.link", "sync.resync", "meta.unlink"]
+    assert account["access_token"] not in str(audit)
