@@ -1,4 +1,4 @@
-"""Ops commands on the Flask CLI: `flask --app app users ...`, `shops ...`, `meta ...` and `tokens rotate`."""
+"""Ops commands on the Flask CLI: `flask --app app users ...`, `shops ...`, `meta ...`, `jobs ...`, `tokens rotate`."""
 
 import click
 from flask import Flask, current_app
@@ -6,16 +6,17 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 import embedded
-from dashboard import accounts
+from dashboard import accounts, admin
 from database import scheduler_sessionmaker, session_scope
 from ingest import crypto, jobs
 from ingest.meta import connect as meta_connect
-from models import AdAccount, Shop, ShopCredential
+from models import LIVE_JOB_STATUSES, AdAccount, Shop, ShopCredential, SyncJob
 
 users = AppGroup("users", help="Create users and grant them stores.")
 tokens = AppGroup("tokens", help="Stored API tokens.")
 meta = AppGroup("meta", help="Meta ad accounts.")
 shops = AppGroup("shops", help="Connect Shopify stores and list them.")
+jobs_group = AppGroup("jobs", help="List and cancel sync jobs.")
 
 
 def _session():
@@ -165,9 +166,34 @@ def list_shops():
             click.echo(f"{shop.id}\t{shop.shop_domain}\t{shop.name}\t{shop.status}\t{kind or 'no credential'}")
 
 
+@jobs_group.command("list")
+@click.option("--all", "everything", is_flag=True, help="The latest 50 jobs, finished ones too.")
+def list_jobs(everything):
+    """List live (queued and running) sync jobs, most recent first."""
+    with _session() as session:
+        query = select(SyncJob, Shop.shop_domain).join(Shop, Shop.id == SyncJob.shop_id).order_by(SyncJob.id.desc())
+        query = query.limit(50) if everything else query.where(SyncJob.status.in_(LIVE_JOB_STATUSES))
+        for job, domain in session.execute(query):
+            progress = f"{job.progress_done}/{job.progress_total or '?'}"
+            click.echo(f"{job.id}\t{domain}\t{job.source}\t{job.kind}\t{job.target}\t{job.status}\t{progress}\t"
+                       f"{job.lease_owner or ''}\t{job.error_message or ''}")
+
+
+@jobs_group.command("cancel")
+@click.argument("job_id", type=int)
+def cancel_job(job_id):
+    """Cancel a job: a queued one at once, a running one at its next checkpoint (audited)."""
+    with _session() as session:
+        try:
+            click.echo(admin.cancel_job(session=session, by=None, job_id=job_id))
+        except admin.AdminError as error:
+            raise click.ClickException(str(error)) from error
+
+
 def init_app(server: Flask) -> None:
     """Register the command groups on the Flask CLI."""
     server.cli.add_command(users)
     server.cli.add_command(shops)
     server.cli.add_command(tokens)
     server.cli.add_command(meta)
+    server.cli.add_command(jobs_group)

@@ -253,3 +253,35 @@ class SchedulerHeartbeat(Base):
     last_seen_at: Mapped[datetime] = _now()
     jobs_running: Mapped[int] = mapped_column(Integer, server_default="0")
     stopping: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+
+class AuditEntry(Base):
+    """A line of the admins' audit trail: who changed what, when (never a secret in `details`)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("audit_log_at_idx", text("at DESC"), text("id DESC")),
+        {"schema": APP},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = _now()
+    user_id: Mapped[int | None] = mapped_column(ForeignKey(f"{APP}.users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(Text)
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey(f"{APP}.shops.id", ondelete="SET NULL"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+
+
+class AgencySettings(Base):
+    """The agency's own settings: one row."""
+
+    __tablename__ = "agency_settings"
+    __table_args__ = (
+        CheckConstraint("id", name="agency_settings_one_row"),
+        CheckConstraint("reporting_currency ~ '^[A-Z]{3}$'", name="agency_settings_currency_check"),
+        {"schema": APP},
+    )
+
+    id: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default=text("true"))
+    reporting_currency: Mapped[str] = mapped_column(Text, server_default="USD")
+    updated_at: Mapped[datetime] = _now()

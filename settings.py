@@ -172,3 +172,10 @@ WEBHOOK_DRAIN_LIMIT = int(_env("WEBHOOK_DRAIN_LIMIT", "200"))
 WEBHOOK_RETRY_SECONDS = float(_env("WEBHOOK_RETRY_SECONDS", "30"))
 # How often the scheduler queues INCREMENTAL syncs for the stores whose interval has passed.
 SHOPIFY_ENQUEUE_SECONDS = float(_env("SHOPIFY_ENQUEUE_SECONDS", "30"))
+
+# Settings page (admins): how many audit rows it shows, how often it polls while a job runs, and the choices
+# it offers.
+AUDIT_ROWS_SHOWN = 50
+SETTINGS_POLL_MS = int(_env("SETTINGS_POLL_MS", "2000"))
+SYNC_INTERVAL_MINUTES = (5, 10, 15, 30, 60, 180, 360, 720, 1440)
+REPORTING_CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "SEK", "NOK", "DKK", "PLN", "JPY")

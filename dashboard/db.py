@@ -4,7 +4,8 @@ from flask import Flask, current_app, g
 from flask_login import current_user
 from sqlalchemy.orm import Session, sessionmaker
 
-from database import set_app_user
+import embedded
+from database import scheduler_sessionmaker, set_app_user
 
 
 def init_app(server: Flask, sessions: sessionmaker) -> None:
@@ -16,6 +17,14 @@ def init_app(server: Flask, sessions: sessionmaker) -> None:
 def sessions() -> sessionmaker:
     """The web role's session factory."""
     return current_app.extensions["web_sessions"]
+
+
+def writer_sessions() -> sessionmaker:
+    """The scheduler role's session factory, for the few writes the web role may not make (admins only)."""
+    if "writer_sessions" not in current_app.extensions:
+        url = current_app.config["DATABASE_URL"] or embedded.default_url()
+        current_app.extensions["writer_sessions"] = scheduler_sessionmaker(url)
+    return current_app.extensions["writer_sessions"]
 
 
 def get_session() -> Session:

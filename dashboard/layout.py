@@ -67,14 +67,12 @@ def _labelled(label: str, control, width: dict) -> dbc.Col:
 
 
 def filter_bar(shops) -> html.Div:
-    shop_options = [{"label": "All stores", "value": selection.ALL_STORES}] + [
-        {"label": shop.name, "value": str(shop.shop_id)} for shop in shops
-    ]
     return html.Div(
         dbc.Container(
             dbc.Row(
                 [
-                    _labelled("Store", dcc.Dropdown(id="shop", options=shop_options, clearable=False), dict(md=3)),
+                    _labelled("Store", dcc.Dropdown(id="shop", options=shop_options(shops), clearable=False),
+                              dict(md=3)),
                     _labelled("Period", dbc.Select(id="preset", options=_options(selection.PRESETS)), dict(md=2)),
                     _labelled(
                         "Dates",
@@ -91,6 +89,13 @@ def filter_bar(shops) -> html.Div:
         ),
         className="filter-bar",
     )
+
+
+def shop_options(shops) -> list[dict[str, str]]:
+    """The store selector's choices: all stores, then each store by name."""
+    return [{"label": "All stores", "value": selection.ALL_STORES}] + [
+        {"label": shop.name, "value": str(shop.shop_id)} for shop in shops
+    ]
 
 
 def _options(choices: dict[str, str]) -> list[dict[str, str]]:
@@ -145,3 +150,12 @@ def register_callbacks(app: Dash) -> None:
     def carry_selection(search):
         """Links keep the selection, so it survives navigation."""
         return [output["id"]["path"] + (search or "") for output in ctx.outputs_list]
+
+    @app.callback(
+        Output("shop", "options"),
+        Input(LOCATION, "pathname"),
+        prevent_initial_call=True,
+    )
+    def refresh_store_choices(_pathname):
+        """Re-read the stores on navigation: one connected, renamed or removed in Settings shows at once."""
+        return shop_options(queries.list_shops(session=db.get_session()))

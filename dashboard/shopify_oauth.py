@@ -8,12 +8,12 @@ import hmac
 import secrets
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, current_app, redirect, request, session, url_for
+from flask import Blueprint, abort, redirect, request, session, url_for
 from flask_login import current_user
 
-import embedded
 import settings
-from database import scheduler_sessionmaker, session_scope
+from dashboard import admin, db
+from database import session_scope
 from ingest.errors import SyncError
 from ingest.shopify.auth import authorize_url, exchange_code, normalize_domain, verify_query_hmac
 from ingest.shopify.connect import ConnectError, connect_store
@@ -65,19 +65,14 @@ def callback():
         abort(403, "The callback is for another store than the one being installed.")
     try:
         tokens = exchange_code(domain, params.get("code", ""))
-        with session_scope(_writer_sessions()) as db_session:
-            connect_store(session=db_session, domain=domain, oauth_tokens=tokens, granted_to=[current_user.id],
-                          requested_by=current_user.id)
+        # Connecting writes shops and credentials, which the web role may not: this one step uses the writer.
+        with session_scope(db.writer_sessions()) as db_session:
+            shop = connect_store(session=db_session, domain=domain, oauth_tokens=tokens,
+                                 granted_to=[current_user.id], requested_by=current_user.id)
+            admin.record(session=db_session, by=current_user.id, action="store.connect", shop_id=shop.id,
+                         domain=domain, credential="oauth")
     except (ConnectError, SyncError) as error:
         # The Settings page shows the outcome from the query (Dash pages do not render Flask's flashes).
         message = f"{error} {getattr(error, 'hint', '')}".strip()
         return redirect(f"/settings?{urlencode({'connect_error': message})}")
     return redirect(f"/settings?{urlencode({'connected': domain})}")
-
-
-def _writer_sessions():
-    # Connecting writes shops and credentials, which the web role may not: this one step uses the writer.
-    if "writer_sessions" not in current_app.extensions:
-        url = current_app.config["DATABASE_URL"] or embedded.default_url()
-        current_app.extensions["writer_sessions"] = scheduler_sessionmaker(url)
-    return current_app.extensions["writer_sessions"]

@@ -1,7 +1,7 @@
 """`flask --app app users ...` and `tokens rotate`."""
 
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from database import session_scope
 from ingest import crypto
@@ -80,3 +80,19 @@ def test_shops_connect_explains_refusals(server, shopify_world):
     assert both.exit_code != 0 and "either --token" in both.output
     wrong = runner.invoke(args=["shops", "connect", store["shop_domain"], "--token", "shpat_wrong"])
     assert wrong.exit_code != 0 and "Shopify refused this token" in wrong.output
+
+
+def test_jobs_list_and_cancel(server, make_shop, scheduler_sessions):
+    from ingest import jobs
+
+    shop = make_shop("alpha.myshopify.com")
+    with session_scope(scheduler_sessions) as session:
+        job_id, _ = jobs.enqueue(session=session, shop_id=shop, source="shopify", kind="INCREMENTAL")
+    runner = server.test_cli_runner()
+    assert f"{job_id}\talpha.myshopify.com\tshopify\tINCREMENTAL" in runner.invoke(args=["jobs", "list"]).output
+    assert runner.invoke(args=["jobs", "cancel", str(job_id)]).output.strip() == "Cancelled."
+    assert runner.invoke(args=["jobs", "list"]).output == ""
+    assert "cancelled" in runner.invoke(args=["jobs", "list", "--all"]).output
+    assert "does not exist" in runner.invoke(args=["jobs", "cancel", "999"]).output
+    with session_scope(scheduler_sessions) as session:
+        assert session.execute(text("SELECT action FROM app_dashboard.audit_log")).scalar() == "sync.cancel"

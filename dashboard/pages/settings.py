@@ -1,44 +1,47 @@
-"""Settings (admins): the connected stores and the users who may see them."""
+"""Settings (admins): stores, Meta ad accounts, resyncs, users, the agency's currency and the audit trail.
+
+The sections and their callbacks live in dashboard.admin_ui; the callbacks check admin on the server.
+"""
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 from flask_login import current_user
 
 import settings
-from dashboard import accounts, db, queries
-from dashboard.components import status_badge
+from dashboard import admin_ui
 
 dash.register_page(__name__, path="/settings", name="Settings", title="Settings · Storefront analytics", order=9)
 
 
 def layout(**query):
-    """Stores and users; members get a refusal, whatever the URL."""
+    """Every settings section; members get a refusal, whatever the URL."""
     if not current_user.is_admin:
         return dbc.Alert("Settings are for admins of your agency.", color="warning", id="admins-only")
-    session = db.get_session()
-    shops = queries.list_shops(session=session)
-    users = accounts.list_users(session=session)
-    store_rows = [
-        html.Tr([html.Td(s.name), html.Td(s.shop_domain), html.Td(s.currency), html.Td(s.iana_timezone),
-                 html.Td(status_badge(s.status))])
-        for s in shops
-    ]
-    user_rows = [html.Tr([html.Td(u.email), html.Td(u.name), html.Td(u.role)]) for u in users]
+    page = admin_ui.read_page()
     return html.Div(
         [
+            dcc.Store(id="settings-refresh"),
+            dcc.Interval(id="settings-poll", interval=settings.SETTINGS_POLL_MS,
+                         disabled=not admin_ui.has_live_job(page["rows"])),
             html.H1("Settings", className="h3 mb-4"),
             *_connect_result(query),
             html.H2("Stores", className="h5"),
-            _table(["Store", "Domain", "Currency", "Timezone", "Status"], store_rows, "No store connected yet."),
-            _connect_form(),
+            html.Div(admin_ui.stores_table(page["rows"]), id="settings-stores"),
+            admin_ui.manage_store_card(page["shop_options"]),
+            admin_ui.connect_card(_oauth_form()),
+            admin_ui.disconnect_modal(),
+            html.H2("Meta ads", className="h5 mt-4"),
+            html.Div(page["accounts"], id="settings-ad-accounts"),
+            admin_ui.meta_card(page["shop_options"]),
             html.H2("Users", className="h5 mt-4"),
-            _table(["Email", "Name", "Role"], user_rows, "No users."),
-            html.P(
-                ["Add users and grant stores with ", html.Code("flask --app app users create"), " and ",
-                 html.Code("flask --app app users grant"), "."],
-                className="text-body-secondary small",
-            ),
+            html.Div(page["users"], id="settings-users"),
+            admin_ui.users_card(page["user_options"], page["shop_checklist"]),
+            html.H2("Agency", className="h5 mt-4"),
+            admin_ui.agency_card(page["currency"]),
+            html.H2("Audit trail", className="h5 mt-4"),
+            html.P(f"The latest {settings.AUDIT_ROWS_SHOWN} changes made here.", className="text-body-secondary small"),
+            html.Div(page["audit"], id="settings-audit"),
         ],
         id="settings-page",
     )
@@ -54,21 +57,17 @@ def _connect_result(query: dict) -> list:
     return []
 
 
-def _connect_form():
-    """Install the public app on a store (OAuth); without the app configured, point to the CLI."""
+def _oauth_form():
+    """Install the public app on a store (OAuth), when the app's credentials are configured."""
     if not (settings.SHOPIFY_API_KEY and settings.SHOPIFY_API_SECRET):
-        return html.P(["Connect a store with ", html.Code("flask --app app shops connect DOMAIN --token shpat_..."),
-                       " (see README, Connecting a store)."], className="text-body-secondary small")
+        return html.P(["Or from a shell: ", html.Code("flask --app app shops connect DOMAIN --token shpat_..."),
+                       " (see README, Connecting a store)."], className="text-body-secondary small mt-3 mb-0")
     # A plain GET form: the browser leaves for Shopify's approval page and comes back to /shopify/callback.
     return html.Form(
-        dbc.InputGroup([dbc.Input(name="shop", placeholder="my-store.myshopify.com", required=True),
-                        dbc.Button("Connect a store", type="submit", color="primary")], size="sm"),
-        action="/shopify/install", method="GET", id="connect-form", className="mb-3", style={"maxWidth": "32rem"},
+        [dbc.Label("Or install the app on a store (OAuth): Shopify asks the store's owner to approve it.",
+                   className="small text-body-secondary mt-3"),
+         dbc.InputGroup([dbc.Input(name="shop", placeholder="my-store.myshopify.com", required=True),
+                         dbc.Button("Install the app", type="submit", color="primary", outline=True)],
+                        size="sm", style={"maxWidth": "32rem"})],
+        action="/shopify/install", method="GET", id="connect-form",
     )
-
-
-def _table(headers, rows, empty: str):
-    if not rows:
-        return html.P(empty, className="text-body-secondary")
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in headers])), html.Tbody(rows)],
-                     hover=True, size="sm", className="bg-body")
