@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 COPY_SQL = ("COPY staging_ingest.shopify_lines (batch_id, line_no, payload) FROM STDIN "
             "WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')")
 FRAMING = (b"\x01", b"\x02")
+# Promotion sorts a chunk's lines (raw payloads included: ~60 MB for 50,000 order lines); in memory, not on disk.
+PROMOTE_WORK_MEM = "256MB"
 
 
 @dataclass
@@ -143,6 +145,7 @@ def promote_batch(*, sessions: sessionmaker, shop_id: int, batch_id: int, parts:
             continue
         for lo in range(resume[1] if pass_no == resume[0] else 0, last + 1, chunk):
             with session_scope(sessions) as session:
+                session.execute(text(f"SET LOCAL work_mem = '{PROMOTE_WORK_MEM}'"))
                 orders += promote.lines(session=session, shop_id=shop_id, batch_id=batch_id, parts=parts,
                                         lo=lo, hi=lo + chunk - 1, second_pass=pass_no == 2)
             if on_chunk:
