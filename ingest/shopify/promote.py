@@ -91,7 +91,7 @@ def upsert(table: str, key: tuple[str, ...], columns: dict[str, str], source: st
     insert = (f"INSERT INTO core_warehouse.{table} AS t (shop_id, {names}, raw) "
               f"SELECT * FROM src ON CONFLICT (shop_id, {', '.join(key)}) DO UPDATE SET {updates}, raw = EXCLUDED.raw"
               f"{where}")
-    select = (f"SELECT DISTINCT ON ({keys}) :shop, {', '.join(columns.values())}, p "
+    select = (f"SELECT DISTINCT ON ({keys}) :shop, {', '.join(columns.values())}, raw "
               f"FROM {source} ORDER BY {keys}{', ' + order_by if order_by else ''}")
     if counted:
         return f"WITH src AS ({select}), up AS ({insert} RETURNING 1) SELECT count(*) FROM src"
@@ -108,9 +108,12 @@ def match(typename: str) -> str:
 # decompressed once per column read from it, about 80 times (most of the orders statement's time).
 # Lines are chosen by the `typename` column (computed at COPY), so other lines are never decompressed.
 def chunk(typename: str, condition: str = "") -> str:
-    """The payloads (`p`) of a batch's lines lo..hi of a type, detoasted once, and meeting `condition`."""
-    rows = f"(SELECT l.payload #> '{{}}' AS p FROM {SRC.format(typename=match(typename))} OFFSET 0)"
-    return f"(SELECT p FROM {rows} lines WHERE {condition})" if condition else rows
+    """A batch's lines lo..hi of a type meeting `condition`: payload detoasted once (`p`) and as stored (`raw`).
+
+    `raw` is what the warehouse keeps: still compressed as landed, so it is not compressed a second time.
+    """
+    rows = f"(SELECT l.payload #> '{{}}' AS p, l.payload AS raw FROM {SRC.format(typename=match(typename))} OFFSET 0)"
+    return f"(SELECT p, raw FROM {rows} lines WHERE {condition})" if condition else rows
 
 
 def lines_of(typename: str, condition: str = "") -> str:
@@ -119,13 +122,13 @@ def lines_of(typename: str, condition: str = "") -> str:
 
 def listed(typename: str, key: str, condition: str = "") -> str:
     """Items of a list inside the lines (an order's transactions, refunds), with the line as `o`."""
-    return (f"(SELECT item AS p, c.p AS o FROM {chunk(typename, condition)} c, "
+    return (f"(SELECT item AS p, item AS raw, c.p AS o FROM {chunk(typename, condition)} c, "
             f"jsonb_array_elements(c.p->'{key}') item) x")
 
 
 def with_order(typename: str) -> str:
     """Child lines joined to their order in the warehouse, whose `updated_at` guards them."""
-    return (f"(SELECT c.p, w.updated_at AS order_updated_at FROM {chunk(typename)} c "
+    return (f"(SELECT c.p, c.raw, w.updated_at AS order_updated_at FROM {chunk(typename)} c "
             f"JOIN core_warehouse.orders w ON w.shop_id = :shop AND w.order_id = c.p->>'__parentId') x")
 
 
