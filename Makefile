@@ -33,6 +33,7 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.pickup
 	$(BIN)/python -m bench.sandbox
+	$(BIN)/python -m bench.ingest
 
 clean:
 	rm -rf $(VENV)

@@ -19,6 +19,7 @@ from decimal import Decimal
 from itertools import islice
 from pathlib import Path
 
+import psycopg2
 from graphql import parse
 
 import embedded
@@ -77,6 +78,15 @@ def fresh_database(server: str, name: str) -> str:
     embedded.drop_database(server, name)
     embedded.create_database(server, name, template=TEMPLATE)
     return embedded.with_database(server, name)
+
+
+def checkpoint(server: str) -> None:
+    """Flush what earlier measurements left dirty, so none pays for the one before it."""
+    connection = psycopg2.connect(server)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("CHECKPOINT")
+    connection.close()
 
 
 def add_shop(sessions) -> int:
@@ -228,6 +238,7 @@ TASKS = {"end_to_end": end_to_end, "floor": floor, "row_by_row": row_by_row}
 def measure(server: str, task: str, path: Path, name: str, *extra) -> dict:
     """One measurement in a fresh database and a fresh child process (a clean interpreter: its own peak RSS)."""
     url = fresh_database(server, name)
+    checkpoint(server)
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         figures = pool.apply(TASKS[task], (url, str(path), *extra))
     embedded.drop_database(server, name)
