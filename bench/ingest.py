@@ -3,7 +3,8 @@
 Measured in the same run on the embedded PostgreSQL, each load in a fresh migrated database and a child
 process of its own (so its peak RSS is its own):
 - end to end: `load.land` (COPY into staging) then `load.promote_batch` (set-based SQL), what HISTORICAL_INIT does;
-- floor: the same file COPYed bare into a one-column jsonb table (nothing can load it faster);
+- floor: the same file COPYed bare into a one-column jsonb table (nothing can load it faster), measured
+  before and after the end-to-end run, the faster kept;
 - baseline: a row-by-row upsert (json parsed in Python, one INSERT ... ON CONFLICT per row) of a sample.
 Run: `.venv/bin/python -m bench.ingest [--orders 200000] [--small 50000]`. Bulk files are cached under
 var/bench/ by size and seed, so reruns skip the generation.
@@ -257,15 +258,20 @@ def main() -> None:
     embedded.create_database(server, TEMPLATE)
     migrate(embedded.with_database(server, TEMPLATE))
 
+    # The floor before and after the end-to-end run, the faster kept: the machine is shared, and a floor
+    # measured in a slow moment would flatter the ratio.
+    floors = [measure(server, "floor", big, "bench_ingest_floor")]
     full = measure(server, "end_to_end", big, "bench_ingest_e2e")
-    bare = measure(server, "floor", big, "bench_ingest_floor")
+    floors.append(measure(server, "floor", big, "bench_ingest_floor"))
+    bare = min(floors, key=lambda f: f["seconds"])
     lesser = measure(server, "end_to_end", small, "bench_ingest_small")
     naive = measure(server, "row_by_row", big, "bench_ingest_naive", SAMPLE)
     embedded.drop_database(server, TEMPLATE)
-    report(args, big, small, full, bare, lesser, naive)
+    report(big, small, full, bare, lesser, naive, [f["seconds"] for f in floors])
 
 
-def report(args, big: Path, small: Path, full: dict, bare: dict, lesser: dict, naive: dict) -> None:
+def report(big: Path, small: Path, full: dict, bare: dict, lesser: dict, naive: dict,
+           floors: list[float]) -> None:
     mb, small_mb = big.stat().st_size / 1e6, small.stat().st_size / 1e6
     orders = full["orders"]
     naive_rate = naive["orders"] / naive["seconds"]
@@ -275,7 +281,8 @@ def report(args, big: Path, small: Path, full: dict, bare: dict, lesser: dict, n
           f"{orders / full['seconds']:,.0f} | {mb / full['seconds']:.1f} | {full['rss_mb']:.0f} |")
     print(f"| of which land | | {full['land_s']:.1f} | | {mb / full['land_s']:.1f} | |")
     print(f"| of which promote | | {full['promote_s']:.1f} | | | |")
-    print(f"| floor: bare COPY into one jsonb column | {orders:,} | {bare['seconds']:.1f} | "
+    print(f"| floor: bare COPY into one jsonb column (faster of {floors[0]:.1f} s, {floors[1]:.1f} s) | "
+          f"{orders:,} | {bare['seconds']:.1f} | "
           f"{orders / bare['seconds']:,.0f} | {mb / bare['seconds']:.1f} | {bare['rss_mb']:.0f} |")
     print(f"| end to end, smaller file | {lesser['orders']:,} | {lesser['seconds']:.1f} | "
           f"{lesser['orders'] / lesser['seconds']:,.0f} | {small_mb / lesser['seconds']:.1f} | "
