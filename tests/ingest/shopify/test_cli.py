@@ -1,5 +1,6 @@
 """`python -m ingest.shopify`: printing the documents, replaying a bulk file with a malformed line, twice."""
 
+import json
 import subprocess
 import sys
 from datetime import date
@@ -67,6 +68,10 @@ def test_load_bulk_quarantines_a_malformed_line_loads_the_rest_and_is_idempotent
                   s=shop_id) == ORDERS - 1
     assert scalar(scheduler_sessions, "SELECT count(*) FROM core_warehouse.order_line_items") == \
         len(line_items) - len(orphans)
+    discounts = [node for node in map(json.loads, lines[BROKEN:]) if node["__typename"].endswith("Application")]
+    assert discounts  # DiscountCodeApplication and the other kinds all land
+    assert scalar(scheduler_sessions, "SELECT count(*) FROM core_warehouse.order_discount_applications") == \
+        sum(node["__parentId"] != broken_id for node in discounts)
     assert scalar(scheduler_sessions, "SELECT line_no FROM staging_ingest.quarantine") == BROKEN
     before = fingerprint(scheduler_sessions)
 
