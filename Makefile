@@ -34,6 +34,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python -m bench.pickup
 	$(BIN)/python -m bench.sandbox
 	$(BIN)/python -m bench.meta
+	$(BIN)/python -m bench.ingest
 
 clean:
 	rm -rf $(VENV)

@@ -1,0 +1,300 @@
+"""Bulk orders ingestion speed and memory: land + promote against a bare COPY floor and a row-by-row baseline.
+
+Measured in the same run on the embedded PostgreSQL, each load in a fresh migrated database and a child
+process of its own (so its peak RSS is its own):
+- end to end: `load.land` (COPY into staging) then `load.promote_batch` (set-based SQL), what HISTORICAL_INIT does;
+- floor: the same file COPYed bare into a one-column jsonb table (nothing can load it faster), measured
+  before and after the end-to-end run, the faster kept;
+- baseline: a row-by-row upsert (json parsed in Python, one INSERT ... ON CONFLICT per row) of a sample.
+Run: `.venv/bin/python -m bench.ingest [--orders 200000] [--small 50000]`. Bulk files are cached under
+var/bench/ by size and seed, so reruns skip the generation.
+"""
+
+import argparse
+import json
+import multiprocessing
+import time
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from itertools import islice
+from pathlib import Path
+
+import psycopg2
+from graphql import parse
+
+import embedded
+import settings
+from database import make_engine, make_sessionmaker, migrate, scheduler_sessionmaker, session_scope
+from ingest.shopify import load, queries
+from models import Shop
+
+TODAY = date(2026, 1, 31)  # fixed, so a cached file is the same file
+DAYS = 120
+SAMPLE = 2_000
+CACHE = settings.VAR_DIR / "bench"
+TEMPLATE = "bench_ingest_template"
+FLOOR_COPY = ("COPY bare (payload) FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')")
+
+
+def write_bulk_file(store, part: str, path: Path, *, orders: int | None = None) -> int:
+    """Write what a bulk query of `part` over `store` returns (its first `orders` orders); return the orders."""
+    from sandbox.bulk import Operation, Walker
+    from sandbox.shopify_graphql import load_schema
+
+    document = parse(queries.bulk_query(part, ""))
+    operation = next(d for d in document.definitions if d.kind == "operation_definition")
+    fragments = {d.name.value: d for d in document.definitions if d.kind == "fragment_definition"}
+    root = operation.selection_set.selections[0]
+    items = islice(store.iter_orders(), orders) if root.name.value == "orders" else getattr(store, root.name.value)
+    op = Operation(id="bench", shop=store.spec.domain, query="", group_objects=False, created_at=None)
+    partial = path.with_suffix(".partial")
+    with open(partial, "w") as out:
+        out.writelines(Walker(load_schema("2026-01"), fragments).lines(root, items, op))
+    partial.rename(path)  # a cut-off generation is never mistaken for a cached file
+    return op.root_object_count
+
+
+def bulk_file(orders: int, seed: int) -> Path:
+    """The cached bulk orders file of exactly `orders` orders (generated once per size and seed)."""
+    from sandbox.generator import build_store, demo_specs
+
+    path = CACHE / f"orders-{orders}-seed{seed}.jsonl"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        spec = demo_specs(stores=1, seed=seed, days=DAYS, today=TODAY)[0]
+        # A quarter more per day than needed (seasonality varies), then cut at exactly `orders`.
+        store = build_store(replace(spec, orders_per_day=1.25 * orders / DAYS))
+        started = time.perf_counter()
+        written = write_bulk_file(store, "orders", path, orders=orders)
+        assert written == orders, f"the store had only {written} orders"
+        print(f"generated {path.name} ({path.stat().st_size / 1e6:,.0f} MB) in {time.perf_counter() - started:.0f} s")
+    return path
+
+
+# -- one measurement per child process -------------------------------------------------------------------
+
+def fresh_database(server: str, name: str) -> str:
+    """A new database cloned from the migrated template, with one shop; return its URL."""
+    embedded.drop_database(server, name)
+    embedded.create_database(server, name, template=TEMPLATE)
+    return embedded.with_database(server, name)
+
+
+def checkpoint(server: str) -> None:
+    """Flush what earlier measurements left dirty, so none pays for the one before it."""
+    connection = psycopg2.connect(server)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("CHECKPOINT")
+    connection.close()
+
+
+def add_shop(sessions) -> int:
+    with session_scope(sessions) as session:
+        shop = Shop(shop_domain="bench.myshopify.com", name="Bench", currency="EUR", iana_timezone="UTC")
+        session.add(shop)
+        session.flush()
+        return shop.id
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def end_to_end(url: str, path: str) -> dict:
+    """Land the file and promote it, as HISTORICAL_INIT does; the timings and this process's peak RSS."""
+    sessions = scheduler_sessionmaker(url)
+    shop_id = add_shop(sessions)
+    started = time.perf_counter()
+    with session_scope(sessions) as session, open(path, "rb") as lines:
+        batch = load.create_batch(session=session, shop_id=shop_id, job_id=None, origin="bench", parts=["orders"])
+        landed = load.land(session=session, shop_id=shop_id, batch_id=batch, lines=lines)
+    copied = time.perf_counter()
+    orders = load.promote_batch(sessions=sessions, shop_id=shop_id, batch_id=batch, parts=["orders"])
+    done = time.perf_counter()
+    return {"orders": orders, "lines": landed.lines, "land_s": copied - started, "promote_s": done - copied,
+            "seconds": done - started, "rss_mb": peak_rss_mb()}
+
+
+def floor(url: str, path: str) -> dict:
+    """The same bytes COPYed bare into a one-column jsonb table."""
+    engine = make_engine(url)
+    with engine.begin() as connection:  # created beforehand, as staging is: no same-transaction COPY shortcut
+        connection.exec_driver_sql("CREATE TABLE bare (payload jsonb NOT NULL)")
+    with engine.begin() as connection:
+        cursor = connection.connection.dbapi_connection.cursor()
+        started = time.perf_counter()
+        with open(path, "rb") as lines:
+            cursor.copy_expert(FLOOR_COPY, lines)
+        seconds = time.perf_counter() - started
+    engine.dispose()
+    return {"seconds": seconds, "rss_mb": peak_rss_mb()}
+
+
+def row_by_row(url: str, path: str, sample: int) -> dict:
+    """The naive baseline: each line parsed in Python and upserted on its own, the first `sample` orders."""
+    from sqlalchemy import MetaData
+    from sqlalchemy.dialects.postgresql import insert
+
+    lines = sample_lines(path, sample)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine, role=settings.SCHEDULER_ROLE)
+    shop_id = add_shop(sessions)
+    meta = MetaData(schema="core_warehouse")
+    meta.reflect(engine, only=["orders", "order_line_items", "order_shipping_lines", "order_discount_applications",
+                               "transactions", "refunds"])
+    tables = {name.split(".")[1]: table for name, table in meta.tables.items()}
+    updated: dict[str, str] = {}
+    started = time.perf_counter()
+    with session_scope(sessions) as session:
+        for raw in lines:
+            node = json.loads(raw)
+            for table, row in naive_rows(node, updated):
+                keys = [c.name for c in tables[table].primary_key]
+                statement = insert(tables[table]).values(shop_id=shop_id, **row)
+                statement = statement.on_conflict_do_update(
+                    index_elements=keys, set_={k: statement.excluded[k] for k in row if k not in keys})
+                session.execute(statement)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {"orders": len(updated), "seconds": seconds}
+
+
+def sample_lines(path: str, orders: int) -> list[bytes]:
+    """The first `orders` order lines and their children (written after every 200 parents, before the next)."""
+    taken, ids = [], set()
+    with open(path, "rb") as lines:
+        for raw in lines:
+            node = json.loads(raw)
+            if "__parentId" not in node:
+                if len(ids) == orders:
+                    break
+                ids.add(node["id"])
+            if node.get("__parentId") in ids or node.get("id") in ids:
+                taken.append(raw)
+    return taken
+
+
+def amount(value: dict | None, currency: str = "shopMoney") -> Decimal | None:
+    return Decimal(value[currency]["amount"]) if value and value.get(currency) else None
+
+
+def naive_rows(node: dict, updated: dict[str, str]):
+    """The typed rows a line becomes, computed in Python (the main columns of each table, and the raw line)."""
+    kind = node["__typename"]
+    if kind == "Order":
+        updated[node["id"]] = node["updatedAt"]
+        yield "orders", {
+            "order_id": node["id"], "legacy_id": int(node["legacyResourceId"]), "name": node["name"],
+            "created_at": node["createdAt"], "processed_at": node["processedAt"], "updated_at": node["updatedAt"],
+            "cancelled_at": node["cancelledAt"], "is_test": node["test"], "currency": node["currencyCode"],
+            "financial_status": node["displayFinancialStatus"], "customer_id": (node["customer"] or {}).get("id"),
+            "email": node["email"], "source_name": node["sourceName"], "tags": node["tags"],
+            **{f"{column}_shop": amount(node.get(field)) for column, field in ORDER_MONEY.items()},
+            **{f"{column}_presentment": amount(node.get(field), "presentmentMoney")
+               for column, field in ORDER_MONEY.items()},
+            "raw": node}
+        for item in node.get("transactions") or []:
+            yield "transactions", {
+                "transaction_id": item["id"], "order_id": node["id"], "order_updated_at": node["updatedAt"],
+                "kind": item["kind"], "status": item["status"], "gateway": item["gateway"],
+                "amount_shop": amount(item["amountSet"]), "created_at": item["createdAt"], "raw": item}
+        for item in node.get("refunds") or []:
+            yield "refunds", {
+                "refund_id": item["id"], "order_id": node["id"], "order_updated_at": node["updatedAt"],
+                "created_at": item["createdAt"], "updated_at": item["updatedAt"],
+                "total_refunded_shop": amount(item["totalRefundedSet"]), "raw": item}
+    elif kind == "LineItem":
+        yield "order_line_items", {
+            "line_item_id": node["id"], "order_id": node["__parentId"], "order_updated_at": updated[node["__parentId"]],
+            "name": node["name"], "sku": node["sku"], "quantity": node["quantity"],
+            "product_id": (node["product"] or {}).get("id"), "variant_id": (node["variant"] or {}).get("id"),
+            "original_total_shop": amount(node["originalTotalSet"]),
+            "discounted_total_shop": amount(node["discountedTotalSet"]),
+            "tax_shop": sum((amount(t["priceSet"]) for t in node["taxLines"]), Decimal(0)), "raw": node}
+    elif kind == "ShippingLine":
+        yield "order_shipping_lines", {
+            "shipping_line_id": node["id"], "order_id": node["__parentId"],
+            "order_updated_at": updated[node["__parentId"]], "title": node["title"],
+            "original_price_shop": amount(node["originalPriceSet"]), "raw": node}
+    elif kind.endswith("DiscountApplication"):
+        yield "order_discount_applications", {
+            "order_id": node["__parentId"], "position": node["index"], "order_updated_at": updated[node["__parentId"]],
+            "kind": kind, "code": node.get("code") or node.get("title"), "raw": node}
+
+
+ORDER_MONEY = {"subtotal": "subtotalPriceSet", "total_discounts": "totalDiscountsSet",
+               "total_shipping": "totalShippingPriceSet", "total_tax": "totalTaxSet", "total_price": "totalPriceSet",
+               "total_refunded": "totalRefundedSet"}
+
+
+TASKS = {"end_to_end": end_to_end, "floor": floor, "row_by_row": row_by_row}
+
+
+def measure(server: str, task: str, path: Path, name: str, *extra) -> dict:
+    """One measurement in a fresh database and a fresh child process (a clean interpreter: its own peak RSS)."""
+    url = fresh_database(server, name)
+    checkpoint(server)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        figures = pool.apply(TASKS[task], (url, str(path), *extra))
+    embedded.drop_database(server, name)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=200_000)
+    parser.add_argument("--small", type=int, default=50_000, help="the second size, for the memory comparison")
+    parser.add_argument("--seed", type=int, default=5)
+    args = parser.parse_args()
+    big, small = bulk_file(args.orders, args.seed), bulk_file(args.small, args.seed)
+    server = embedded.start(settings.VAR_DIR / "bench-pgdata", database="postgres")
+    embedded.drop_database(server, TEMPLATE)
+    embedded.create_database(server, TEMPLATE)
+    migrate(embedded.with_database(server, TEMPLATE))
+
+    # The floor before and after the end-to-end run, the faster kept: the machine is shared, and a floor
+    # measured in a slow moment would flatter the ratio.
+    floors = [measure(server, "floor", big, "bench_ingest_floor")]
+    full = measure(server, "end_to_end", big, "bench_ingest_e2e")
+    floors.append(measure(server, "floor", big, "bench_ingest_floor"))
+    bare = min(floors, key=lambda f: f["seconds"])
+    lesser = measure(server, "end_to_end", small, "bench_ingest_small")
+    naive = measure(server, "row_by_row", big, "bench_ingest_naive", SAMPLE)
+    embedded.drop_database(server, TEMPLATE)
+    report(big, small, full, bare, lesser, naive, [f["seconds"] for f in floors])
+
+
+def report(big: Path, small: Path, full: dict, bare: dict, lesser: dict, naive: dict,
+           floors: list[float]) -> None:
+    mb, small_mb = big.stat().st_size / 1e6, small.stat().st_size / 1e6
+    orders = full["orders"]
+    naive_rate = naive["orders"] / naive["seconds"]
+    print(f"\nBulk orders ingestion, {orders:,} orders ({full['lines']:,} lines, {mb:,.0f} MB of JSONL)\n")
+    print("| what | orders | seconds | orders/s | MB/s | peak RSS MB |\n|---|---|---|---|---|---|")
+    print(f"| end to end: land (COPY to staging) + promote (set-based SQL) | {orders:,} | {full['seconds']:.1f} | "
+          f"{orders / full['seconds']:,.0f} | {mb / full['seconds']:.1f} | {full['rss_mb']:.0f} |")
+    print(f"| of which land | | {full['land_s']:.1f} | | {mb / full['land_s']:.1f} | |")
+    print(f"| of which promote | | {full['promote_s']:.1f} | | | |")
+    print(f"| floor: bare COPY into one jsonb column (faster of {floors[0]:.1f} s, {floors[1]:.1f} s) | "
+          f"{orders:,} | {bare['seconds']:.1f} | "
+          f"{orders / bare['seconds']:,.0f} | {mb / bare['seconds']:.1f} | {bare['rss_mb']:.0f} |")
+    print(f"| end to end, smaller file | {lesser['orders']:,} | {lesser['seconds']:.1f} | "
+          f"{lesser['orders'] / lesser['seconds']:,.0f} | {small_mb / lesser['seconds']:.1f} | "
+          f"{lesser['rss_mb']:.0f} |")
+    print(f"| baseline: row by row, json in Python, an upsert per row (sample) | {naive['orders']:,} | "
+          f"{naive['seconds']:.1f} | {naive_rate:,.0f} | | |")
+    ratio = full["seconds"] / bare["seconds"]
+    print(f"\nend to end / COPY floor = {ratio:.2f}x (target under 2.5x); "
+          f"end to end / row by row = {orders / full['seconds'] / naive_rate:.1f}x faster; "
+          f"peak RSS {lesser['rss_mb']:.0f} MB at {lesser['orders']:,} orders, {full['rss_mb']:.0f} MB at "
+          f"{orders:,} (target under 250 MB, flat)")
+
+
+if __name__ == "__main__":
+    main()
