@@ -32,8 +32,8 @@ def _start(var_dir, port, log_path, sandbox_port):
 
 def _up(url):
     try:
-        return requests.get(url + "/login", timeout=1).status_code == 200
-    except requests.ConnectionError:
+        return requests.get(url + "/login", timeout=5).status_code == 200
+    except requests.RequestException:  # not listening yet, or busy starting: ask again
         return False
 
 
