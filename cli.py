@@ -1,11 +1,12 @@
-"""Ops commands on the Flask CLI: `flask --app app users ...`, `shops ...`, `meta ...` and `tokens rotate`."""
+"""Ops commands on the Flask CLI: `flask --app app users|shops|meta ...`, `tokens rotate`, `scheduler status`."""
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 import embedded
+import settings
 from dashboard import accounts
 from database import scheduler_sessionmaker, session_scope
 from ingest import crypto, jobs
@@ -16,6 +17,7 @@ users = AppGroup("users", help="Create users and grant them stores.")
 tokens = AppGroup("tokens", help="Stored API tokens.")
 meta = AppGroup("meta", help="Meta ad accounts.")
 shops = AppGroup("shops", help="Connect Shopify stores and list them.")
+scheduler = AppGroup("scheduler", help="The scheduler processes' health.")
 
 
 def _session():
@@ -165,9 +167,30 @@ def list_shops():
             click.echo(f"{shop.id}\t{shop.shop_domain}\t{shop.name}\t{shop.status}\t{kind or 'no credential'}")
 
 
+@scheduler.command("status")
+def scheduler_status():
+    """List scheduler instances with their heartbeat age; exit 1 when none is fresh (for ops' checks)."""
+    from dashboard import queries
+
+    with _session() as session:
+        rows = queries.list_schedulers(session=session)
+        waiting = session.scalar(text("SELECT count(*) FROM app_dashboard.sync_jobs "
+                                      "WHERE status = 'queued' AND run_after <= now()"))
+    for row in rows:
+        state = ("stopping" if row.stopping else "running") if row.fresh else "stale"
+        click.echo(f"{row.instance_id}\t{row.hostname}\tpid {row.pid}\t{state}\tlast heartbeat "
+                   f"{float(row.age_seconds):.0f} s ago\t{row.jobs_running} job(s) running")
+    fresh = sum(1 for row in rows if row.fresh)
+    click.echo(f"{fresh} scheduler(s) running, {waiting} job(s) due and waiting")
+    if not fresh:
+        raise click.ClickException(
+            f"no scheduler heartbeat in the last {settings.SCHEDULER_STALE_SECONDS:g} s: start `python scheduler.py`")
+
+
 def init_app(server: Flask) -> None:
     """Register the command groups on the Flask CLI."""
     server.cli.add_command(users)
     server.cli.add_command(shops)
     server.cli.add_command(tokens)
     server.cli.add_command(meta)
+    server.cli.add_command(scheduler)
