@@ -92,6 +92,8 @@ STATUS_SLOW_POLL_SECONDS = float(_env("STATUS_SLOW_POLL_SECONDS", "30"))
 # A source is "delayed" when its last success is older than this many sync intervals.
 STATUS_DELAYED_FACTOR = float(_env("STATUS_DELAYED_FACTOR", "2"))
 STATUS_HISTORY_LIMIT = int(_env("STATUS_HISTORY_LIMIT", "50"))
+# Status badges look at each store's latest this many jobs (and every live one).
+STATUS_JOBS_WINDOW = int(_env("STATUS_JOBS_WINDOW", "500"))
 STATUS_EVENTS_LIMIT = int(_env("STATUS_EVENTS_LIMIT", "100"))
 
 # Shopify Admin API. The version is pinned here and nowhere else; Shopify supports each for about a year.

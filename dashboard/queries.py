@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 import settings
 from dashboard import status
+from models import SOURCES
 
 _SHOPS = """
     SELECT shop_id, shop_domain, name, currency, iana_timezone, status
@@ -46,23 +47,34 @@ def list_sync_shops(*, session: Session, shop_id: int | None = None) -> list[Row
 
 
 def list_latest_jobs(*, session: Session, shop_id: int | None = None) -> list[Row]:
-    """The newest job of each (store, source, kind, target): a live one when there is one."""
+    """The newest job of each (store, source, kind, target) among each store's recent jobs, and every live one."""
+    # A window per store keeps this cheap on every poll however long the history grows (sync_jobs_shop_idx).
     return list(session.execute(text(f"""
+        WITH recent AS (
+            SELECT r.id FROM app_dashboard.shops s CROSS JOIN LATERAL (
+                SELECT id FROM app_dashboard.sync_jobs WHERE shop_id = s.id ORDER BY id DESC LIMIT :window) r
+            WHERE CAST(:shop_id AS bigint) IS NULL OR s.id = :shop_id
+            UNION
+            SELECT id FROM app_dashboard.sync_jobs WHERE status IN ('queued', 'running')
+        )
         SELECT DISTINCT ON (j.shop_id, j.source, j.kind, j.target) {_JOB_COLUMNS}
-        FROM app_dashboard.sync_jobs j JOIN app_dashboard.shops s ON s.id = j.shop_id
+        FROM recent JOIN app_dashboard.sync_jobs j USING (id) JOIN app_dashboard.shops s ON s.id = j.shop_id
         WHERE {_SHOP_FILTER}
         ORDER BY j.shop_id, j.source, j.kind, j.target, j.id DESC
-    """), {"shop_id": shop_id}))
+    """), {"shop_id": shop_id, "window": settings.STATUS_JOBS_WINDOW}))
 
 
 def list_last_successes(*, session: Session, shop_id: int | None = None) -> dict[tuple[int, str], object]:
-    """When each (store, source) last finished a job successfully."""
-    rows = session.execute(text(f"""
-        SELECT j.shop_id, j.source, max(j.finished_at) AS finished_at
-        FROM app_dashboard.sync_jobs j
-        WHERE j.status = 'succeeded' AND {_SHOP_FILTER}
-        GROUP BY j.shop_id, j.source
-    """), {"shop_id": shop_id})
+    """When each (store, source) last finished a job successfully (one index probe each: sync_jobs_success_idx)."""
+    rows = session.execute(text("""
+        SELECT s.id AS shop_id, src.source, last.finished_at
+        FROM app_dashboard.shops s CROSS JOIN unnest(CAST(:sources AS text[])) AS src(source)
+        CROSS JOIN LATERAL (
+            SELECT j.finished_at FROM app_dashboard.sync_jobs j
+            WHERE j.shop_id = s.id AND j.source = src.source AND j.status = 'succeeded'
+            ORDER BY j.finished_at DESC LIMIT 1) last
+        WHERE CAST(:shop_id AS bigint) IS NULL OR s.id = :shop_id
+    """), {"shop_id": shop_id, "sources": list(SOURCES)})
     return {(row.shop_id, row.source): row.finished_at for row in rows}
 
 

@@ -38,9 +38,10 @@ def running(shop_id, done=30, total=120, **fields):
 
 
 def failed(shop_id, **fields):
-    return SyncJob(shop_id=shop_id, source="shopify", kind="INCREMENTAL", status="failed", attempts=5,
-                   error_class="PermanentError", error_message="ACCESS_DENIED", error_hint="Reconnect the store.",
-                   started_at=datetime.now(UTC) - timedelta(minutes=2), finished_at=datetime.now(UTC), **fields)
+    values = dict(shop_id=shop_id, source="shopify", kind="INCREMENTAL", status="failed", attempts=5,
+                  error_class="PermanentError", error_message="ACCESS_DENIED", error_hint="Reconnect the store.",
+                  started_at=datetime.now(UTC) - timedelta(minutes=2), finished_at=datetime.now(UTC))
+    return SyncJob(**values | fields)
 
 
 def test_the_api_reports_progress_for_a_granted_store(client, tenants, scheduler_sessions):
@@ -188,3 +189,21 @@ def test_scheduler_status_command_exits_non_zero_without_a_fresh_heartbeat(serve
     assert result.exit_code == 0, result.output
     assert "host-2\thost\tpid 42\trunning\tlast heartbeat 2 s ago" in result.output
     assert "1 scheduler(s) running" in result.output
+
+
+def test_badges_read_a_window_of_recent_jobs_but_never_miss_a_live_one_or_the_last_success(
+        tenants, scheduler_sessions, web_sessions, monkeypatch):
+    alpha, _ = tenants
+    monkeypatch.setattr("settings.STATUS_JOBS_WINDOW", 2)
+    done = datetime.now(UTC) - timedelta(minutes=1)
+    add(scheduler_sessions, SyncJob(shop_id=alpha, source="shopify", kind="INCREMENTAL", status="succeeded",
+                                    finished_at=done),
+        SyncJob(shop_id=alpha, source="meta", kind="BACKFILL", target="act_1"),
+        *[failed(alpha, kind=f"RESYNC_RANGE_{n}") for n in range(3)])
+    ana = scalar(scheduler_sessions, "SELECT id FROM app_dashboard.users WHERE email = 'ana@agency.test'")
+    with web_session_scope(web_sessions, user_id=ana) as session:
+        kinds = {job.kind for job in queries.list_latest_jobs(session=session)}
+        summaries = {s.source: s for s in queries.read_sync_status(session=session)}
+    assert kinds == {"BACKFILL", "RESYNC_RANGE_1", "RESYNC_RANGE_2"}
+    assert summaries["shopify"].last_success_at == done and summaries["shopify"].state.state == "failing"
+    assert summaries["meta"].state.state == "syncing"

@@ -58,6 +58,12 @@ SELECT shop_id, account_id, min(date), max(date), count(*), max(synced_at)
 FROM core_warehouse.fact_marketing_daily GROUP BY shop_id, account_id;
 """
 
+# "Last successful sync" per store and source on every poll: one probe instead of a scan of the history.
+INDEX = """
+CREATE INDEX sync_jobs_success_idx ON app_dashboard.sync_jobs (shop_id, source, finished_at DESC)
+    WHERE status = 'succeeded';
+"""
+
 GRANTS = f"""
 GRANT SELECT ON reporting.meta_coverage TO {WEB_ROLE};
 GRANT ALL ON reporting.meta_coverage TO {SCHEDULER_ROLE};
@@ -71,10 +77,12 @@ def upgrade() -> None:
     op.execute(TABLE)
     op.execute(tenant_table("reporting.meta_coverage"))
     op.execute(TRIGGERS)
+    op.execute(INDEX)
     op.execute(GRANTS)
 
 
 def downgrade() -> None:
     op.execute(f"REVOKE INSERT (max_attempts) ON app_dashboard.sync_jobs FROM {WEB_ROLE}")
+    op.execute("DROP INDEX app_dashboard.sync_jobs_success_idx")
     op.execute("DROP TABLE reporting.meta_coverage")
     op.execute("DROP FUNCTION reporting.refresh_meta_coverage() CASCADE")
