@@ -189,6 +189,7 @@ class SourceSummary:
     completeness: dict
     percent: int | None
     eta: float | None
+    reason: str | None = None  # why the store is paused or disconnected
 
     @property
     def running(self):
@@ -200,6 +201,7 @@ class SourceSummary:
         return {
             "source": self.source,
             "state": self.state.state,
+            "reason": self.reason,
             "last_success_at": _iso(self.last_success_at),
             "data_until": _iso(self.data_until),
             "completeness": self.completeness,
@@ -264,5 +266,6 @@ def summarise(*, shops: list, latest_jobs: list, last_successes: dict, freshness
                 percent=None if job is None else progress_percent(job.progress_done, job.progress_total),
                 eta=None if job is None else eta_seconds(done=job.progress_done, total=job.progress_total,
                                                          started_at=job.started_at, now=now),
+                reason=shop.status_reason,
             ))
     return summaries

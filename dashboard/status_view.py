@@ -65,7 +65,8 @@ def source_card(summary) -> dbc.Card:
     if state.failed is not None:
         body.append(failure(state.failed))
     if state.state in (status.PAUSED, status.DISCONNECTED):
-        body.append(html.Div(f"Syncing is {state.state}.", className="small text-body-secondary"))
+        words = summary.reason or f"Syncing is {state.state}."
+        body.append(html.Div(words, className="small text-body-secondary sync-reason"))
     header = html.Div(
         [html.Span([summary.shop_name, html.Span(f" · {status.SOURCE_NAMES.get(summary.source, summary.source)}",
                                                  className="text-body-secondary")], className="fw-semibold"),

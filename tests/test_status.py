@@ -108,7 +108,8 @@ def test_shopify_version_warning_well_before_retirement(monkeypatch):
 
 
 def test_summarise_lists_shopify_always_and_meta_once_linked():
-    shop = SimpleNamespace(shop_id=1, name="Alpha", status="active", sync_interval_minutes=10, has_meta=True,
+    shop = SimpleNamespace(shop_id=1, name="Alpha", status="active", status_reason=None, sync_interval_minutes=10,
+                           has_meta=True,
                            shopify_order_count=200, warehouse_order_count=199, completeness_checked_at=NOW)
     coverage = [SimpleNamespace(shop_id=1, account_id="act_1", days=30, first_day=date(2026, 10, 31),
                                 last_day=date(2026, 11, 29), synced_at=NOW)]

@@ -207,3 +207,15 @@ def test_badges_read_a_window_of_recent_jobs_but_never_miss_a_live_one_or_the_la
     assert kinds == {"BACKFILL", "RESYNC_RANGE_1", "RESYNC_RANGE_2"}
     assert summaries["shopify"].last_success_at == done and summaries["shopify"].state.state == "failing"
     assert summaries["meta"].state.state == "syncing"
+
+
+def test_a_disconnected_store_says_why(client, tenants, scheduler_sessions):
+    alpha, _ = tenants
+    with session_scope(scheduler_sessions) as session:
+        session.execute(text("UPDATE app_dashboard.shops SET status = 'disconnected', status_reason = "
+                             "'The app was uninstalled: reconnect it in Settings.' WHERE id = :s"), {"s": alpha})
+    login(client, "ana@agency.test")
+    shopify = client.get(f"/api/sync/{alpha}/status").get_json()["sources"][0]
+    assert shopify["state"] == "disconnected" and shopify["reason"].startswith("The app was uninstalled")
+    cards = json.dumps(callback(client, "status-sources.children", {"status-shop.data": alpha}).get_json())
+    assert "reconnect it in Settings" in cards and "Disconnected" in cards
