@@ -31,10 +31,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _local(moment: datetime | None) -> str:
+def _local(moment: datetime | None, fmt: str = "%-d %b %H:%M") -> str:
     if moment is None:
         return "–"
-    return f"{moment.astimezone(ZoneInfo(settings.REPORTING_TIMEZONE)):%-d %b %H:%M}"
+    return moment.astimezone(ZoneInfo(settings.REPORTING_TIMEZONE)).strftime(fmt)
 
 
 def render_sources(shop_id: int | None):
@@ -185,7 +185,7 @@ def event_table() -> dbc.Table:
 
 def event_row(event) -> html.Tr:
     return html.Tr([
-        html.Td(_local(event.created_at), className="text-nowrap"),
+        html.Td(_local(event.created_at, "%-d %b %H:%M:%S"), className="text-nowrap"),  # a live log: seconds
         html.Td(dbc.Badge(event.level, color=LEVEL_COLOURS.get(event.level, "secondary"))),
         html.Td(event.shop_name or "–"), html.Td(event.message),
     ], className="event-row")
