@@ -114,16 +114,16 @@ def failure(job) -> dbc.Alert:
     """The error in plain words with its hint; admins get a retry button."""
     words = status.describe_error(job.error_class, job.error_message, job.error_hint)
     note = " It retries by itself." if status.is_retrying(job) else ""
-    return dbc.Alert([html.Div(words + note, className="sync-error"), *retry_button(job)], color="danger",
+    return dbc.Alert([html.Div(words + note, className="sync-error"), *retry_button(job, "card")], color="danger",
                      className="small py-2 mt-2 mb-0")
 
 
-def retry_button(job) -> list:
+def retry_button(job, place: str) -> list:
     """A retry button on a failed job, for admins (the callback checks again: hiding is not enforcing)."""
     if job.status != "failed" or not current_user.is_admin:
         return []
-    return [dbc.Button("Retry", size="sm", color="danger", outline=True, className="mt-2",
-                       id={"type": "retry-job", "job": job.id})]
+    return [dbc.Button("Retry", size="sm", color="danger", outline=True, className="mt-2" if place == "card" else "",
+                       id={"type": "retry-job", "job": job.id, "place": place})]
 
 
 def render_schedulers():
@@ -150,6 +150,9 @@ def render_history(shop_id: int | None):
     if not rows:
         return html.P("No sync has run yet.", className="text-body-secondary small")
     now = _now()
+    seen = set()  # only the newest job of a (store, source, kind, target) offers a retry: a later one replaced it
+    latest = {job.id for job in rows if (key := (job.shop_id, job.source, job.kind, job.target)) not in seen
+              and not seen.add(key)}
     headers = ["Job", "Store", "Source", "Kind", "Status", "Started", "Duration", "Attempts", "Error", ""]
     return dbc.Table(
         [html.Thead(html.Tr([html.Th(h) for h in headers])),
@@ -159,7 +162,7 @@ def render_history(shop_id: int | None):
              html.Td(_local(job.started_at)), html.Td(status.format_duration(status.job_duration(job, now=now))),
              html.Td(f"{job.attempts}/{job.max_attempts}"),
              html.Td(status.describe_error(job.error_class, job.error_message, job.error_hint), className="small"),
-             html.Td(retry_button(job)),
+             html.Td(retry_button(job, "history") if job.id in latest else []),
          ], id={"type": "job-row", "job": job.id}) for job in rows])],
         size="sm", hover=True, responsive=True, className="bg-body small", id="history-table",
     )
@@ -234,7 +237,7 @@ def register_callbacks(app: Dash) -> None:
     @app.callback(
         Output("retry-result", "children"),
         Output(POLL, "interval", allow_duplicate=True),
-        Input({"type": "retry-job", "job": ALL}, "n_clicks"),
+        Input({"type": "retry-job", "job": ALL, "place": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
     def retry_job(clicks):

@@ -79,6 +79,7 @@ def test_progress_moves_to_done_a_failure_offers_retry_and_a_stopped_scheduler_s
     dash_duo.find_element(".source-card button").click()
     dash_duo.wait_for_contains_text("#retry-result", "Retry queued")
     dash_duo.wait_for_text_to_equal(".source-state", "Syncing")
+    assert dash_duo.find_elements("#history-table button") == []  # the queued retry replaced the failed job
 
     _execute(scheduler_sessions, "DELETE FROM app_dashboard.scheduler_heartbeats")
     dash_duo.wait_for_contains_text("#scheduler-banner", "The scheduler is not running: jobs have been waiting since")

@@ -109,9 +109,10 @@ def _retry(client, job_id):
         "output": spec["output"],
         "outputs": [{"id": "retry-result", "property": "children"},
                     {"id": "sync-poll", "property": "interval"}],
-        "inputs": [[{"id": {"type": "retry-job", "job": job_id}, "property": "n_clicks", "value": 1}]],
+        "inputs": [[{"id": {"type": "retry-job", "job": job_id, "place": "card"}, "property": "n_clicks", "value": 1}]],
         "state": [],
-        "changedPropIds": [json.dumps({"job": job_id, "type": "retry-job"}, separators=(",", ":")) + ".n_clicks"],
+        "changedPropIds": [json.dumps({"job": job_id, "place": "card", "type": "retry-job"},
+                                      separators=(",", ":")) + ".n_clicks"],
     }
     headers = {"Content-Type": "application/json", "X-CSRFToken": client.get_cookie(CSRF_COOKIE).value}
     return client.post("/_dash-update-component", data=json.dumps(body), headers=headers)
