@@ -17,7 +17,7 @@ import cli
 import embedded
 import logs
 import settings
-from dashboard import auth, create_dash, db, health, shopify_oauth, webhooks
+from dashboard import auth, create_dash, db, health, shopify_oauth, sync_api, webhooks
 from database import migrate, scheduler_sessionmaker, session_scope, web_sessionmaker
 
 log = logging.getLogger("app")
@@ -44,6 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(server)
     server.register_blueprint(health.bp)
     server.register_blueprint(shopify_oauth.bp)
+    server.register_blueprint(sync_api.bp)
     webhooks.init_app(server)
     create_dash(server)
     cli.init_app(server)

@@ -1,11 +1,12 @@
-"""Ops commands on the Flask CLI: `flask --app app users ...`, `shops ...`, `meta ...`, `jobs ...`, `tokens rotate`."""
+"""Ops commands on the Flask CLI: `flask --app app users|shops|meta|jobs ...`, `tokens rotate`, `scheduler status`."""
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 import embedded
+import settings
 from dashboard import accounts, admin
 from database import scheduler_sessionmaker, session_scope
 from ingest import crypto, jobs
@@ -17,6 +18,7 @@ tokens = AppGroup("tokens", help="Stored API tokens.")
 meta = AppGroup("meta", help="Meta ad accounts.")
 shops = AppGroup("shops", help="Connect Shopify stores and list them.")
 jobs_group = AppGroup("jobs", help="List and cancel sync jobs.")
+scheduler = AppGroup("scheduler", help="The scheduler processes' health.")
 
 
 def _session():
@@ -190,6 +192,26 @@ def cancel_job(job_id):
             raise click.ClickException(str(error)) from error
 
 
+@scheduler.command("status")
+def scheduler_status():
+    """List scheduler instances with their heartbeat age; exit 1 when none is fresh (for ops' checks)."""
+    from dashboard import queries
+
+    with _session() as session:
+        rows = queries.list_schedulers(session=session)
+        waiting = session.scalar(text("SELECT count(*) FROM app_dashboard.sync_jobs "
+                                      "WHERE status = 'queued' AND run_after <= now()"))
+    for row in rows:
+        state = ("stopping" if row.stopping else "running") if row.fresh else "stale"
+        click.echo(f"{row.instance_id}\t{row.hostname}\tpid {row.pid}\t{state}\tlast heartbeat "
+                   f"{float(row.age_seconds):.0f} s ago\t{row.jobs_running} job(s) running")
+    fresh = sum(1 for row in rows if row.fresh)
+    click.echo(f"{fresh} scheduler(s) running, {waiting} job(s) due and waiting")
+    if not fresh:
+        raise click.ClickException(
+            f"no scheduler heartbeat in the last {settings.SCHEDULER_STALE_SECONDS:g} s: start `python scheduler.py`")
+
+
 def init_app(server: Flask) -> None:
     """Register the command groups on the Flask CLI."""
     server.cli.add_command(users)
@@ -197,3 +219,4 @@ def init_app(server: Flask) -> None:
     server.cli.add_command(tokens)
     server.cli.add_command(meta)
     server.cli.add_command(jobs_group)
+    server.cli.add_command(scheduler)

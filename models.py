@@ -172,6 +172,8 @@ class SyncJob(Base):
         ),
         Index("sync_jobs_lease_idx", "lease_expires_at", postgresql_where=text("status = 'running'")),
         Index("sync_jobs_shop_idx", "shop_id", text("id DESC")),
+        Index("sync_jobs_success_idx", "shop_id", "source", text("finished_at DESC"),
+              postgresql_where=text("status = 'succeeded'")),
         {"schema": APP},
     )
 

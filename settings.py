@@ -86,9 +86,21 @@ SHUTDOWN_GRACE_SECONDS = float(_env("SHUTDOWN_GRACE_SECONDS", "20"))
 # A scheduler unseen for this long is reported as not running.
 SCHEDULER_STALE_SECONDS = float(_env("SCHEDULER_STALE_SECONDS", "60"))
 
+# The status page and the navbar indicator: poll fast while a job is queued or running, slowly otherwise.
+STATUS_FAST_POLL_SECONDS = float(_env("STATUS_FAST_POLL_SECONDS", "2"))
+STATUS_SLOW_POLL_SECONDS = float(_env("STATUS_SLOW_POLL_SECONDS", "30"))
+# A source is "delayed" when its last success is older than this many sync intervals.
+STATUS_DELAYED_FACTOR = float(_env("STATUS_DELAYED_FACTOR", "2"))
+STATUS_HISTORY_LIMIT = int(_env("STATUS_HISTORY_LIMIT", "50"))
+# Status badges look at each store's latest this many jobs (and every live one).
+STATUS_JOBS_WINDOW = int(_env("STATUS_JOBS_WINDOW", "500"))
+STATUS_EVENTS_LIMIT = int(_env("STATUS_EVENTS_LIMIT", "100"))
+
 # Shopify Admin API. The version is pinned here and nowhere else; Shopify supports each for about a year.
 SHOPIFY_API_VERSION = _env("SHOPIFY_API_VERSION", "2026-01")
 SHOPIFY_API_VERSION_RETIRES = _env("SHOPIFY_API_VERSION_RETIRES", "2027-01-01")
+# The status page warns this many days before the pinned version retires.
+SHOPIFY_API_WARN_DAYS = int(_env("SHOPIFY_API_WARN_DAYS", "90"))
 # Where a shop's Admin API lives ({shop} is the myshopify domain). Embedded: the sandbox on loopback.
 _SHOPIFY_HOST = f"http://127.0.0.1:{SANDBOX_PORT}/shopify/{{shop}}" if EMBEDDED else "https://{shop}"
 SHOPIFY_ADMIN_URL = _env("SHOPIFY_ADMIN_URL", _SHOPIFY_HOST + "/admin/api/{version}/graphql.json")

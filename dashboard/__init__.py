@@ -6,7 +6,7 @@ import xstatic.pkg.bootstrap
 from dash import Dash
 from flask import Flask, send_from_directory
 
-from dashboard import admin_ui, layout
+from dashboard import admin_ui, layout, status_view
 
 HERE = Path(__file__).resolve().parent
 BOOTSTRAP_DIR = Path(xstatic.pkg.bootstrap.BASE_DIR)
@@ -30,6 +30,7 @@ def create_dash(server: Flask) -> Dash:
     app.layout = layout.shell
     layout.register_callbacks(app)
     admin_ui.register_callbacks(app)
+    status_view.register_callbacks(app)
     server.extensions["dash"] = app
     return app
 

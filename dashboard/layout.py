@@ -8,10 +8,11 @@ from dash import ALL, Dash, Input, Output, ctx, dcc, html, no_update
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
-from dashboard import db, queries, selection
+from dashboard import db, queries, selection, sync_indicator
 
 LOCATION = "_pages_location"  # Dash Pages' own dcc.Location: writing its search re-renders the page
-NAV = [("/", "Overview", False), ("/settings", "Settings", True)]  # (path, label, admins only)
+# (path, label, admins only)
+NAV = [("/", "Overview", False), ("/status", "Status", False), ("/settings", "Settings", True)]
 
 
 def shell():
@@ -22,6 +23,8 @@ def shell():
     return html.Div(
         [
             navbar(),
+            sync_indicator.banner(),
+            sync_indicator.poll(),
             filter_bar(shops),
             dbc.Container(dash.page_container, fluid="xl", className="py-4"),
         ]
@@ -53,6 +56,7 @@ def navbar() -> dbc.Navbar:
             [
                 dbc.NavbarBrand("Storefront analytics", href="/"),
                 dbc.Nav(links, navbar=True, className="me-auto"),
+                dbc.Nav(sync_indicator.indicator(), navbar=True, className="me-3"),
                 html.Div([user, logout], className="d-flex align-items-center gap-3"),
             ],
             fluid="xl",
@@ -104,6 +108,7 @@ def _options(choices: dict[str, str]) -> list[dict[str, str]]:
 
 def register_callbacks(app: Dash) -> None:
     """The shell's callbacks, bound to this app (not global: tests build several apps)."""
+    sync_indicator.register_callbacks(app, LOCATION)
 
     @app.callback(
         Output("shop", "value"),

@@ -1,7 +1,13 @@
 """Every read the dashboard makes: through the reporting schema, as the logged-in user (RLS applies)."""
 
+from datetime import UTC, datetime
+
 from sqlalchemy import Row, text
 from sqlalchemy.orm import Session
+
+import settings
+from dashboard import status
+from models import SOURCES
 
 _SHOPS = """
     SELECT shop_id, shop_domain, name, currency, iana_timezone, status
@@ -17,3 +23,142 @@ def list_shops(*, session: Session) -> list[Row]:
 def get_shop(*, session: Session, shop_id: int) -> Row | None:
     """One store, if this user may see it."""
     return session.execute(text(_SHOPS + " WHERE shop_id = :shop_id"), {"shop_id": shop_id}).first()
+
+
+# Sync status. app_dashboard's status tables are granted to the web role under the same RLS as reporting.
+_JOB_COLUMNS = """
+    j.id, j.shop_id, s.name AS shop_name, j.source, j.kind, j.target, j.status, j.attempts, j.max_attempts,
+    j.progress_done, j.progress_total, j.progress_label, j.error_class, j.error_message, j.error_hint,
+    j.run_after, j.created_at, j.started_at, j.finished_at
+"""
+_SHOP_FILTER = "(CAST(:shop_id AS bigint) IS NULL OR j.shop_id = :shop_id)"
+
+
+def list_sync_shops(*, session: Session, shop_id: int | None = None) -> list[Row]:
+    """The visible stores with what their status needs: state, interval, completeness counts."""
+    return list(session.execute(text("""
+        SELECT id AS shop_id, name, shop_domain, status, status_reason, sync_interval_minutes,
+               shopify_order_count, warehouse_order_count, completeness_checked_at,
+               EXISTS (SELECT FROM app_dashboard.ad_accounts a WHERE a.shop_id = shops.id) AS has_meta
+        FROM app_dashboard.shops
+        WHERE CAST(:shop_id AS bigint) IS NULL OR id = :shop_id
+        ORDER BY lower(name), id
+    """), {"shop_id": shop_id}))
+
+
+def list_latest_jobs(*, session: Session, shop_id: int | None = None) -> list[Row]:
+    """The newest job of each (store, source, kind, target) among each store's recent jobs, and every live one."""
+    # A window per store keeps this cheap on every poll however long the history grows (sync_jobs_shop_idx).
+    return list(session.execute(text(f"""
+        WITH recent AS (
+            SELECT r.id FROM app_dashboard.shops s CROSS JOIN LATERAL (
+                SELECT id FROM app_dashboard.sync_jobs WHERE shop_id = s.id ORDER BY id DESC LIMIT :window) r
+            WHERE CAST(:shop_id AS bigint) IS NULL OR s.id = :shop_id
+            UNION
+            SELECT id FROM app_dashboard.sync_jobs WHERE status IN ('queued', 'running')
+        )
+        SELECT DISTINCT ON (j.shop_id, j.source, j.kind, j.target) {_JOB_COLUMNS}
+        FROM recent JOIN app_dashboard.sync_jobs j USING (id) JOIN app_dashboard.shops s ON s.id = j.shop_id
+        WHERE {_SHOP_FILTER}
+        ORDER BY j.shop_id, j.source, j.kind, j.target, j.id DESC
+    """), {"shop_id": shop_id, "window": settings.STATUS_JOBS_WINDOW}))
+
+
+def list_last_successes(*, session: Session, shop_id: int | None = None) -> dict[tuple[int, str], object]:
+    """When each (store, source) last finished a job successfully (one index probe each: sync_jobs_success_idx)."""
+    rows = session.execute(text("""
+        SELECT s.id AS shop_id, src.source, last.finished_at
+        FROM app_dashboard.shops s CROSS JOIN unnest(CAST(:sources AS text[])) AS src(source)
+        CROSS JOIN LATERAL (
+            SELECT j.finished_at FROM app_dashboard.sync_jobs j
+            WHERE j.shop_id = s.id AND j.source = src.source AND j.status = 'succeeded'
+            ORDER BY j.finished_at DESC LIMIT 1) last
+        WHERE CAST(:shop_id AS bigint) IS NULL OR s.id = :shop_id
+    """), {"shop_id": shop_id, "sources": list(SOURCES)})
+    return {(row.shop_id, row.source): row.finished_at for row in rows}
+
+
+def list_freshness(*, session: Session, shop_id: int | None = None) -> dict[tuple[int, str], object]:
+    """How recent the newest change each (store, source) has loaded is (its sync cursors)."""
+    rows = session.execute(text("""
+        SELECT c.shop_id, c.source, max(c.cursor_at) AS cursor_at
+        FROM app_dashboard.sync_cursors c
+        WHERE CAST(:shop_id AS bigint) IS NULL OR c.shop_id = :shop_id
+        GROUP BY c.shop_id, c.source
+    """), {"shop_id": shop_id})
+    return {(row.shop_id, row.source): row.cursor_at for row in rows}
+
+
+def list_meta_coverage(*, session: Session, shop_id: int | None = None) -> list[Row]:
+    """Days of Meta insights loaded, per store and ad account."""
+    return list(session.execute(text("""
+        SELECT shop_id, account_id, first_day, last_day, days, synced_at
+        FROM reporting.meta_coverage
+        WHERE CAST(:shop_id AS bigint) IS NULL OR shop_id = :shop_id
+        ORDER BY shop_id, account_id
+    """), {"shop_id": shop_id}))
+
+
+def list_job_history(*, session: Session, shop_id: int | None = None,
+                     limit: int = settings.STATUS_HISTORY_LIMIT) -> list[Row]:
+    """The latest jobs, newest first, with their outcome and error."""
+    return list(session.execute(text(f"""
+        SELECT {_JOB_COLUMNS}
+        FROM app_dashboard.sync_jobs j JOIN app_dashboard.shops s ON s.id = j.shop_id
+        WHERE {_SHOP_FILTER}
+        ORDER BY j.id DESC
+        LIMIT :limit
+    """), {"shop_id": shop_id, "limit": limit}))
+
+
+def get_job(*, session: Session, job_id: int) -> Row | None:
+    """One job, if this user may see its store."""
+    return session.execute(text(f"""
+        SELECT {_JOB_COLUMNS}, j.params
+        FROM app_dashboard.sync_jobs j JOIN app_dashboard.shops s ON s.id = j.shop_id
+        WHERE j.id = :job_id
+    """), {"job_id": job_id}).first()
+
+
+def list_events(*, session: Session, shop_id: int | None = None, levels: list[str] | None = None,
+                after_id: int | None = None, limit: int = settings.STATUS_EVENTS_LIMIT) -> list[Row]:
+    """The event log, newest first; `after_id` returns only lines newer than one already shown."""
+    return list(session.execute(text("""
+        SELECT e.id, e.shop_id, s.name AS shop_name, e.job_id, e.level, e.message, e.created_at
+        FROM app_dashboard.sync_events e LEFT JOIN app_dashboard.shops s ON s.id = e.shop_id
+        WHERE (CAST(:shop_id AS bigint) IS NULL OR e.shop_id = :shop_id)
+          AND (CAST(:levels AS text[]) IS NULL OR e.level = ANY(CAST(:levels AS text[])))
+          AND e.id > coalesce(CAST(:after_id AS bigint), 0)
+        ORDER BY e.id DESC
+        LIMIT :limit
+    """), {"shop_id": shop_id, "levels": levels or None, "after_id": after_id, "limit": limit}))
+
+
+def list_schedulers(*, session: Session) -> list[Row]:
+    """Scheduler processes as last seen, freshest first, with whether they count as running."""
+    return list(session.execute(text("""
+        SELECT instance_id, hostname, pid, started_at, last_seen_at, jobs_running, stopping,
+               extract(epoch FROM now() - last_seen_at) AS age_seconds,
+               last_seen_at > now() - make_interval(secs => :stale) AS fresh
+        FROM app_dashboard.scheduler_heartbeats
+        ORDER BY last_seen_at DESC
+    """), {"stale": settings.SCHEDULER_STALE_SECONDS}))
+
+
+def get_oldest_queued_at(*, session: Session) -> object | None:
+    """When the longest-waiting due job of a visible store was queued."""
+    return session.execute(text("""
+        SELECT min(created_at) FROM app_dashboard.sync_jobs WHERE status = 'queued' AND run_after <= now()
+    """)).scalar()
+
+
+def read_sync_status(*, session: Session, shop_id: int | None = None) -> list:
+    """Every visible store and source's status summary (dashboard.status.summarise over the reads above)."""
+    return status.summarise(
+        shops=list_sync_shops(session=session, shop_id=shop_id),
+        latest_jobs=list_latest_jobs(session=session, shop_id=shop_id),
+        last_successes=list_last_successes(session=session, shop_id=shop_id),
+        freshness=list_freshness(session=session, shop_id=shop_id),
+        coverage=list_meta_coverage(session=session, shop_id=shop_id),
+        now=datetime.now(UTC),
+    )
