@@ -14,7 +14,7 @@ from flask import abort
 from flask_login import current_user
 
 import settings
-from dashboard import admin, db
+from dashboard import admin, db, status
 from dashboard.components import status_badge
 from database import session_scope
 from ingest.meta import connect as meta_connect
@@ -24,7 +24,6 @@ PREFIX = "settings-"
 # What a refused request says; anything else is a bug and shows as one.
 USER_ERRORS = (admin.AdminError, shopify_connect.ConnectError, meta_connect.ConnectError)
 RESYNC_MODES = {"incremental": "Incremental now", "full": "Full history", "range": "Date range"}
-JOB_NAMES = {"RECENT": "recent orders", "HISTORICAL_INIT": "history", "INCREMENTAL": "latest changes"}
 
 
 def require_admin() -> None:
@@ -80,7 +79,8 @@ def sync_cell(row):
             percent = round(100 * row.progress_done / row.progress_total) if row.progress_total else 100
             bar = dbc.Progress(value=max(percent, 5), label=f"{percent}%" if row.progress_total else "Running",
                                striped=True, animated=True, id=bar_id)
-        what = " · ".join(filter(None, [_source(row.source, row.target), _job_name(row.kind), row.progress_label]))
+        parts = [_source(row.source, row.target), status.job_name(row.kind), row.progress_label]
+        what = " · ".join(filter(None, parts))
         cancel = dbc.Button("Cancelling…" if row.cancelling else "Cancel", size="sm", color="link",
                             disabled=row.cancelling, className="p-0 ms-2",
                             id={"type": "settings-cancel", "job": row.job_id})
@@ -92,16 +92,12 @@ def sync_cell(row):
     bar = dbc.Progress(value=100, label=label, color=color, id=bar_id)
     if row.last_status != "failed":
         return bar
-    return [bar, html.Div([html.Span(f"Syncing {_job_name(row.last_kind)} failed: {row.last_error}"),
+    return [bar, html.Div([html.Span(f"Syncing {status.job_name(row.last_kind)} failed: {row.last_error}"),
                            html.Div(row.last_hint or "", className="text-body-secondary")], className="text-danger")]
 
 
 def _minutes(minutes: int) -> str:
     return f"{minutes // 60} h" if minutes >= 60 and minutes % 60 == 0 else f"{minutes} min"
-
-
-def _job_name(kind: str) -> str:
-    return JOB_NAMES.get(kind, kind.lower().replace("_", " "))
 
 
 def _source(source: str, target: str) -> str:

@@ -269,3 +269,11 @@ def summarise(*, shops: list, latest_jobs: list, last_successes: dict, freshness
                 reason=shop.status_reason,
             ))
     return summaries
+
+
+JOB_NAMES = {"RECENT": "recent orders", "HISTORICAL_INIT": "history", "INCREMENTAL": "latest changes"}
+
+
+def job_name(kind: str) -> str:
+    """A job kind in plain words ("latest changes" for INCREMENTAL)."""
+    return JOB_NAMES.get(kind, kind.lower().replace("_", " "))

@@ -104,7 +104,7 @@ def progress(summary, now: datetime) -> html.Div:
     counts = f" · {job.progress_done:,} of {job.progress_total:,}" if job.progress_total else ""
     return html.Div([
         bar,
-        html.Div([html.Span(job.progress_label or job.kind, className="sync-phase"), counts, " · ",
+        html.Div([html.Span(job.progress_label or status.job_name(job.kind), className="sync-phase"), counts, " · ",
                   html.Span(status.format_eta(summary.eta), className="sync-eta")],
                  className="small text-body-secondary"),
     ])
@@ -158,7 +158,8 @@ def render_history(shop_id: int | None):
         [html.Thead(html.Tr([html.Th(h) for h in headers])),
          html.Tbody([html.Tr([
              html.Td(job.id), html.Td(job.shop_name), html.Td(status.SOURCE_NAMES.get(job.source, job.source)),
-             html.Td(job.kind), html.Td(dbc.Badge(job.status, color=JOB_COLOURS.get(job.status, "secondary"))),
+             html.Td(status.job_name(job.kind)),
+             html.Td(dbc.Badge(job.status, color=JOB_COLOURS.get(job.status, "secondary"))),
              html.Td(_local(job.started_at)), html.Td(status.format_duration(status.job_duration(job, now=now))),
              html.Td(f"{job.attempts}/{job.max_attempts}"),
              html.Td(status.describe_error(job.error_class, job.error_message, job.error_hint), className="small"),
