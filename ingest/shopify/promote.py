@@ -100,21 +100,34 @@ ORDER_COLUMNS = {
 }
 
 
-def upsert(table: str, key: tuple[str, ...], columns: dict[str, str], source: str, *, order_by: str = "",
-           guard: str | None = None, counted: bool = False) -> str:
-    """INSERT ... SELECT DISTINCT ON (key) ... ON CONFLICT (shop_id, key) DO UPDATE [WHERE guard]."""
+def upsert_parts(table: str, key: tuple[str, ...], columns: dict[str, str], source: str, *, order_by: str = "",
+                 guard: str | None = None) -> tuple[str, str]:
+    """An upsert as (select, insert): `SELECT DISTINCT ON (key) ...`, and the INSERT reading it as `{src}`."""
     names = ", ".join(columns)
     keys = ", ".join(columns[k] for k in key)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
     where = f" WHERE {guard}" if guard else ""
     insert = (f"INSERT INTO core_warehouse.{table} AS t (shop_id, {names}, raw) "
-              f"SELECT * FROM src ON CONFLICT (shop_id, {', '.join(key)}) DO UPDATE SET {updates}, raw = EXCLUDED.raw"
-              f"{where}")
+              f"SELECT * FROM {{src}} ON CONFLICT (shop_id, {', '.join(key)}) DO UPDATE SET {updates}, "
+              f"raw = EXCLUDED.raw{where}")
     select = (f"SELECT DISTINCT ON ({keys}) :shop, {', '.join(columns.values())}, raw "
               f"FROM {source} ORDER BY {keys}{', ' + order_by if order_by else ''}")
-    if counted:
-        return f"WITH src AS ({select}), up AS ({insert} RETURNING 1) SELECT count(*) FROM src"
-    return f"WITH src AS ({select}) {insert}"
+    return select, insert
+
+
+def upsert(table: str, key: tuple[str, ...], columns: dict[str, str], source: str, *, order_by: str = "",
+           guard: str | None = None) -> str:
+    """INSERT ... SELECT DISTINCT ON (key) ... ON CONFLICT (shop_id, key) DO UPDATE [WHERE guard]."""
+    select, insert = upsert_parts(table, key, columns, source, order_by=order_by, guard=guard)
+    return f"WITH src AS ({select}) {insert.replace('{src}', 'src')}"
+
+
+def upsert_together(lines: str, first: tuple[str, str], *others: tuple[str, str]) -> str:
+    """Several upserts fed by the same lines, read (and decompressed) once; returns the first one's row count."""
+    ctes = [f"lines AS MATERIALIZED ({lines})"]
+    for n, (select, insert) in enumerate((first, *others)):
+        ctes += [f"src{n} AS ({select})", f"up{n} AS ({insert.replace('{src}', f'src{n}')})"]
+    return f"WITH {', '.join(ctes)} SELECT count(*) FROM src0"
 
 
 def match(typename: str) -> str:
@@ -139,12 +152,6 @@ def lines_of(typename: str, condition: str = "") -> str:
     return f"{chunk(typename, condition)} x"
 
 
-def listed(typename: str, key: str, condition: str = "") -> str:
-    """Items of a list inside the lines (an order's transactions, refunds), with the line as `o`."""
-    return (f"(SELECT item AS p, item AS raw, c.p AS o FROM {chunk(typename, condition)} c, "
-            f"jsonb_array_elements(c.p->'{key}') item) x")
-
-
 def with_order(typename: str) -> str:
     """Child lines joined to their order in the warehouse, whose `updated_at` guards them."""
     return (f"(SELECT c.p, c.raw, w.updated_at AS order_updated_at FROM {chunk(typename)} c "
@@ -152,27 +159,31 @@ def with_order(typename: str) -> str:
 
 
 FULL_ORDER = "p ? 'createdAt'"  # the order_sales part's Order lines carry only id and updatedAt
+ORDER_LIST_ITEMS = "(SELECT item AS p, item AS raw, c.p AS o FROM lines c, jsonb_array_elements(c.p->'{key}') item) x"
+LIST_GUARD = "t.order_updated_at <= EXCLUDED.order_updated_at"
 
-ORDERS = upsert("orders", ("order_id",), ORDER_COLUMNS, lines_of("Order", FULL_ORDER),
-                order_by=f"{ts('updatedAt')} DESC", guard="t.updated_at <= EXCLUDED.updated_at", counted=True)
+ORDER_PARTS = upsert_parts("orders", ("order_id",), ORDER_COLUMNS, "lines x", order_by=f"{ts('updatedAt')} DESC",
+                           guard="t.updated_at <= EXCLUDED.updated_at")
 
-TRANSACTIONS = upsert("transactions", ("transaction_id",), {
+TRANSACTION_PARTS = upsert_parts("transactions", ("transaction_id",), {
     "transaction_id": "p->>'id'", "order_id": "o->>'id'", "order_updated_at": "(o->>'updatedAt')::timestamptz",
     "parent_id": "p #>> '{parentTransaction,id}'", "kind": "p->>'kind'", "status": "p->>'status'",
     "gateway": "p->>'gateway'", "is_test": "(p->>'test')::boolean", "amount_shop": money("amountSet"),
     "amount_presentment": money("amountSet", "presentmentMoney"),
     "presentment_currency": "p #>> '{amountSet,presentmentMoney,currencyCode}'",
     "created_at": ts("createdAt"), "processed_at": ts("processedAt"),
-}, listed("Order", "transactions", FULL_ORDER), order_by="(o->>'updatedAt')::timestamptz DESC",
-    guard="t.order_updated_at <= EXCLUDED.order_updated_at")
+}, ORDER_LIST_ITEMS.replace("{key}", "transactions"), order_by="(o->>'updatedAt')::timestamptz DESC",
+    guard=LIST_GUARD)
 
-REFUNDS = upsert("refunds", ("refund_id",), {
+REFUND_PARTS = upsert_parts("refunds", ("refund_id",), {
     "refund_id": "p->>'id'", "order_id": "o->>'id'", "order_updated_at": "(o->>'updatedAt')::timestamptz",
     "created_at": ts("createdAt"), "processed_at": ts("processedAt"), "updated_at": ts("updatedAt"),
     "note": "p->>'note'", "total_refunded_shop": money("totalRefundedSet"),
     "total_refunded_presentment": money("totalRefundedSet", "presentmentMoney"),
-}, listed("Order", "refunds", FULL_ORDER), order_by="(o->>'updatedAt')::timestamptz DESC",
-    guard="t.order_updated_at <= EXCLUDED.order_updated_at")
+}, ORDER_LIST_ITEMS.replace("{key}", "refunds"), order_by="(o->>'updatedAt')::timestamptz DESC", guard=LIST_GUARD)
+
+# Orders with their transactions and refunds (lists inside the order line): one read of the lines for all three.
+ORDERS = upsert_together(chunk("Order", FULL_ORDER), ORDER_PARTS, TRANSACTION_PARTS, REFUND_PARTS)
 
 AGREEMENTS = upsert("order_agreements", ("agreement_id",), {
     "agreement_id": "p->>'id'", "order_id": "p->>'__parentId'", "kind": "p->>'__typename'",
@@ -270,7 +281,7 @@ WHERE c.shop_id = :shop AND c.redacted_at IS NOT NULL AND o.shop_id = :shop AND 
 
 # What each bulk part lands, in the order it must be promoted. Pass 1 needs nothing else; pass 2 needs orders.
 FIRST_PASS = {
-    "orders": (ORDERS, TRANSACTIONS, REFUNDS, SCRUB_REDACTED),
+    "orders": (ORDERS, SCRUB_REDACTED),
     "order_sales": (AGREEMENTS, SALES, REFUND_LINE_ITEMS),
     "customers": (CUSTOMERS,),
     "products": (PRODUCTS, VARIANTS),
