@@ -1,5 +1,6 @@
-"""In a real browser: an admin connects a sandbox store, watches its sync to done, sees it on the overview, then
-a resync after the token was revoked fails visibly; a member sees no settings."""
+"""In a real browser: an admin connects a sandbox store, watches its sync to done, then a resync after the token
+was revoked fails visibly, on Settings and on the status page; the store is on the overview; a member sees no
+settings."""
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
@@ -83,6 +84,13 @@ def test_admin_connects_a_store_watches_the_sync_and_sees_it(dash_duo, server, s
     _shot(dash_duo, "settings-full-page")
     dash_duo.driver.set_window_size(1400, 1000)
     assert "sync.resync" in dash_duo.find_element("#settings-audit").text
+
+    # The same resync, on the status page: its store is failing, with the error and the hint.
+    dash_duo.find_element("a[href^='/status']").click()
+    dash_duo.wait_for_contains_text("#history-table", "latest changes", timeout=20)
+    dash_duo.wait_for_contains_text("#status-sources", "Failing")
+    assert "reconnect the store in Settings" in dash_duo.find_element("#status-sources").text
+    _shot(dash_duo, "status-after-settings-resync")
 
     dash_duo.find_element("a[href^='/?'], a[href='/']").click()
     dash_duo.wait_for_text_to_equal("#page-title", "All stores")
