@@ -184,6 +184,18 @@ def _resync_job(session, shop_id, source, mode, target, since, until) -> tuple[s
     return kinds[mode], {"since": f"{since.isoformat()}T00:00:00+00:00", "until": f"{until.isoformat()}T23:59:59+00:00"}
 
 
+def retry_job(*, session: Session, by: int, job_id: int) -> tuple[int, bool]:
+    """Queue a failed job's source, kind and target again; return (job id, created). A live twin is reused."""
+    job = session.get(SyncJob, job_id)
+    if job is None or job.status != "failed":
+        raise AdminError("That job cannot be retried.")
+    new_id, created = jobs.enqueue(session=session, shop_id=job.shop_id, source=job.source, kind=job.kind,
+                                   target=job.target, params=job.params, requested_by=by)
+    record(session=session, by=by, action="sync.retry", shop_id=job.shop_id, job_id=new_id, retried=job_id,
+           created=created, source=job.source, kind=job.kind)
+    return new_id, created
+
+
 def cancel_job(*, session: Session, by: int | None, job_id: int) -> str:
     """Cancel a queued job now or a running one at its next checkpoint; return what happened, in words.
 

@@ -8,9 +8,9 @@ from dash import ALL, Dash, Input, Output, Patch, State, ctx, html, no_update
 from flask_login import current_user
 
 import settings
-from dashboard import db, queries, status
+from dashboard import admin, db, queries, status
 from dashboard.sync_indicator import POLL
-from ingest import jobs
+from database import session_scope
 from ingest.meta.version import retirement_warning
 from models import EVENT_LEVELS
 
@@ -247,12 +247,15 @@ def register_callbacks(app: Dash) -> None:
             return no_update, no_update
         if not current_user.is_admin:
             return dbc.Alert("Only admins can retry a sync.", color="danger", id="retry-refused"), no_update
-        session = db.get_session()
-        job = queries.get_job(session=session, job_id=ctx.triggered_id["job"])
-        if job is None or job.status != "failed":
-            return dbc.Alert("That job cannot be retried.", color="warning", id="retry-refused"), no_update
-        job_id, created = jobs.enqueue(session=session, shop_id=job.shop_id, source=job.source, kind=job.kind,
-                                       target=job.target, params=job.params, requested_by=current_user.id)
+        # Read as the user (RLS: only a store they may see), then queue and audit as an admin change.
+        job = queries.get_job(session=db.get_session(), job_id=ctx.triggered_id["job"])
+        try:
+            if job is None:
+                raise admin.AdminError("That job cannot be retried.")
+            with session_scope(db.writer_sessions()) as session:
+                job_id, created = admin.retry_job(session=session, by=current_user.id, job_id=job.id)
+        except admin.AdminError as error:
+            return dbc.Alert(str(error), color="warning", id="retry-refused"), no_update
         words = f"Retry queued as job {job_id}." if created else f"Job {job_id} is already queued for it."
         return (dbc.Alert(words, color="success", id="retry-queued", dismissable=True),
                 settings.STATUS_FAST_POLL_SECONDS * 1000)

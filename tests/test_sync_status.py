@@ -135,6 +135,9 @@ def test_retry_is_for_admins_and_visible_failed_jobs_only(server, tenants, sched
                                         "FROM app_dashboard.sync_jobs WHERE status = 'queued'")
     boss = scalar(scheduler_sessions, "SELECT id FROM app_dashboard.users WHERE email = 'boss@agency.test'")
     assert queued == f"1 INCREMENTAL {boss}"
+    audited = scalar(scheduler_sessions, "SELECT string_agg(action || ' ' || (details->>'created'), ',' ORDER BY id) "
+                                         "FROM app_dashboard.audit_log")
+    assert audited == "sync.retry true,sync.retry false"  # both clicks on the record, one job queued
 
 
 def test_meta_days_covered_come_from_the_rollup_under_rls(tenants, scheduler_sessions, web_sessions):
