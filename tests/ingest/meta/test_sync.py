@@ -1,9 +1,6 @@
 """Backfill and incremental jobs against the sandbox over HTTP: the warehouse ends equal to the sandbox's truth."""
 
-import os
 import signal
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
@@ -196,42 +193,23 @@ def test_an_expired_token_fails_the_job_with_a_hint(scheduler_sessions, make_sho
 
 
 @pytest.fixture
-def spawn(db_url, tmp_path, sandbox):
-    """Start real scheduler processes on this test's database and the sandbox; kill any left at the end."""
-    children = []
-
-    def start():
-        environment = os.environ | {
-            "DATABASE_URL": db_url, "TOKEN_ENCRYPTION_KEYS": settings.TOKEN_ENCRYPTION_KEYS,
-            "META_GRAPH_URL": f"{sandbox.base_url}/meta", "META_POLL_SECONDS": "0", "META_CHUNK_DAYS": "20",
-            "JOB_POLL_SECONDS": "0.2", "JOB_HEARTBEAT_SECONDS": "0.3", "JOB_LEASE_SECONDS": "2",
-            "JOB_REAP_SECONDS": "0.3", "SHUTDOWN_GRACE_SECONDS": "3", "LOG_LEVEL": "WARNING",
-        }
-        log = open(tmp_path / f"scheduler-{len(children)}.log", "w")  # noqa: SIM115  (the child writes to it)
-        child = subprocess.Popen([sys.executable, str(settings.ROOT / "scheduler.py")], env=environment, stdout=log,
-                                 stderr=subprocess.STDOUT, cwd=settings.ROOT)
-        children.append(child)
-        return child
-
-    yield start
-    for child in children:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+def spawn_on_sandbox(spawn, sandbox):
+    """Start real scheduler processes (tests.conftest's `spawn`) pointed at the sandbox's Meta."""
+    return lambda: spawn(META_GRAPH_URL=f"{sandbox.base_url}/meta", META_POLL_SECONDS="0", META_CHUNK_DAYS="20")
 
 
 def test_a_scheduler_killed_mid_backfill_resumes_without_gaps_or_duplicates(
-        spawn, scheduler_sessions, make_shop, sandbox, clock, store):
+        spawn_on_sandbox, scheduler_sessions, make_shop, sandbox, clock, store):
     spec = store.spec.ad_accounts[1]
     shop_id = make_shop(store.spec.domain)
     job_id = link(scheduler_sessions, shop_id, spec)
     sandbox.world.meta_faults.set(spec.account_id, "slow", 0.03)  # a backfill long enough to kill in the middle
-    victim = spawn()
+    victim = spawn_on_sandbox()
     wait_for(lambda: job(scheduler_sessions, job_id).progress_done >= 100, timeout=30, what="a few chunks")
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     sandbox.world.meta_faults.clear()
-    spawn()
+    spawn_on_sandbox()
     done = wait_for(lambda: (j := job(scheduler_sessions, job_id)).status == "succeeded" and j, timeout=60,
                     what="another scheduler to finish the backfill")
     assert done.attempts == 2
