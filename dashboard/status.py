@@ -155,15 +155,24 @@ def overall_percent(running_jobs: list) -> int | None:
     return progress_percent(sum(job.progress_done or 0 for job in known), sum(job.progress_total for job in known))
 
 
-def shopify_retirement_warning(*, today: date | None = None) -> str | None:
-    """A sentence when the pinned Shopify Admin API version retires within SHOPIFY_API_WARN_DAYS."""
-    retires = date.fromisoformat(settings.SHOPIFY_API_VERSION_RETIRES)
-    days = (retires - (today or date.today())).days
-    if days > settings.SHOPIFY_API_WARN_DAYS:
-        return None
-    when = f"in {days} days" if days >= 0 else f"{-days} days ago"
-    return (f"Shopify retires Admin API {settings.SHOPIFY_API_VERSION} {when} ({retires.isoformat()}): "
-            "move SHOPIFY_API_VERSION to the next version.")
+# The pinned API versions: (who retires it, the API, the setting naming it). Their dates are settings too.
+PINNED_APIS = (
+    ("Shopify", "Admin API", "SHOPIFY_API_VERSION", "SHOPIFY_API_VERSION_RETIRES", "SHOPIFY_API_WARN_DAYS"),
+    ("Meta", "Marketing API", "META_API_VERSION", "META_API_RETIRES_ON", "META_API_WARN_DAYS"),
+)
+
+
+def retirement_warnings(*, today: date | None = None) -> list[str]:
+    """A sentence for each pinned API version that retires within its warning window (or already has)."""
+    warnings = []
+    for vendor, api, version, retires_on, warn_days in PINNED_APIS:
+        retires = date.fromisoformat(getattr(settings, retires_on))
+        days = (retires - (today or date.today())).days
+        if days <= getattr(settings, warn_days):
+            when = f"in {days} days" if days >= 0 else f"{-days} days ago"
+            warnings.append(f"{vendor} retires {api} {getattr(settings, version)} {when} ({retires.isoformat()}): "
+                            f"move {version} to the next version.")
+    return warnings
 
 
 def scheduler_banner(*, fresh: int, oldest_queued_at: datetime | None, timezone) -> str | None:

@@ -11,7 +11,6 @@ import settings
 from dashboard import admin, db, queries, status
 from dashboard.sync_indicator import POLL
 from database import session_scope
-from ingest.meta.version import retirement_warning
 from models import EVENT_LEVELS
 
 JOB_COLOURS = {"queued": "secondary", "running": "primary", "succeeded": "success", "failed": "danger",
@@ -22,9 +21,8 @@ ALL_STORES = "all"
 
 def version_warnings() -> list:
     """Warn well before a pinned API version retires."""
-    warnings = [status.shopify_retirement_warning(), retirement_warning()]
     return [dbc.Alert(text, color="warning", className="py-2 small", id=f"version-warning-{number}")
-            for number, text in enumerate(warnings) if text]
+            for number, text in enumerate(status.retirement_warnings())]
 
 
 def _now() -> datetime:

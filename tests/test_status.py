@@ -100,11 +100,14 @@ def test_scheduler_banner_says_since_when_jobs_wait():
     assert status.scheduler_banner(fresh=0, oldest_queued_at=None, timezone=paris) == "The scheduler is not running."
 
 
-def test_shopify_version_warning_well_before_retirement(monkeypatch):
+def test_version_warnings_well_before_retirement(monkeypatch):
     monkeypatch.setattr("settings.SHOPIFY_API_VERSION_RETIRES", "2027-01-01")
-    assert status.shopify_retirement_warning(today=date(2026, 9, 1)) is None
-    assert "in 31 days" in status.shopify_retirement_warning(today=date(2026, 12, 1))
-    assert "1 days ago" in status.shopify_retirement_warning(today=date(2027, 1, 2))
+    monkeypatch.setattr("settings.META_API_RETIRES_ON", "2027-07-29")
+    assert status.retirement_warnings(today=date(2026, 9, 1)) == []
+    assert "in 31 days" in status.retirement_warnings(today=date(2026, 12, 1))[0]
+    assert "1 days ago" in status.retirement_warnings(today=date(2027, 1, 2))[0]
+    assert "Meta retires Marketing API v26.0 in 29 days" in status.retirement_warnings(today=date(2027, 6, 30))[1]
+    assert "Meta retires Marketing API v26.0 3 days ago" in status.retirement_warnings(today=date(2027, 8, 1))[1]
 
 
 def test_summarise_lists_shopify_always_and_meta_once_linked():

@@ -17,7 +17,6 @@ from ingest.meta.client import (
     pause_seconds,
     read_usage,
 )
-from ingest.meta.version import days_until_retirement, retirement_warning
 
 REDUCE = "Please reduce the amount of data you're asking for, then retry your request"
 
@@ -81,18 +80,6 @@ def test_classify_follows_metas_codes(status, error, expected):
 def test_throttling_waits_what_meta_says_or_a_default():
     assert classify(400, {"code": 17}, Usage(100, 180)).retry_after == 180
     assert classify(400, {"code": 17}, Usage(100, 0)).retry_after == settings.META_THROTTLE_DEFAULT_SECONDS
-
-
-def test_version_retirement_countdown(monkeypatch):
-    from datetime import date
-
-    monkeypatch.setattr(settings, "META_API_RETIRES_ON", "2027-07-29")
-    assert settings.META_API_VERSION == "v26.0"
-    assert days_until_retirement(today=date(2027, 7, 19)) == 10
-    assert days_until_retirement(today=date(2027, 8, 1)) == -3
-    assert retirement_warning(today=date(2027, 1, 1)) is None
-    assert "in 29 days" in retirement_warning(today=date(2027, 6, 30))
-    assert "3 days ago" in retirement_warning(today=date(2027, 8, 1))
 
 
 # -- over HTTP --------------------------------------------------------------------------------------------
