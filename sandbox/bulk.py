@@ -56,6 +56,9 @@ class BulkFaults:
     release: threading.Event = field(default_factory=threading.Event)
     stall_downloads: bool = False  # downloads send half the file, then wait until `resume_downloads` is set
     resume_downloads: threading.Event = field(default_factory=threading.Event)
+    hold_answer: int = 0  # the answer to the n-th operation started from now on waits until `answer` is set
+    answer: threading.Event = field(default_factory=threading.Event)
+    started: int = 0  # operations started since the faults were set (what `hold_answer` counts)
 
 
 @dataclass
@@ -132,6 +135,13 @@ class BulkOperations:
                            group_objects=group_objects, created_at=self.now())
             self.operations[op.id] = op
         return {"bulkOperation": op, "userErrors": [], "launch": lambda: self._launch(op, schema, items_for)}
+
+    def hold_answer(self, shop: str) -> None:
+        """Keep the caller waiting for its answer when the faults say so: the operation runs, the id is unsaid."""
+        faults = self.faults.setdefault(shop, BulkFaults())
+        faults.started += 1
+        if faults.started == faults.hold_answer:
+            faults.answer.wait()
 
     def _launch(self, op: Operation, schema: GraphQLSchema, items_for: ItemsFor) -> None:
         threading.Thread(target=self._run_safely, args=(op, schema, items_for), name=f"bulk-{op.id}",

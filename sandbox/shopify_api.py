@@ -271,6 +271,7 @@ class ShopifyAPI:
         answer = self._bulk_payload(ctx, payload)  # rendered while still CREATED, as Shopify answers
         if "launch" in payload:
             payload["launch"]()
+            self.bulk.hold_answer(ctx["store"].spec.domain)
         return answer
 
     def _bulk_payload(self, ctx: dict, payload: dict) -> dict:

@@ -14,6 +14,7 @@ import embedded
 import settings
 from database import make_engine, make_sessionmaker, migrate, session_scope
 from models import Shop
+from tests import clock
 
 TEMPLATE = f"storefront_template_{os.getpid()}"
 # `shopify_world`: the sandbox's demo stores over HTTP with the Shopify settings pointed at them.
@@ -119,7 +120,7 @@ def spawn(db_url, tmp_path):
             "DATABASE_URL": db_url, "JOB_POLL_SECONDS": "0.2", "JOB_HEARTBEAT_SECONDS": "0.3",
             "JOB_LEASE_SECONDS": "2", "JOB_REAP_SECONDS": "0.3", "SHUTDOWN_GRACE_SECONDS": "3",
             "SCHEDULER_THREADS": "3", "LOG_LEVEL": "WARNING", "TOKEN_ENCRYPTION_KEYS": settings.TOKEN_ENCRYPTION_KEYS,
-        } | env
+        } | clock.child_environment() | env
         log = open(tmp_path / f"scheduler-{len(children)}.log", "w")  # noqa: SIM115  (the child writes to it)
         child = subprocess.Popen(CHILD, env=environment, stdout=log, stderr=subprocess.STDOUT,
                                  cwd=settings.ROOT)

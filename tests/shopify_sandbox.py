@@ -8,6 +8,7 @@ import requests
 
 import settings
 from sandbox.server import SandboxServer, World, build_world, handed_over
+from tests.clock import DEFAULT
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Sandbox:
 @pytest.fixture
 def shopify_world(monkeypatch):
     """Two demo stores; the first's client id and secret double as the public app's (SHOPIFY_API_KEY/SECRET)."""
-    world = build_world(stores=2, seed=1)
+    world = build_world(stores=2, seed=1, today=DEFAULT.date())  # history of a fixed day, not of today's
     server = SandboxServer(world, port=0).start()
     base = server.base_url
     monkeypatch.setattr(settings, "SHOPIFY_ADMIN_URL", base + "/shopify/{shop}/admin/api/{version}/graphql.json")

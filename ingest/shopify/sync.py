@@ -182,6 +182,15 @@ def historical_init(ctx: JobContext) -> None:
         plan(ctx, client)
     run_parts(ctx, client, ctx.state["parts"], total=ctx.state["expected"])
     check_completeness(ctx, client)
+    if "since" not in ctx.params:
+        hand_over_cursors(ctx)
+
+
+def hand_over_cursors(ctx: JobContext) -> None:
+    """Every resource was read as it stood at the plan's end or later: INCREMENTAL goes on from there."""
+    with session_scope(ctx.sessions) as session:
+        for resource in RESOURCES:
+            save_cursor(session=session, shop_id=ctx.job.shop_id, resource=resource, at=ctx.state["until"])
 
 
 def plan(ctx: JobContext, client: ShopifyClient) -> None:
@@ -225,28 +234,40 @@ def run_parts(ctx: JobContext, client: ShopifyClient, parts: list[dict], *, tota
 
 
 def start_parts(ctx: JobContext, client: ShopifyClient, parts: list[dict]) -> bool:
-    """Start pending parts while slots are free, adopting any operation a killed scheduler left unsaved."""
-    pending = [p for p in parts if p["status"] == "pending"]
-    if not pending:
-        return False
-    since = ctx.state.setdefault("started", iso(datetime.now(UTC)))
-    # Allow for the store's clock running a little behind ours.
-    orphans = bulk.ours_since(client, datetime.fromisoformat(since) - timedelta(minutes=1)) \
-        if ctx.job.attempts > 1 else {}
-    started = False
+    """Start pending parts while slots are free.
+
+    A start is announced in the checkpoint before it is asked for ("starting"), so a part found "starting" is
+    one whose operation a killed scheduler may have started without saving its id: that operation is looked
+    up by its query text and adopted rather than run twice.
+    """
+    pending = [p for p in parts if p["status"] in ("pending", "starting")]
+    orphans, started = None, False
     for part in pending:
         if sum(p["status"] == "running" for p in parts) >= settings.SHOPIFY_BULK_CONCURRENCY:
             break
         query = queries.bulk_query(part["part"], part["search"])
-        try:
-            part["op"] = orphans.pop(query, None) or bulk.start(client, query)
-        except bulk.LimitReached:
-            break  # Shopify runs enough of our operations: wait for one to finish, it is not an error
-        part["status"] = "running"
+        if part["status"] == "starting" and orphans is None:
+            orphans = find_orphans(client, pending)
+        operation = (orphans or {}).pop(query, None)
+        if operation is None:
+            part.update(status="starting", asked=iso(datetime.now(UTC)))
+            ctx.checkpoint()
+            try:
+                operation = bulk.start(client, query)
+            except bulk.LimitReached:
+                part["status"] = "pending"  # Shopify runs enough of ours: wait for one to finish, not an error
+                break
+        part.update(op=operation, status="running")
         ctx.checkpoint(label=f"Started a bulk query for {describe(part)}")  # the id is saved before anything else
-        ctx.log("INFO", f"Started a bulk query for {describe(part)}", operation=part["op"])
+        ctx.log("INFO", f"Started a bulk query for {describe(part)}", operation=operation)
         started = True
     return started
+
+
+def find_orphans(client: ShopifyClient, parts: list[dict]) -> dict[str, str]:
+    """Operations started for the parts left "starting", by query text (allowing the store's clock to lag ours)."""
+    asked = min(datetime.fromisoformat(p["asked"]) for p in parts if p["status"] == "starting")
+    return bulk.ours_since(client, asked - timedelta(minutes=1))
 
 
 def advance_part(ctx: JobContext, client: ShopifyClient, parts: list[dict], part: dict, total: int | None) -> bool:
@@ -402,15 +423,18 @@ def count_orders(*, session: Session, shop_id: int, since: str, until: str, end_
 
 
 def enqueue_due(*, session: Session) -> int:
-    """Queue an INCREMENTAL for every active store whose interval has passed since its last one."""
+    """Queue an INCREMENTAL for every active store whose interval has passed since its last one, once its
+    backfill is done (an INCREMENTAL beside a backfill would only read the same orders again)."""
     return session.execute(text("""
         INSERT INTO app_dashboard.sync_jobs (shop_id, source, kind, priority)
         SELECT s.id, 'shopify', 'INCREMENTAL', 0 FROM app_dashboard.shops s
         WHERE s.status = 'active'
           AND EXISTS (SELECT 1 FROM app_dashboard.shop_credentials c WHERE c.shop_id = s.id)
           AND NOT EXISTS (SELECT 1 FROM app_dashboard.sync_jobs j WHERE j.shop_id = s.id AND j.source = 'shopify'
-              AND j.kind = 'INCREMENTAL'
-              AND (j.status IN ('queued', 'running')
-                   OR j.created_at > now() - make_interval(mins => s.sync_interval_minutes)))
+              AND ((j.kind = 'INCREMENTAL'
+                    AND (j.status IN ('queued', 'running')
+                         OR j.created_at > now() - make_interval(mins => s.sync_interval_minutes)))
+                   -- the backfill loads everything up to its end and hands INCREMENTAL its cursor there
+                   OR (j.kind = 'HISTORICAL_INIT' AND j.status IN ('queued', 'running'))))
         ON CONFLICT (shop_id, source, kind, target) WHERE status IN ('queued', 'running') DO NOTHING
     """)).rowcount

@@ -15,6 +15,7 @@ from ingest.runner import Worker
 from models import SyncJob
 from sandbox import ads
 from sandbox.server import SandboxServer, build_world
+from tests.clock import DEFAULT, frozen
 from tests.conftest import wait_for
 
 STORE = 1  # the demo template with two ad accounts
@@ -32,12 +33,13 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def clock():
-    return Clock()
+    with frozen(DEFAULT):
+        yield Clock()
 
 
 @pytest.fixture(scope="module")
 def sandbox(clock):
-    world = build_world(stores=2, seed=11, now=clock)
+    world = build_world(stores=2, seed=11, today=clock.now.date(), now=clock)
     server = SandboxServer(world).start()
     yield server
     server.stop()

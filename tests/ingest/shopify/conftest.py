@@ -15,9 +15,17 @@ from sandbox import generator, shopify_api
 from sandbox.bulk import BulkFaults
 from sandbox.meta_api import MetaFaults
 from sandbox.server import SandboxServer, World
+from tests.clock import DEFAULT, frozen
 from tests.conftest import wait_for
 
 DAYS = 150  # more than Shopify's 60-day window, and two bulk date slices of 90 days
+
+
+@pytest.fixture(autouse=True)
+def frozen_now(request) -> datetime:
+    """Every test here runs at a frozen instant (one of `tests.clock.DATES` when parametrized indirectly)."""
+    with frozen(getattr(request, "param", DEFAULT)) as instant:
+        yield instant
 
 
 @pytest.fixture
@@ -40,9 +48,9 @@ def serve_store(monkeypatch, tmp_path, clock, *, days: int, today: date):
 
 
 @pytest.fixture
-def sandbox(monkeypatch, tmp_path, clock):
+def sandbox(monkeypatch, tmp_path, clock, frozen_now):
     """History ending the day before yesterday: every order and refund of it has happened by now."""
-    server = serve_store(monkeypatch, tmp_path, clock, days=DAYS, today=date.today() - timedelta(days=2))
+    server = serve_store(monkeypatch, tmp_path, clock, days=DAYS, today=frozen_now.date() - timedelta(days=2))
     yield server
     server.stop()
 

@@ -1,23 +1,25 @@
 """RECENT and INCREMENTAL against a live sandbox store: new orders appear as its clock moves on."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 import settings
 from sandbox.shopify_graphql import CostBucket
+from tests.clock import at_each_date
 from tests.conftest import scalar
 from tests.ingest.shopify.conftest import events, run_job, serve_store, truth_days, warehouse_days
 
 
 @pytest.fixture
-def sandbox(monkeypatch, tmp_path, clock):
+def sandbox(monkeypatch, tmp_path, clock, frozen_now):
     """A store whose history runs three days past today: those orders appear when the clock gets there."""
-    server = serve_store(monkeypatch, tmp_path, clock, days=40, today=date.today() + timedelta(days=3))
+    server = serve_store(monkeypatch, tmp_path, clock, days=40, today=frozen_now.date() + timedelta(days=3))
     yield server
     server.stop()
 
 
+@at_each_date
 @pytest.mark.parametrize("paged_max", [0, 1000], ids=["backlog-by-bulk", "trickle-by-pages"])
 def test_backfill_recent_and_incremental_add_up_to_the_sandbox(scheduler_sessions, worker, shop_id, store, clock,
                                                                monkeypatch, paged_max):

@@ -1,8 +1,9 @@
 """A scheduler process SIGKILLed in each phase of a backfill: the next one finishes it, nothing twice.
 
-Phases: a bulk operation running at Shopify, its result downloading, the landed lines being promoted.
-The sandbox holds each phase open (a held operation, a stalled download) or promotion goes in small
-chunks, so the kill lands where the test says; the state read just before the kill proves it.
+Phases: Shopify's answer to a start on its way (the operation runs, its id unsaved), a bulk operation
+running at Shopify, its result downloading, the landed lines being promoted. The sandbox holds each phase
+open (a held answer, a held operation, a stalled download) or promotion goes in small chunks, so the kill
+lands where the test says; the state read just before the kill proves it.
 """
 
 import signal
@@ -12,6 +13,8 @@ import pytest
 import settings
 from database import session_scope
 from ingest import jobs
+from ingest.shopify import queries
+from tests.clock import at_each_date
 from tests.conftest import scalar, wait_for
 from tests.ingest.shopify.conftest import faults, truth_days, warehouse_days
 
@@ -50,6 +53,29 @@ def finish(spawn, env, sessions, job_id):
     return job
 
 
+def assert_each_part_ran_once(store, job):
+    """Shopify ran exactly the plan's bulk queries, each once: no operation was started twice."""
+    ran = sorted(op.query for op in store.sandbox_api.bulk.operations.values())
+    assert ran == sorted(queries.bulk_query(p["part"], p["search"]) for p in job.state["parts"])
+
+
+@pytest.mark.parametrize("nth", range(1, 7))
+def test_killed_before_saving_an_operation_id(start_backfill, spawn, scheduler_sessions, store, nth):
+    """Killed while Shopify's answer to its nth start is on the way: the next process adopts that operation."""
+    held = faults(store, hold_answer=nth)
+    victim, job_id, env = start_backfill()
+    wait_for(lambda: held.started == nth, what=f"bulk operation {nth} to be started")
+    starting = [p for p in _job(scheduler_sessions, job_id).state["parts"] if p["status"] == "starting"]
+    assert len(starting) == 1 and starting[0]["op"] is None  # the start was announced; its id never arrived
+    kill(victim)
+    held.answer.set()
+    job = finish(spawn, env, scheduler_sessions, job_id)
+    assert len(job.state["parts"]) == 6  # two date slices of orders and their sales, customers, products
+    assert_each_part_ran_once(store, job)
+    assert warehouse_days(scheduler_sessions, job.shop_id, store) == truth_days(store)
+
+
+@at_each_date
 def test_killed_while_bulk_operations_run(start_backfill, spawn, scheduler_sessions, store):
     held = faults(store, held=True)
     victim, job_id, env = start_backfill()
@@ -62,6 +88,7 @@ def test_killed_while_bulk_operations_run(start_backfill, spawn, scheduler_sessi
     job = finish(spawn, env, scheduler_sessions, job_id)
     # The new process polled the operations the dead one had started rather than starting them again.
     assert len(store.sandbox_api.bulk.operations) == len(job.state["parts"])
+    assert_each_part_ran_once(store, job)
     assert warehouse_days(scheduler_sessions, job.shop_id, store) == truth_days(store)
 
 
@@ -75,6 +102,7 @@ def test_killed_while_downloading(start_backfill, spawn, scheduler_sessions, sto
     stalled.resume_downloads.set()
     job = finish(spawn, env, scheduler_sessions, job_id)
     assert len(store.sandbox_api.bulk.operations) == len(job.state["parts"])  # the file was fetched again
+    assert_each_part_ran_once(store, job)
     assert warehouse_days(scheduler_sessions, job.shop_id, store) == truth_days(store)
     assert scalar(scheduler_sessions, "SELECT count(*) - count(DISTINCT order_id) FROM core_warehouse.orders") == 0
 

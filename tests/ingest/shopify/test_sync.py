@@ -5,15 +5,17 @@ from datetime import timedelta
 from database import session_scope
 from ingest import jobs
 from ingest.runner import Worker
-from ingest.shopify import queries
+from ingest.shopify import queries, sync
 from ingest.shopify.client import REVOKED_HINT
 from ingest.shopify.sync import ACCESS_HINT
 from sandbox.shopify_api import ShopifyFaults
 from sandbox.shopify_graphql import load_schema
+from tests.clock import at_each_date
 from tests.conftest import scalar, wait_for
 from tests.ingest.shopify.conftest import events, faults, run_job, truth_days, warehouse_days
 
 
+@at_each_date
 def test_historical_backfill_equals_the_sandbox_and_is_idempotent(scheduler_sessions, worker, shop_id, store):
     job = run_job(scheduler_sessions, worker, shop_id, "HISTORICAL_INIT")
     orders = sum(1 for _ in store.iter_orders())
@@ -26,6 +28,18 @@ def test_historical_backfill_equals_the_sandbox_and_is_idempotent(scheduler_sess
     run_job(scheduler_sessions, worker, shop_id, "HISTORICAL_INIT")
     assert scalar(scheduler_sessions, "SELECT count(*) FROM core_warehouse.order_line_items") == before
     assert warehouse_days(scheduler_sessions, shop_id, store) == truth_days(store)
+
+
+def test_no_incremental_beside_a_backfill_which_hands_it_its_cursor(scheduler_sessions, worker, shop_id, store):
+    with session_scope(scheduler_sessions) as session:
+        jobs.enqueue(session=session, shop_id=shop_id, source="shopify", kind="HISTORICAL_INIT")
+        assert sync.enqueue_due(session=session) == 0  # it would read the same orders again, by bulk
+    job = run_job(scheduler_sessions, worker, shop_id, "HISTORICAL_INIT")
+    cursors = scalar(scheduler_sessions, "SELECT array_agg(DISTINCT cursor_at) FROM app_dashboard.sync_cursors "
+                     "WHERE shop_id = :s AND resource IN ('orders', 'customers', 'products')", s=shop_id)
+    assert [c.isoformat() for c in cursors] == [job.state["until"].replace("Z", "+00:00")]
+    with session_scope(scheduler_sessions) as session:
+        assert sync.enqueue_due(session=session) == 1
 
 
 def test_server_errors_and_throttling_are_retried_to_the_same_result(scheduler_sessions, worker, shop_id, store):
