@@ -43,6 +43,7 @@ SUPPORTED_VERSIONS = ("v25.0", "v26.0")
 LATEST_VERSION = "v26.0"
 DEFAULT_LIMIT = 25
 BATCH_LIMIT = 50
+METHODS = ["GET", "POST", "DELETE", "PUT", "PATCH"]
 USAGE_CAP = 60          # utilisation (%) never exceeds this without a "usage" or "throttle" fault
 APP_USER_ID = "10000000000000001"
 BUSINESS_USER_FIELDS = frozenset({"business", "business_role_request", "email", "finance_permission", "first_name",
@@ -613,14 +614,14 @@ def blueprint(accounts: dict[str, AdAccount], *, today: Callable[[], date], faul
             faults.clear(request.args.get("account_id"), request.args.get("kind"))
         return _json({"faults": faults.snapshot()}, 200, {})
 
-    # Both /v26.0/act_X and /v26.0/act_X/ (the SDK's form), and any other path, answered as Meta answers it.
-    @bp.route("/<version>", methods=["GET", "POST", "DELETE"])
-    @bp.route("/<version>/", methods=["GET", "POST", "DELETE"])
-    @bp.route("/<version>/<path:rest>", methods=["GET", "POST", "DELETE"])
+    # Both /v26.0/act_X and /v26.0/act_X/ (the SDK's form), and any other path or method, answered as Meta would.
+    @bp.route("/<version>", methods=METHODS)
+    @bp.route("/<version>/", methods=METHODS)
+    @bp.route("/<version>/<path:rest>", methods=METHODS)
     def graph(version: str, rest: str = "") -> Response:
         return handle(version, rest)
 
-    @bp.route("/", methods=["GET", "POST", "DELETE"])
+    @bp.route("/", methods=METHODS)
     def root() -> Response:
         return _json(unknown_path("/").body(state.trace_id()), 400, _usage_headers(state, None, "ads_management", None))
 

@@ -75,8 +75,9 @@ def test_every_error_is_metas_json_error_with_usage_headers(meta):
     meta_error(meta.get("/999999"), 100, 33)
     meta_error(meta.session.get(f"{meta.graph}/not-a-version/act_2001", timeout=60), 2500)
     meta_error(meta.session.get(f"{meta.graph}/", timeout=60), 2500)
-    meta_error(meta.session.delete(f"{meta.graph}/v26.0/act_2001/", params={"access_token": "tok-a"}, timeout=60),
-               100, 33)
+    for method in ("DELETE", "PUT"):
+        meta_error(meta.session.request(method, f"{meta.graph}/v26.0/act_2001/", params={"access_token": "tok-a"},
+                                        timeout=60), 100, 33)
 
 
 # -- 2. parameters
