@@ -27,17 +27,20 @@ class Profile:
 
 
 def split_ints(total: int, weights: list[float]) -> list[int]:
-    """``total`` in whole parts proportional to ``weights`` (largest remainder; ties to the first part)."""
-    wsum = sum(weights)
+    """``total`` in whole parts proportional to ``weights`` (largest remainder; ties to the earlier part)."""
     if total == 0:
         return [0] * len(weights)
+    wsum = sum(weights)
     if wsum <= 0:       # nothing to go by: the first part carries it all
         return [total] + [0] * (len(weights) - 1)
-    quotas = [total * w / wsum for w in weights]
+    scale = total / wsum
+    quotas = [w * scale for w in weights]
     parts = [int(q) for q in quotas]
-    order = sorted(range(len(weights)), key=lambda i: (-(quotas[i] - parts[i]), i))
-    for i in order[: total - sum(parts)]:
-        parts[i] += 1
+    short = total - sum(parts)
+    if short:
+        fractions = [q - p for q, p in zip(quotas, parts, strict=True)]
+        for i in sorted(range(len(parts)), key=fractions.__getitem__, reverse=True)[:short]:   # stable: ties in order
+            parts[i] += 1
     return parts
 
 

@@ -325,22 +325,21 @@ def insight_rows(account: AdAccount, q: Query, as_of: date) -> tuple[list[dict],
     object_filters = [f for f in q.filtering if _split_field(f["field"])[1] in _OBJECT_FILTER_FIELDS]
     metric_filters = [f for f in q.filtering if _split_field(f["field"])[1] in _METRIC_FILTER_FIELDS]
     depth, family = q.depth, q.family
+    grouped = LEVELS[1:LEVELS.index(q.level) + 1]        # the levels whose ids tell the rows apart
     rendered, kept = [], []
     for start, stop in q.ranges:
         groups: dict[tuple, _Group] = {}
         day = start
         while day <= stop:
             for leaf in account.daily_leaves(day, as_of=as_of, depth=depth, family=family):
-                parents = _parents(found, leaf)
-                if not all(_object_matches(parents, f) for f in object_filters):
+                if object_filters and not all(_object_matches(_parents(found, leaf), f) for f in object_filters):
                     continue
-                ids = tuple(leaf.get(f"{lv}_id", "") for lv in LEVELS[1:LEVELS.index(q.level) + 1])
-                keys = {b: leaf[b] for b in q.breakdowns}
-                group = groups.get(ids + tuple(keys.values()))
+                key = tuple(leaf[f"{lv}_id"] for lv in grouped) + tuple(leaf[b] for b in q.breakdowns)
+                group = groups.get(key)
                 if group is None:
-                    owners = [parents[lv] if lv in LEVELS[1:LEVELS.index(q.level) + 1] else None
-                              for lv in ("campaign", "adset", "ad")]
-                    group = groups[ids + tuple(keys.values())] = _Group(*owners, keys, [])
+                    parents = _parents(found, leaf)
+                    group = groups[key] = _Group(*(parents[lv] if lv in grouped else None for lv in LEVELS[1:]),
+                                                 {b: leaf[b] for b in q.breakdowns}, [])
                 group.leaves.append(leaf)
             day += timedelta(days=1)
         for key in sorted(groups):
