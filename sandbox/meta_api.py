@@ -36,7 +36,7 @@ from sandbox import meta_nodes
 from sandbox.ads import AdAccount
 from sandbox.meta_errors import MetaError, no_object, param_error, unknown_path
 from sandbox.meta_faults import THROTTLES, FaultRule, MetaFaults
-from sandbox.meta_insights import Query, insight_rows, list_param, objects, parse_query
+from sandbox.meta_insights import OPERATORS, Query, insight_rows, list_param, matches, objects, parse_query
 
 SUPPORTED_VERSIONS = ("v25.0", "v26.0")
 LATEST_VERSION = "v26.0"
@@ -223,26 +223,57 @@ def _truthy(value: str | None) -> bool:
 
 
 def _edge_rows(account: AdAccount, edge: str, target: tuple | None, params: dict) -> list[dict]:
-    """The campaigns, ad sets or ads under an account, a campaign or an ad set, as node rows."""
+    """The campaigns, ad sets or ads under an account, a campaign or an ad set, filtered, as node rows."""
     kind, campaign, adset, _ad = target or ("account", None, None, None)
-    fields = list_param(params.get("fields"), "fields")
-    statuses = list_param(params.get("effective_status"), "effective_status")
-    rows = []
+    found = []
     for c in account.campaigns:
-        if (campaign and c is not campaign) or (statuses and c["status"] not in statuses):
+        if campaign and c is not campaign:
             continue
-        if edge == "campaigns":
-            if kind == "account":
-                rows.append(meta_nodes.render("Campaign", fields, meta_nodes.campaign_values(account, c)))
-            continue
+        if edge == "campaigns" and kind == "account":
+            found.append(("Campaign", meta_nodes.campaign_values(account, c)))
         for s in c["adsets"]:
             if adset and s is not adset:
                 continue
             if edge == "adsets" and kind in ("account", "campaign"):
-                rows.append(meta_nodes.render("AdSet", fields, meta_nodes.adset_values(account, c, s)))
+                found.append(("AdSet", meta_nodes.adset_values(account, c, s)))
             elif edge == "ads":
-                rows.extend(meta_nodes.render("Ad", fields, meta_nodes.ad_values(account, c, s, a)) for a in s["ads"])
-    return rows
+                found.extend(("Ad", meta_nodes.ad_values(account, c, s, a)) for a in s["ads"])
+    filters = _edge_filters(params)
+    fields = list_param(params.get("fields"), "fields")
+    return [meta_nodes.render(node_type, fields, values) for node_type, values in found
+            if all(_edge_match(node_type, values, f) for f in filters)]
+
+
+def _edge_filters(params: dict) -> list[dict]:
+    """``filtering`` and ``effective_status`` of an edge request, as filters on the listed objects' fields."""
+    filters = []
+    if params.get("filtering"):
+        try:
+            filters = json.loads(params["filtering"])
+        except json.JSONDecodeError as exc:
+            raise param_error("Param filtering must be an array") from exc
+        if not isinstance(filters, list) or not all(isinstance(f, dict) for f in filters):
+            raise param_error("Param filtering must be an array of {field, operator, value}")
+    statuses = list_param(params.get("effective_status"), "effective_status")
+    if statuses:
+        filters.append({"field": "effective_status", "operator": "IN", "value": statuses})
+    for f in filters:
+        if f.get("operator") not in OPERATORS or "value" not in f:
+            raise param_error(f"Filtering operator {f.get('operator')} or its value is invalid.")
+    return filters
+
+
+def _edge_match(node_type: str, values: dict, f: dict) -> bool:
+    attr = str(f.get("field")).rpartition(".")[2]       # "campaign.effective_status" or "effective_status"
+    if attr not in meta_nodes.NODE_FIELDS[node_type][0]:
+        raise param_error(f"Filtering field {f.get('field')} is invalid.")
+    actual = values[attr]() if attr in values else None
+    wanted = f["value"]
+    if attr.endswith("_time") and actual is not None and str(wanted).isdigit():     # times filter as unix seconds
+        actual = int(datetime.strptime(actual, "%Y-%m-%dT%H:%M:%S%z").timestamp())
+    if actual is None:
+        return f["operator"].startswith("NOT_")
+    return matches(actual, f["operator"], wanted)
 
 
 def _node(state: _State, account: AdAccount, target: tuple | None, params: dict) -> dict:
@@ -482,9 +513,11 @@ def blueprint(accounts: dict[str, AdAccount], *, today: Callable[[], date], faul
                                               method=str(spec.get("method", "GET")).upper(), query_string=args,
                                               data=body):
             answer = handle(version, path)
-        return {"code": answer.status_code,
-                "headers": [{"name": k, "value": v} for k, v in answer.headers.items()],
-                "body": answer.get_data(as_text=True)}
+        out = {"code": answer.status_code, "headers": [{"name": k, "value": v} for k, v in answer.headers.items()],
+               "body": answer.get_data(as_text=True)}
+        if request.values.get("include_headers", "true").lower() == "false":
+            del out["headers"]
+        return out
 
     @bp.route("/_admin/faults", methods=["GET", "POST", "DELETE"])
     def admin_faults() -> Response:

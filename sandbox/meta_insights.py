@@ -253,7 +253,7 @@ def parse_query(params: dict[str, str], today: date, *, first_day: date | None =
 _OBJECT_FILTER_FIELDS = {"id": "id", "name": "name", "objective": "objective", "effective_status": "status",
                          "status": "status"}
 _METRIC_FILTER_FIELDS = ("spend", "impressions", "clicks", "reach", "inline_link_clicks")
-_OPERATORS = ("EQUAL", "NOT_EQUAL", "IN", "NOT_IN", "CONTAIN", "NOT_CONTAIN", "GREATER_THAN",
+OPERATORS = ("EQUAL", "NOT_EQUAL", "IN", "NOT_IN", "CONTAIN", "NOT_CONTAIN", "GREATER_THAN",
               "GREATER_THAN_OR_EQUAL", "LESS_THAN", "LESS_THAN_OR_EQUAL")
 
 
@@ -271,13 +271,14 @@ def _check_filter(f: dict) -> None:
          not (attr == "objective" and level != "campaign"))
     if not known:
         raise param_error(f"Filtering field {f.get('field')} is invalid.")
-    if f.get("operator") not in _OPERATORS:
+    if f.get("operator") not in OPERATORS:
         raise param_error(f"Filtering operator {f.get('operator')} is invalid.")
     if "value" not in f:
         raise param_error("Filtering value is missing.")
 
 
-def _matches(actual: object, op: str, value: object) -> bool:
+def matches(actual: object, op: str, value: object) -> bool:
+    """Whether a value passes one of Meta's filtering operators."""
     if op in ("IN", "NOT_IN"):
         values = value if isinstance(value, list) else [value]
         hit = str(actual) in [str(v) for v in values]
@@ -345,7 +346,7 @@ def insight_rows(account: AdAccount, q: Query, as_of: date) -> tuple[list[dict],
         for key in sorted(groups):
             group = groups[key]
             agg = _aggregate(group.leaves)
-            if any(not _matches(agg[_split_field(f["field"])[1]], f["operator"], f["value"]) for f in metric_filters):
+            if any(not matches(agg[_split_field(f["field"])[1]], f["operator"], f["value"]) for f in metric_filters):
                 continue
             kept.append(group)
             rendered.append((_render(account, q, q.fields, agg, group, start, stop), agg, group))
@@ -375,7 +376,7 @@ def _object_matches(parents: dict, f: dict) -> bool:
     level, attr = _split_field(f["field"])
     # ad sets and ads have no status of their own here: they run while their campaign does
     actual = parents[level].get(_OBJECT_FILTER_FIELDS[attr], parents["campaign"]["status"])
-    return _matches(actual, f["operator"], f["value"])
+    return matches(actual, f["operator"], f["value"])
 
 
 def _aggregate(stats: list[dict]) -> dict:

@@ -303,3 +303,31 @@ def test_batch_answers_each_call_as_code_headers_and_body(meta):
     without_slash = meta.session.post(f"{meta.graph}/v26.0", timeout=60,
                                       data={"access_token": "tok-a", "batch": json.dumps(calls[:1])})
     assert [a["code"] for a in without_slash.json()] == [200]
+
+
+def test_edges_honour_filtering_and_effective_status(meta):
+    campaigns = meta.all_rows("/act_2001/campaigns", fields="id,effective_status,updated_time")
+    assert {c["effective_status"] for c in campaigns} <= {"ACTIVE", "PAUSED"}
+    active = [c["id"] for c in campaigns if c["effective_status"] == "ACTIVE"]
+    assert [c["id"] for c in meta.all_rows("/act_2001/campaigns", effective_status='["ACTIVE"]')] == active
+    flt = json.dumps([{"field": "campaign.effective_status", "operator": "IN", "value": ["ACTIVE"]}])
+    assert [c["id"] for c in meta.all_rows("/act_2001/campaigns", filtering=flt)] == active
+    latest = max(datetime.strptime(c["updated_time"], "%Y-%m-%dT%H:%M:%S%z") for c in campaigns)
+    flt = json.dumps([{"field": "campaign.updated_time", "operator": "GREATER_THAN",
+                       "value": int(latest.timestamp()) - 1}])
+    newest = meta.all_rows("/act_2001/campaigns", filtering=flt, fields="updated_time")
+    assert newest and all(datetime.strptime(c["updated_time"], "%Y-%m-%dT%H:%M:%S%z") == latest for c in newest)
+    ads = meta.all_rows("/act_2001/ads", fields="id,adset_id")
+    flt = json.dumps([{"field": "ad.adset_id", "operator": "EQUAL", "value": ads[0]["adset_id"]}])
+    assert meta.all_rows("/act_2001/ads", fields="id,adset_id", filtering=flt) == [
+        a for a in ads if a["adset_id"] == ads[0]["adset_id"]]
+    meta_error(meta.get("/act_2001/campaigns", filtering=json.dumps([{"field": "campaign.budget",
+                                                                      "operator": "EQUAL", "value": 1}])), 100)
+
+
+def test_batch_without_headers(meta):
+    calls = [{"method": "GET", "relative_url": "me/adaccounts?fields=name"}]
+    answers = meta.session.post(f"{meta.graph}/v26.0/", timeout=60, data={
+        "access_token": "tok-a", "batch": json.dumps(calls), "include_headers": "false"}).json()
+    assert [sorted(a) for a in answers] == [["body", "code"]] and answers[0]["code"] == 200
+    assert json.loads(answers[0]["body"])["data"] == [{"name": "Main", "id": "act_2001"}]
