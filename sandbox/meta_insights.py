@@ -19,6 +19,7 @@ from sandbox.ads import WINDOWS, AdAccount
 from sandbox.meta_errors import MetaError, not_valid, param_error
 
 RETENTION_MONTHS = 37
+REACH_MONTHS = 13
 LEVELS = ("account", "campaign", "adset", "ad")
 VALID_WINDOWS = ("1d_view", "7d_view", "28d_view", "1d_click", "7d_click", "28d_click", "1d_ev", "dda", "default")
 DEPRECATED_WINDOWS = ("7d_view", "28d_view", "1d_ev", "dda", "default")   # accepted, no keys returned
@@ -42,6 +43,13 @@ class Query:
     breakdowns: list[str] = field(default_factory=list)
     sort: list[tuple[str, bool]] = field(default_factory=list)     # (field, descending)
     summary: list[str] | None = None       # fields of the summary object; None = no summary
+    today: date | None = None              # the account's local date when asked
+
+    @property
+    def unique_omitted(self) -> frozenset[str]:
+        """Meta leaves reach (and what derives from it) out of breakdowns starting more than 13 months back."""
+        old = self.today is not None and min(r[0] for r in self.ranges) < add_months(self.today, -REACH_MONTHS)
+        return _REACH_FIELDS if self.breakdowns and old else frozenset()
 
     @property
     def family(self) -> str | None:
@@ -244,7 +252,7 @@ def parse_query(params: dict[str, str], today: date, *, first_day: date | None =
             _check_filter(f)
         filtering += given
     return Query(level, fields, ranges, windows, filtering, _breakdowns(params, fields), _sort(params),
-                 _summary(params, fields))
+                 _summary(params, fields), today)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -580,6 +588,8 @@ _RENDERERS: dict[str, Callable[[_Ctx], object]] = {
 _NUMERIC = frozenset({"spend", "impressions", "clicks", "reach", "inline_link_clicks", "unique_clicks",
                       "unique_inline_link_clicks", "frequency", "cpc", "cpm", "cpp", "ctr", "unique_ctr",
                       "inline_link_click_ctr", "cost_per_inline_link_click", "cost_per_unique_click"})
+_REACH_FIELDS = frozenset({"reach", "frequency", "cpp", "unique_ctr", "unique_inline_link_click_ctr",
+                           "unique_link_clicks_ctr"})
 # Fields naming the row's level or account: not part of a summary.
 _IDENTITY = frozenset({"campaign_id", "campaign_name", "objective", "adset_id", "adset_name", "ad_id", "ad_name",
                        "adset_start", "adset_end", "optimization_goal", "date_start", "date_stop"})
@@ -591,7 +601,7 @@ def _render(account: AdAccount, q: Query, fields: list[str], agg: dict, group: _
     ctx = _Ctx(account, agg, group, [w for w in q.windows if w not in DEPRECATED_WINDOWS])
     row: dict = {}
     for name in fields:
-        render = _RENDERERS.get(name)
+        render = _RENDERERS.get(name) if name not in q.unique_omitted else None
         value = render(ctx) if render else None
         if value is not None:
             row[name] = value

@@ -331,3 +331,14 @@ def test_batch_without_headers(meta):
         "access_token": "tok-a", "batch": json.dumps(calls), "include_headers": "false"}).json()
     assert [sorted(a) for a in answers] == [["body", "code"]] and answers[0]["code"] == 200
     assert json.loads(answers[0]["body"])["data"] == [{"name": "Main", "id": "act_2001"}]
+
+
+def test_reach_is_left_out_of_breakdowns_starting_more_than_13_months_back(meta):
+    recent = {"since": "2025-11-01", "until": "2025-11-30"}      # 12 months before the clock (2026-11-22)
+    old = {"since": "2025-10-01", "until": "2025-10-31"}         # 13 months and more
+    for rng, has_reach in ((recent, True), (old, False)):
+        rows = meta.all_rows("/act_2001/insights", time_range=json.dumps(rng), fields="spend,reach,frequency",
+                             breakdowns="age")
+        assert rows and all(("reach" in r) == ("frequency" in r) == has_reach for r in rows)
+    (whole,) = meta.all_rows("/act_2001/insights", time_range=json.dumps(old), fields="spend,reach")
+    assert int(whole["reach"]) > 0
