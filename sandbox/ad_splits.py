@@ -33,8 +33,7 @@ def split_ints(total: int, weights: list[float]) -> list[int]:
     wsum = sum(weights)
     if wsum <= 0:       # nothing to go by: the first part carries it all
         return [total] + [0] * (len(weights) - 1)
-    scale = total / wsum
-    quotas = [w * scale for w in weights]
+    quotas = [total * w / wsum for w in weights]
     parts = [int(q) for q in quotas]
     short = total - sum(parts)
     if short:
