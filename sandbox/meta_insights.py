@@ -48,8 +48,10 @@ class Query:
     @property
     def unique_omitted(self) -> frozenset[str]:
         """Meta leaves reach (and what derives from it) out of breakdowns starting more than 13 months back."""
-        old = self.today is not None and min(r[0] for r in self.ranges) < add_months(self.today, -REACH_MONTHS)
-        return _REACH_FIELDS if self.breakdowns and old else frozenset()
+        if not self.breakdowns or self.today is None:
+            return frozenset()
+        old = min(r[0] for r in self.ranges) < add_months(self.today, -REACH_MONTHS)
+        return _REACH_FIELDS if old else frozenset()
 
     @property
     def family(self) -> str | None:
@@ -600,8 +602,9 @@ def _render(account: AdAccount, q: Query, fields: list[str], agg: dict, group: _
     """One row: each asked field Meta has a value for (the others are left out, as Meta leaves them out)."""
     ctx = _Ctx(account, agg, group, [w for w in q.windows if w not in DEPRECATED_WINDOWS])
     row: dict = {}
+    omitted = q.unique_omitted
     for name in fields:
-        render = _RENDERERS.get(name) if name not in q.unique_omitted else None
+        render = _RENDERERS.get(name) if name not in omitted else None
         value = render(ctx) if render else None
         if value is not None:
             row[name] = value
