@@ -43,6 +43,8 @@ LATEST_VERSION = "v26.0"
 DEFAULT_LIMIT = 25
 BATCH_LIMIT = 50
 METHODS = ["GET", "POST", "DELETE", "PUT", "PATCH"]
+# The listing edges each kind of node has (every node also has insights).
+EDGES = {"account": ("campaigns", "adsets", "ads"), "campaign": ("adsets", "ads"), "adset": ("ads",), "ad": ()}
 USAGE_CAP = 60          # utilisation (%) never exceeds this without a "usage" or "throttle" fault
 APP_USER_ID = "10000000000000001"
 BUSINESS_USER_FIELDS = frozenset({"business", "business_role_request", "email", "finance_permission", "first_name",
@@ -407,6 +409,10 @@ def blueprint(accounts: dict[str, AdAccount], *, today: Callable[[], date], faul
             return run_answer(call.run, edge, params)
         if edge is None and method == "GET":
             return _node(state, account, call.target, params)
+        kind = call.target[0] if call.target else "account"
+        if edge in ("campaigns", "adsets", "ads") and edge not in EDGES[kind]:
+            node_type = {"account": "AdAccount", "campaign": "Campaign", "adset": "AdSet", "ad": "Ad"}[kind]
+            raise param_error(f"Tried accessing nonexisting field ({edge}) on node type ({node_type})")
         if edge in ("campaigns", "adsets", "ads") and method == "GET":
             rows = _edge_rows(account, edge, call.target, params)
             return _page(rows, params, {"total_count": len(rows)} if _truthy(params.get("summary")) else None)

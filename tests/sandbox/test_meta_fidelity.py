@@ -180,6 +180,10 @@ def test_adset_and_ad_edges_and_nodes(meta):
     assert meta.ok(f"/{ad['id']}", fields="adset_id,name") == {"id": ad["id"], "adset_id": ad["adset_id"],
                                                                "name": ad["name"]}
     meta_error(meta.get(f"/{ad['id']}", token="tok-b"), 100, 33)
+    assert meta.ok(f"/{adset['id']}/ads", fields="id")["data"] == [
+        {"id": a["id"]} for a in ads if a["adset_id"] == adset["id"]]
+    err = meta_error(meta.get(f"/{ad['id']}/campaigns"), 100)
+    assert err["message"] == "(#100) Tried accessing nonexisting field (campaigns) on node type (Ad)"
 
 
 def test_object_insights_and_filtering_on_adset_and_ad_ids(meta):
