@@ -5,7 +5,8 @@ Purchases are modelled as individual attributed conversion events, each with an 
 which Meta starts reporting it). A day's numbers as reported on ``as_of`` are the events already visible
 then, so conversions are restated for 28 days and then frozen, exactly as the real API behaves.
 Spend, impressions, reach and clicks are final from the next day; on the day itself only the elapsed
-fraction of the day is reported.
+fraction of the day is reported. ``daily_leaves`` shares each campaign's reported day exactly among its ad sets,
+ads and breakdown segments (sandbox.ad_tree, sandbox.ad_splits).
 """
 
 from __future__ import annotations
