@@ -5,18 +5,21 @@ Purchases are modelled as individual attributed conversion events, each with an 
 which Meta starts reporting it). A day's numbers as reported on ``as_of`` are the events already visible
 then, so conversions are restated for 28 days and then frozen, exactly as the real API behaves.
 Spend, impressions, reach and clicks are final from the next day; on the day itself only the elapsed
-fraction of the day is reported.
+fraction of the day is reported. ``daily_leaves`` shares each campaign's reported day exactly among its ad sets,
+ads and breakdown segments (sandbox.ad_tree, sandbox.ad_splits).
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+
+from sandbox.ad_splits import split_stats
+from sandbox.ad_tree import FAMILIES, adsets, seeded_rng, segments
 
 # Units of a currency per 1 USD. Fixed and deterministic: the sandbox's only FX table.
 FX_PER_USD: dict[str, Decimal] = {
@@ -62,9 +65,7 @@ def money(amount: Decimal | float, currency: str) -> Decimal:
     return amount.quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
-def _rng(*parts: object) -> random.Random:
-    digest = hashlib.sha256(repr(parts).encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
+_rng = seeded_rng
 
 
 def _stochastic_round(x: float, rng: random.Random) -> int:
@@ -110,6 +111,7 @@ class AdAccount:
     spend_share: float = 0.15            # share of the shop's revenue spent on this account
     _sales_cache: dict = field(default_factory=dict, repr=False, compare=False)
     _final_cache: dict = field(default_factory=dict, repr=False, compare=False)
+    _segment_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def numeric_id(self) -> str:
@@ -177,6 +179,7 @@ class AdAccount:
                     "add_to_cart": n * 3 + int(inline * rng.uniform(0.01, 0.04)),
                     "initiate_checkout": n * 2 + int(inline * rng.uniform(0.0, 0.01)),
                 }
+                extra.update(_engagement(rng, impressions, clicks, inline))
                 out.append(_Final(c["id"], spend, impressions, reach, clicks, inline, events, extra))
         if len(self._final_cache) > 5000:       # bounded: about 13 years of days
             self._final_cache.clear()
@@ -243,14 +246,11 @@ class AdAccount:
                 visible = [e for e in f.events if e[1] < age]
             if impressions == 0 and spend == 0:
                 continue
-            by_window = {w: 0 for w in WINDOWS}
-            value_by_window = {w: Decimal("0.00") for w in WINDOWS}
+            conversions = {w: (0, Decimal("0.00")) for w in WINDOWS}     # by source window: disjoint
             for window, _lag, _hour, count, value in visible:
-                for w in _COVER[window]:
-                    by_window[w] += count
-                    value_by_window[w] += value
+                conversions[window] = (conversions[window][0] + count, conversions[window][1] + value)
             camp = names[f.campaign_id]
-            rows.append({
+            rows.append(_with_covers({
                 "account_id": self.account_id,
                 "campaign_id": f.campaign_id,
                 "campaign_name": camp["name"],
@@ -261,18 +261,92 @@ class AdAccount:
                 "reach": reach,
                 "clicks": clicks,
                 "inline_link_clicks": inline,
-                # default attribution (the ad sets' setting 7d_click + 1d_view)
-                "purchases": by_window["7d_click"] + by_window["1d_view"],
-                "purchase_value": value_by_window["7d_click"] + value_by_window["1d_view"],
-                "purchases_by_window": by_window,
-                "purchase_value_by_window": value_by_window,
+                "conversions": conversions,
                 "other_actions": extra,
-            })
+            }))
         return rows
+
+    def daily_leaves(self, day: date, *, as_of: date, depth: str = "campaign", family: str | None = None) -> list[dict]:
+        """``daily_stats`` split down to ``depth`` (campaign, adset or ad) and a breakdown family's segments.
+
+        Each row carries the ids of its parents (and its segment keys); the rows add up exactly to the campaign rows.
+        """
+        rows = self.daily_stats(day, as_of=as_of)
+        if depth == "campaign" and family is None:
+            return rows
+        unit = Decimal("1") if self.currency in ZERO_DECIMAL_CURRENCIES else _CENT
+        children = {c["id"]: c["adsets"] for c in self.campaigns}
+        out = []
+        for row in rows:
+            parts = [row]
+            if depth in ("adset", "ad") or family:
+                parts = self._split(parts, unit, lambda r: children[r["campaign_id"]], "adset_id")
+            if depth == "ad" or family:
+                ads = {a["id"]: a["ads"] for a in children[row["campaign_id"]]}
+                parts = self._split(parts, unit, lambda r, ads=ads: ads[r["adset_id"]], "ad_id")
+            if family:
+                cells = self._segments(family)
+                parts = [_with_covers({**part, **keys}) for r in parts
+                         for part, (keys, _p) in zip(split_stats(r, [p for _k, p in cells], unit), cells, strict=True)
+                         if part["impressions"] or part["spend"]]
+            out.extend(parts)
+        return out
+
+    @staticmethod
+    def _split(rows: list[dict], unit: Decimal, kids: Callable[[dict], list[dict]], key: str) -> list[dict]:
+        out = []
+        for row in rows:
+            found = kids(row)
+            for kid, part in zip(found, split_stats(row, [k["profile"] for k in found], unit), strict=True):
+                if part["impressions"] or part["spend"]:
+                    out.append(_with_covers({**part, key: kid["id"]}))
+        return out
+
+    def _segments(self, family: str) -> list:
+        if family not in FAMILIES:
+            raise ValueError(f"unknown breakdown family {family!r}")
+        if family not in self._segment_cache:
+            self._segment_cache[family] = segments(self.seed, self.account_id, family)
+        return self._segment_cache[family]
 
 
 _COVER = {"1d_click": ("1d_click", "7d_click", "28d_click"), "7d_click": ("7d_click", "28d_click"),
           "28d_click": ("28d_click",), "1d_view": ("1d_view",)}
+
+
+def _with_covers(row: dict) -> dict:
+    """Add the purchases per reporting window (nested windows cover the narrower ones) and the default ones."""
+    by_window = {w: 0 for w in WINDOWS}
+    value_by_window = {w: Decimal("0.00") for w in WINDOWS}
+    for window, (count, value) in row["conversions"].items():
+        for w in _COVER[window]:
+            by_window[w] += count
+            value_by_window[w] += value
+    # default attribution (the ad sets' setting 7d_click + 1d_view)
+    row["purchases"] = by_window["7d_click"] + by_window["1d_view"]
+    row["purchase_value"] = value_by_window["7d_click"] + value_by_window["1d_view"]
+    row["purchases_by_window"] = by_window
+    row["purchase_value_by_window"] = value_by_window
+    return row
+
+
+def _engagement(rng: random.Random, impressions: int, clicks: int, inline: int) -> dict:
+    """Outbound and unique clicks, and video plays with their watch milestones, for a campaign's day."""
+    plays = int(impressions * rng.uniform(0.12, 0.3))
+    return {
+        "outbound_click": int(inline * rng.uniform(0.85, 0.97)),
+        "unique_click": int(clicks * rng.uniform(0.8, 0.94)),
+        "unique_inline_link_click": int(inline * rng.uniform(0.85, 0.96)),
+        "video_view": plays,
+        "video_2_sec_continuous": int(plays * 0.8),
+        "video_p25": int(plays * 0.5),
+        "video_p50": int(plays * 0.31),
+        "video_p75": int(plays * 0.2),
+        "video_p95": int(plays * 0.13),
+        "video_p100": int(plays * 0.1),
+        "video_thruplay": int(plays * 0.17),
+        "video_30_sec": int(plays * 0.09),
+    }
 
 
 def _campaigns(seed: int, account_id: str, index: int, start: date, end: date) -> list[dict]:
@@ -299,6 +373,8 @@ def _campaigns(seed: int, account_id: str, index: int, start: date, end: date) -
             "cpm_usd": rng.uniform(7, 18) * (0.6 if objective == "OUTCOME_AWARENESS" else 1.0),
             "ctr": rng.uniform(0.008, 0.022) * (1.6 if objective == "OUTCOME_TRAFFIC" else 1.0),
         })
+    for campaign in out:        # their own random streams: the campaigns above stay as they were
+        campaign["adsets"] = adsets(seed, campaign)
     return out
 
 
