@@ -6,9 +6,6 @@ them through the same idempotent upsert as every sync (so a late or duplicated w
 deletions, uninstalls and the compliance topics act on the database directly. Facts: reference/shopify.md §4.
 """
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -17,15 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cryptography.fernet import InvalidToken
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 import settings
 from database import session_scope
-from ingest import crypto, jobs
+from ingest import jobs
 from ingest.errors import PermanentError
-from ingest.shopify import load, queries
+from ingest.shopify import load, queries, signing
 from ingest.shopify.auth import client_for_shop
 from ingest.shopify.sync import RESOURCES, load_lines
 
@@ -53,26 +49,7 @@ SHOP_TABLES = (
 
 # -- the web side ---------------------------------------------------------------------------------------
 
-def verify(raw_body: bytes, header: str | None, secrets: list[str]) -> bool:
-    """Whether `header` is the base64 HMAC-SHA256 of the raw body under any of the secrets (rotation)."""
-    if not header or not secrets:
-        return False
-    given = header.strip().encode()
-    matches = [hmac.compare_digest(base64.b64encode(hmac.new(s.encode(), raw_body, hashlib.sha256).digest()), given)
-               for s in secrets]  # every secret is tried, so the time taken says nothing about which matched
-    return any(matches)
-
-
-def signing_secrets(*, session: Session, domain: str) -> list[str]:
-    """The shop's webhook signing secrets (decrypted), plus the public app's secret when there is one."""
-    encrypted = session.execute(text("SELECT app_dashboard.webhook_secrets(:d)"), {"d": domain}).scalars().all()
-    secrets = []
-    for token in encrypted:
-        try:
-            secrets.append(crypto.decrypt(token))
-        except InvalidToken:
-            log.error("webhook secret of %s does not decrypt with TOKEN_ENCRYPTION_KEYS", domain)
-    return secrets + ([settings.SHOPIFY_API_SECRET] if settings.SHOPIFY_API_SECRET else [])
+verify = signing.verify  # the HMAC check in Python (for the public app's secret, which the web holds)
 
 
 def accept(*, session: Session, headers: Mapping[str, str], raw_body: bytes) -> bool:
