@@ -72,6 +72,14 @@ def shop_id(scheduler_sessions, store) -> int:
 
 
 @pytest.fixture
+def orders(store):
+    """A few of the sandbox store's orders that have a customer (copies are kept to restore them)."""
+    found = [o for o in store.orders() if o.get("customer") and not o.get("test")][-3:]
+    assert len(found) == 3
+    return found
+
+
+@pytest.fixture
 def worker(scheduler_sessions):
     worker = Worker(scheduler_sessions, threads=2, lease_seconds=30, backoff_base=0.01, backoff_max=0.05)
     yield worker

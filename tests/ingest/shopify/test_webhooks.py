@@ -107,14 +107,6 @@ def no_resting_shops():
     webhooks.resting.clear()
 
 
-@pytest.fixture
-def orders(store):
-    """A few of the sandbox store's orders that have a customer (copies are kept to restore them)."""
-    found = [o for o in store.orders() if o.get("customer") and not o.get("test")][-3:]
-    assert len(found) == 3
-    return found
-
-
 # -- the drain --------------------------------------------------------------------------------------------
 
 
