@@ -81,12 +81,18 @@ CREATE FUNCTION app_dashboard.hmac_sha256(key bytea, message bytea) RETURNS byte
 -- Whether `signature` (base64, Shopify's X-Shopify-Hmac-Sha256) signs `body` with the key of the shop at
 -- `domain`. Hashing both sides before comparing keeps the comparison's timing independent of the key.
 CREATE FUNCTION app_dashboard.verify_webhook(domain text, body bytea, signature text) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
-        SELECT coalesce(bool_or(sha256(app_dashboard.hmac_sha256(k.key, body))
-                                = sha256(decode(signature, 'base64'))), false)
-        FROM app_dashboard.webhook_keys k JOIN app_dashboard.shops s ON s.id = k.shop_id
-        WHERE s.shop_domain = verify_webhook.domain AND signature ~ '^[A-Za-z0-9+/]{{43}}=$'
-    $$;
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+    DECLARE
+        given bytea;
+    BEGIN
+        IF signature IS NULL OR signature !~ '^[A-Za-z0-9+/]{{43}}=$' THEN  -- 32 bytes in base64, or no answer
+            RETURN false;
+        END IF;
+        given := sha256(decode(signature, 'base64'));
+        RETURN coalesce((SELECT bool_or(sha256(app_dashboard.hmac_sha256(k.key, body)) = given)
+                         FROM app_dashboard.webhook_keys k JOIN app_dashboard.shops s ON s.id = k.shop_id
+                         WHERE s.shop_domain = verify_webhook.domain), false);
+    END $$;
 REVOKE ALL ON FUNCTION app_dashboard.hmac_sha256(bytea, bytea) FROM PUBLIC;
 REVOKE ALL ON FUNCTION app_dashboard.verify_webhook(text, bytea, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app_dashboard.hmac_sha256(bytea, bytea) TO {SCHEDULER_ROLE};
