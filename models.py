@@ -136,7 +136,8 @@ class WebhookKey(Base):
     __tablename__ = "webhook_keys"
     __table_args__ = ({"schema": APP},)
 
-    shop_id: Mapped[int] = mapped_column(ForeignKey(f"{APP}.shops.id", ondelete="CASCADE"), primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey(f"{APP}.shop_credentials.shop_id", ondelete="CASCADE"),
+                                         primary_key=True)
     key: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = _now()
 

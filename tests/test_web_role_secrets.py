@@ -121,3 +121,12 @@ def test_the_sql_hmac_is_rfc_2104(owner_sessions, key, message):
     with session_scope(owner_sessions) as session:
         computed = session.execute(text("SELECT app_dashboard.hmac_sha256(:k, :m)"), {"k": key, "m": message}).scalar()
     assert bytes(computed) == hmac.new(key, message, hashlib.sha256).digest()
+
+
+def test_forgetting_a_stores_credential_forgets_its_signing_key(scheduler_sessions, web_sessions, secrets):
+    with session_scope(scheduler_sessions) as session:
+        session.execute(text("DELETE FROM app_dashboard.shop_credentials WHERE shop_id = :s"),
+                        {"s": secrets["shop_id"]})
+    with web_session_scope(web_sessions, user_id=None) as session:
+        assert not signing.is_signed(session=session, domain=secrets["domain"], raw_body=BODY,
+                                     header=sign(BODY, SECRET))

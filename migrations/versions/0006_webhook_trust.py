@@ -50,9 +50,10 @@ CREATE TRIGGER shops_disconnected_at BEFORE UPDATE OF status ON app_dashboard.sh
 
 WEBHOOK_KEYS = f"""
 -- A shop's webhook signing key (Shopify's client secret, or the shop's own webhook secret), in clear because
--- PostgreSQL computes the HMAC with it. No grant to the web; the scheduler writes it when a store connects.
+-- PostgreSQL computes the HMAC with it. No grant to the web; the scheduler writes it when a store connects,
+-- and it goes with the credential (an admin's disconnect deletes both).
 CREATE TABLE app_dashboard.webhook_keys (
-    shop_id    bigint PRIMARY KEY REFERENCES app_dashboard.shops (id) ON DELETE CASCADE,
+    shop_id    bigint PRIMARY KEY REFERENCES app_dashboard.shop_credentials (shop_id) ON DELETE CASCADE,
     key        bytea NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
