@@ -4,12 +4,13 @@ import hashlib
 import hmac
 
 import pytest
+from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
 from dashboard import accounts
-from database import session_scope, web_session_scope
+from database import alembic_config, migrate, session_scope, web_session_scope
 from ingest import crypto
 from ingest.shopify import signing
 from models import ShopCredential
@@ -130,3 +131,18 @@ def test_forgetting_a_stores_credential_forgets_its_signing_key(scheduler_sessio
     with web_session_scope(web_sessions, user_id=None) as session:
         assert not signing.is_signed(session=session, domain=secrets["domain"], raw_body=BODY,
                                      header=sign(BODY, SECRET))
+
+
+def test_upgrading_to_0006_gives_connected_stores_their_signing_key(db_url, owner_sessions, web_sessions):
+    command.downgrade(alembic_config(db_url), "0005")
+    with session_scope(owner_sessions) as session:
+        shop_id = session.execute(text("INSERT INTO app_dashboard.shops (shop_domain, name, currency, iana_timezone) "
+                                       "VALUES ('connected-before.myshopify.com', 'B', 'EUR', 'UTC') RETURNING id"
+                                       )).scalar()
+        session.execute(text("INSERT INTO app_dashboard.shop_credentials (shop_id, kind, access_token_enc, "
+                             "client_secret_enc) VALUES (:s, 'client_credentials', :t, :c)"),
+                        {"s": shop_id, "t": crypto.encrypt("token"), "c": crypto.encrypt(SECRET)})
+    migrate(db_url, "head")
+    with web_session_scope(web_sessions, user_id=None) as session:
+        assert signing.is_signed(session=session, domain="connected-before.myshopify.com", raw_body=BODY,
+                                 header=sign(BODY, SECRET))
