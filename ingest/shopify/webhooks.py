@@ -227,27 +227,22 @@ def refetch_orders(*, sessions: sessionmaker, session: Session, shop_id: int, or
     """
     if not order_ids:
         return 0
-    nodes = fetch_orders(sessions=sessions, shop_id=shop_id, order_ids=order_ids)
+    document, path, parts = RESOURCES["orders"]
+    search = " OR ".join(f"id:{number}" for number in sorted(order_ids))
+    # An order with its nested lists costs over 600 points, so pages stay small (Shopify refuses a query
+    # over 1,000); the pages' lines are landed and promoted together.
+    variables = {"first": queries.PAGE_SIZES["orders"], "search": search, "sortKey": "UPDATED_AT"}
+    nodes = [node for page in client_for_shop(sessions, shop_id).pages(document, variables, path) for node in page]
     truncated: set[str] = set()
     lines = [line for node in nodes for line in load.flatten(node, truncated)]
     if lines:
-        load_lines(session=session, shop_id=shop_id, job_id=None, origin="webhook", parts=RESOURCES["orders"][2],
+        load_lines(session=session, shop_id=shop_id, job_id=None, origin="webhook", parts=parts,
                    lines=load.encode(lines))
     if truncated:  # rare: longer lists than a page holds; the next INCREMENTAL reads them again, whole
         jobs.record_event(session=session, level="WARN", shop_id=shop_id,
                           message=f"{len(truncated)} order(s) from webhooks were larger than a page",
                           details={"orders": sorted(truncated)})
     return len(nodes)
-
-
-def fetch_orders(*, sessions: sessionmaker, shop_id: int, order_ids: set[int]) -> list[dict]:
-    """Shopify's current version of these orders (those it still has), by id: one search."""
-    document, path, _ = RESOURCES["orders"]
-    search = " OR ".join(f"id:{number}" for number in sorted(order_ids))
-    # An order with its nested lists costs over 600 points, so pages stay small (Shopify refuses a query
-    # over 1,000); the pages' lines are landed and promoted together.
-    variables = {"first": queries.PAGE_SIZES["orders"], "search": search, "sortKey": "UPDATED_AT"}
-    return [node for page in client_for_shop(sessions, shop_id).pages(document, variables, path) for node in page]
 
 
 # -- what a delivery must prove --------------------------------------------------------------------------
@@ -296,12 +291,13 @@ def delete_order(*, sessions: sessionmaker, session: Session, shop_id: int, deli
     number = order_number(delivery)
     if number is None:
         raise Refused("the body is not an order")
-    if fetch_orders(sessions=sessions, shop_id=shop_id, order_ids={number}):
+    gid = f"gid://shopify/Order/{number}"
+    if client_for_shop(sessions, shop_id).execute(queries.ORDER_EXISTS, {"id": gid})["order"] is not None:
         raise Refused(f"Shopify still has order {number}")
     created = session.execute(text(
         "UPDATE core_warehouse.orders SET deleted_at = coalesce(:at, now()) "
         "WHERE shop_id = :s AND order_id = :gid AND deleted_at IS NULL RETURNING created_at"),
-        {"s": shop_id, "gid": f"gid://shopify/Order/{number}", "at": delivery.triggered_at}).scalar()
+        {"s": shop_id, "gid": gid, "at": delivery.triggered_at}).scalar()
     if created is None:
         return "deleted (order not in the warehouse)"
     session.execute(text(
