@@ -27,7 +27,7 @@ from database import session_scope
 from ingest import jobs
 from ingest.errors import PermanentError
 from ingest.shopify import load, queries, signing
-from ingest.shopify.auth import client_for_shop
+from ingest.shopify.auth import CLIENT_HINT, REFRESH_HINT, client_for_shop
 from ingest.shopify.client import REVOKED_HINT
 from ingest.shopify.sync import RESOURCES, load_lines
 
@@ -271,11 +271,12 @@ def require_own_shop(delivery: Delivery) -> None:
 
 
 def require_token_refused(*, sessions: sessionmaker, shop_id: int) -> None:
-    """Refuse unless Shopify refuses the store's token (401/403): only then is the app really uninstalled."""
+    """Refuse unless Shopify refuses the store's token (401/403), and a new one where the credential renews
+    (client credentials, refresh token): only then is the app really uninstalled."""
     try:
         client_for_shop(sessions, shop_id).execute(queries.SHOP)
     except PermanentError as error:
-        if error.hint == REVOKED_HINT:
+        if error.hint in (REVOKED_HINT, CLIENT_HINT, REFRESH_HINT):
             return
         raise
     raise Refused("Shopify still accepts the store's token: the app is installed")
