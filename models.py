@@ -12,6 +12,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     Text,
     func,
     text,
@@ -54,7 +55,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     email: Mapped[str] = mapped_column(Text)
     name: Mapped[str] = mapped_column(Text, server_default="")
-    password_hash: Mapped[str] = mapped_column(Text)
+    # Deferred: the web role may not read it (app_dashboard.check_password compares it in the database).
+    password_hash: Mapped[str] = mapped_column(Text, deferred=True)
     role: Mapped[str] = mapped_column(Text, server_default="member")
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -86,6 +88,8 @@ class Shop(Base):
     shopify_order_count: Mapped[int | None] = mapped_column(BigInteger)
     warehouse_order_count: Mapped[int | None] = mapped_column(BigInteger)
     completeness_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set by a trigger when the status becomes 'disconnected': shop/redact may erase only 48 hours later.
+    disconnected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 
@@ -123,6 +127,18 @@ class ShopCredential(Base):
     refresh_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The secret Shopify signs webhooks with, when it is not the client secret (a custom app's API secret).
     webhook_secret_enc: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = _now()
+
+
+class WebhookKey(Base):
+    """A shop's webhook signing key, readable by no role: app_dashboard.verify_webhook uses it."""
+
+    __tablename__ = "webhook_keys"
+    __table_args__ = ({"schema": APP},)
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey(f"{APP}.shop_credentials.shop_id", ondelete="CASCADE"),
+                                         primary_key=True)
+    key: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = _now()
 
 

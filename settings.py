@@ -182,6 +182,9 @@ WEBHOOK_DRAIN_SECONDS = float(_env("WEBHOOK_DRAIN_SECONDS", "2"))
 WEBHOOK_DRAIN_LIMIT = int(_env("WEBHOOK_DRAIN_LIMIT", "200"))
 # After a passing failure (Shopify 5xx), a shop's deliveries wait this long before the next try.
 WEBHOOK_RETRY_SECONDS = float(_env("WEBHOOK_RETRY_SECONDS", "30"))
+# shop/redact erases a store only once it has been disconnected this long (Shopify sends it 48 hours after an
+# uninstall), so a replayed body under a forged topic cannot erase an active store.
+SHOP_REDACT_AFTER_HOURS = float(_env("SHOP_REDACT_AFTER_HOURS", "48"))
 # How often the scheduler queues INCREMENTAL syncs for the stores whose interval has passed.
 SHOPIFY_ENQUEUE_SECONDS = float(_env("SHOPIFY_ENQUEUE_SECONDS", "30"))
 

@@ -1,11 +1,12 @@
 """People who log in: create them, check their passwords (argon2, throttled), grant them shops."""
 
+import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import argon2
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -13,8 +14,11 @@ import settings
 from models import ROLES, Shop, User, UserShop
 
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so a miss takes as long as a wrong password.
+# Hashed with when the email is unknown, so a miss takes as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("not a real password")
+_DUMMY_SETTINGS, _DUMMY_DIGEST = _DUMMY_HASH.rsplit("$", 1)
+_DUMMY_LENGTH = len(base64.b64decode(_DUMMY_DIGEST + "=" * (-len(_DUMMY_DIGEST) % 4)))
+_TYPES = {"argon2id": argon2.low_level.Type.ID, "argon2i": argon2.low_level.Type.I, "argon2d": argon2.low_level.Type.D}
 
 
 def hash_password(password: str) -> str:
@@ -65,7 +69,7 @@ def authenticate(*, session: Session, email: str, password: str) -> LoginResult:
     if user is not None and user.locked_until is not None and user.locked_until > now:
         wait = int((user.locked_until - now).total_seconds()) + 1
         return LoginResult(None, f"Too many failed attempts. Try again in {wait} seconds.")
-    if not _verify(user.password_hash if user else _DUMMY_HASH, password) or user is None or not user.is_active:
+    if not _verify(session, email, password) or user is None or not user.is_active:
         if user is not None:
             _count_failure(session, user, now)
         return LoginResult(None, "Wrong email or password.")
@@ -75,11 +79,31 @@ def authenticate(*, session: Session, email: str, password: str) -> LoginResult:
     return LoginResult(user)
 
 
-def _verify(password_hash: str, password: str) -> bool:
+def _verify(session: Session, email: str, password: str) -> bool:
+    """Hash the password with the account's argon2 settings and salt; PostgreSQL says whether it matches.
+
+    The web role cannot read password hashes (migration 0006): it gets the settings, never the digest. An
+    unknown e-mail is hashed with a dummy's settings all the same, so a miss takes as long as a wrong password.
+    """
+    found = session.execute(text("SELECT settings, hash_len FROM app_dashboard.login_parameters(:e)"),
+                            {"e": email}).one()
+    computed = _hash_like(found.settings or _DUMMY_SETTINGS, found.hash_len or _DUMMY_LENGTH, password) or ""
+    # Asked for a known and an unknown e-mail alike, so both take the same steps.
+    return session.execute(text("SELECT app_dashboard.check_password(:e, :h)"),
+                           {"e": email, "h": computed}).scalar() is not None
+
+
+def _hash_like(encoded_settings: str, hash_len: int, password: str) -> str | None:
+    """The argon2 hash of `password` under `$argon2id$v=19$m=..,t=..,p=..$<salt>`; None if unreadable."""
     try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+        _, variant, version, costs, salt = encoded_settings.split("$")
+        cost = dict(part.split("=") for part in costs.split(","))
+        return argon2.low_level.hash_secret(
+            password.encode(), base64.b64decode(salt + "=" * (-len(salt) % 4)), time_cost=int(cost["t"]),
+            memory_cost=int(cost["m"]), parallelism=int(cost["p"]), hash_len=hash_len, type=_TYPES[variant],
+            version=int(version.removeprefix("v="))).decode()
+    except (ValueError, KeyError, argon2.exceptions.HashingError):
+        return None
 
 
 def _count_failure(session: Session, user: User, now: datetime) -> None:

@@ -24,6 +24,9 @@ COMPARISONS = {
 DEFAULT_PRESET = "last_30"
 DEFAULT_COMPARE = "previous_period"
 ALL_STORES = "all"
+# One-time outcomes other pages report in the query (the OAuth callback's `?connected=`): read from a URL,
+# they stay in it when the selection rewrites it, and a change of selector drops them.
+NOTICES = ("connected", "connect_error")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Selection:
     start: date
     end: date
     compare: str
+    notices: tuple[tuple[str, str], ...] = ()
 
     @property
     def shop_id(self) -> int | None:
@@ -48,7 +52,7 @@ class Selection:
         if self.preset == "custom":
             params |= {"start": self.start.isoformat(), "end": self.end.isoformat()}
         params["compare"] = self.compare
-        return "?" + urlencode(params)
+        return "?" + urlencode(params | dict(self.notices))
 
 
 def _quarter_start(day: date) -> date:
@@ -112,7 +116,8 @@ def parse(query: Mapping[str, str] | str, *, today: date) -> Selection:
         if preset == "custom":
             preset = DEFAULT_PRESET
         start, end = preset_range(preset, today)
-    return Selection(shop=shop, preset=preset, start=start, end=end, compare=compare)
+    notices = tuple((key, str(query[key])) for key in NOTICES if query.get(key))
+    return Selection(shop=shop, preset=preset, start=start, end=end, compare=compare, notices=notices)
 
 
 def today(timezone: str | None = None) -> date:

@@ -175,6 +175,13 @@ def retirement_warnings(*, today: date | None = None) -> list[str]:
     return warnings
 
 
+def syncing_sentence(running: int) -> str:
+    """Whether syncing works, in one sentence for those who do not see the scheduler instances."""
+    if running:
+        return "Syncing works: the scheduler is running."
+    return "Syncing is stopped: no scheduler is running. An admin can see the details here."
+
+
 def scheduler_banner(*, fresh: int, oldest_queued_at: datetime | None, timezone) -> str | None:
     """The banner's sentence when no scheduler has been seen lately, else None."""
     if fresh:

@@ -125,8 +125,14 @@ def retry_button(job, place: str) -> list:
 
 
 def render_schedulers():
-    """Running scheduler instances and how long ago each was seen."""
+    """Whether syncing works; for admins, each scheduler instance and how long ago it was seen.
+
+    Hosts, pids and job counts span every tenant, so members get the one sentence only.
+    """
     rows = queries.list_schedulers(session=db.get_session())
+    if not current_user.is_admin:
+        fresh = sum(1 for row in rows if row.fresh and not row.stopping)
+        return html.P(status.syncing_sentence(fresh), className="small", id="scheduler-summary")
     if not rows:
         return html.P("No scheduler has ever reported.", className="text-body-secondary small")
     return dbc.Table(

@@ -93,3 +93,21 @@ def test_run_twice_on_the_same_data_and_stop_cleanly(tmp_path):
     finally:
         _stop(second, tmp_path / "second.log")
     assert not _postgres_running(var_dir / "pgdata")
+
+
+def test_ctrl_c_stops_postgresql_even_after_a_kill_9(tmp_path):
+    var_dir, port, sandbox_port = tmp_path / "var", _free_port(), _free_port()
+    url = f"http://127.0.0.1:{port}"
+    killed = _start(var_dir, port, tmp_path / "killed.log", sandbox_port)
+    try:
+        wait_for(lambda: _up(url), timeout=90, what="the first start")
+    finally:
+        killed.kill()  # kill -9: no atexit, its pid stays in pgdata/.handle_pids.json
+        killed.wait(timeout=10)
+    assert _postgres_running(var_dir / "pgdata")
+    second = _start(var_dir, port, tmp_path / "second.log", sandbox_port)
+    try:
+        wait_for(lambda: _up(url), timeout=90, what="the start after the kill")
+    finally:
+        _stop(second, tmp_path / "second.log")
+    assert not _postgres_running(var_dir / "pgdata")

@@ -1,6 +1,7 @@
 """Presets, comparison periods and the query string (pure logic)."""
 
 from datetime import date
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -66,3 +67,10 @@ def test_shop_id():
     assert parse("?shop=12", today=TODAY).shop_id == 12
     assert parse("?shop=all", today=TODAY).shop_id is None
     assert selection.today("Pacific/Kiritimati") >= selection.today("Pacific/Pago_Pago")
+
+
+def test_a_notice_in_the_url_survives_the_rewrite_and_a_change_of_selector_drops_it():
+    landed = selection.parse("?connected=alpha.myshopify.com", today=TODAY)
+    assert dict(parse_qsl(landed.to_query().lstrip("?")))["connected"] == "alpha.myshopify.com"
+    changed = selection.parse({"shop": "all", "preset": "last_7", "compare": "none"}, today=TODAY)
+    assert "connected" not in changed.to_query()

@@ -113,3 +113,19 @@ def test_a_member_sees_no_settings(dash_duo, server, make_shop, make_user):
     dash_duo.wait_for_contains_text("#admins-only", "Settings are for admins")
     assert not dash_duo.find_elements("#settings-page")
     assert dash_duo.get_logs() == []
+
+
+def test_installing_the_app_through_oauth_shows_its_outcome(dash_duo, server, shopify_world, make_user):
+    make_user("boss@agency.test", role="admin")
+    store = shopify_world.stores[0]
+    dash_duo.start_server(server.extensions["dash"], navigate=False)
+    _login(dash_duo, "boss@agency.test")
+    dash_duo.wait_for_contains_text("#no-stores", "No store connected yet")
+    dash_duo.driver.get(dash_duo.server.url.rstrip("/") + "/settings")
+    dash_duo.wait_for_element("#connect-form input[name=shop]").send_keys(store["shop_domain"])
+    dash_duo.find_element("#connect-form button[type=submit]").click()
+    # The browser goes to Shopify's (the sandbox's) approval, which sends it back to our callback, then here.
+    dash_duo.wait_for_contains_text("#connect-result", f"Connected {store['shop_domain']}", timeout=20)
+    wait_for(lambda: "shop=all" in dash_duo.driver.current_url, what="the selection in the URL")
+    assert dash_duo.find_element("#connect-result").is_displayed()  # still there after the URL was rewritten
+    assert dash_duo.get_logs() == []

@@ -181,6 +181,19 @@ def test_the_banner_shows_while_no_scheduler_is_fresh(client, tenants, scheduler
     assert "Syncing 1 store" in json.dumps(up["response"]["sync-indicator"])
 
 
+def test_members_see_whether_syncing_works_and_admins_see_the_instances(server, tenants, scheduler_sessions):
+    _beat(scheduler_sessions, 1)
+    member = server.test_client()
+    login(member, "ana@agency.test")
+    body = json.dumps(callback(member, "schedulers.children", {"sync-poll.n_intervals": 1}).get_json())
+    assert "Syncing works: the scheduler is running." in body
+    assert "pid 42" not in body and "host" not in body and "scheduler-table" not in body
+    admin = server.test_client()
+    login(admin, "boss@agency.test")
+    body = json.dumps(callback(admin, "schedulers.children", {"sync-poll.n_intervals": 1}).get_json())
+    assert "host (pid 42)" in body and "scheduler-table" in body
+
+
 def test_scheduler_status_command_exits_non_zero_without_a_fresh_heartbeat(server, scheduler_sessions):
     runner = server.test_cli_runner()
     result = runner.invoke(args=["scheduler", "status"])

@@ -8,6 +8,7 @@ import pytest
 import settings
 from database import session_scope
 from ingest import crypto
+from ingest.shopify import signing
 from models import ShopCredential
 from sandbox.webhooks import sign
 from tests.conftest import scalar
@@ -25,6 +26,7 @@ def domain(scheduler_sessions, make_shop) -> str:
     with session_scope(scheduler_sessions) as session:
         session.add(ShopCredential(shop_id=shop_id, kind="admin_token", access_token_enc=crypto.encrypt("shpat_x"),
                                    webhook_secret_enc=crypto.encrypt(SECRET)))
+        signing.save_key(session=session, shop_id=shop_id, secret=SECRET)
     return domain
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 import settings
 from ingest import crypto, jobs
 from ingest.errors import PermanentError, SyncError
-from ingest.shopify import queries
+from ingest.shopify import queries, signing
 from ingest.shopify.auth import Tokens, normalize_domain, request_client_credentials
 from ingest.shopify.client import ShopifyClient, StaticToken
 from models import Shop, ShopCredential, SyncCursor, User, UserShop
@@ -145,6 +145,7 @@ def _save_credential(session: Session, shop_id: int, *, kind: str, tokens: Token
     credential.updated_at = datetime.now(UTC)
     session.add(credential)
     session.flush()
+    signing.save_key(session=session, shop_id=shop_id, secret=webhook_secret or client_secret)
 
 
 def _grant(session: Session, shop_id: int, granted_to) -> None:

@@ -247,3 +247,8 @@ def bulk_query(part: str, search: str = "") -> str:
     """A bulk query document for one part, its orders limited by a search such as a created_at range."""
     return BULK_TEMPLATES[part] % {"search": search.replace('"', '\\"')} if "%(search)s" in BULK_TEMPLATES[part] \
         else BULK_TEMPLATES[part]
+
+# One order read directly by id (not through the search index, which lags): null once deleted.
+ORDER_EXISTS = """
+query OrderExists($id: ID!) { order(id: $id) { id } }
+"""

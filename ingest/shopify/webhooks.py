@@ -4,29 +4,31 @@ The web only checks the HMAC and inserts the delivery (deduplicated on X-Shopify
 in milliseconds. The scheduler drains the inbox: order topics re-fetch the orders by id over GraphQL and load
 them through the same idempotent upsert as every sync (so a late or duplicated webhook changes nothing),
 deletions, uninstalls and the compliance topics act on the database directly. Facts: reference/shopify.md §4.
+
+Shopify's HMAC covers the body, not the X-Shopify-Topic header: a body captured from one delivery can be sent
+again under another topic. So every delivery must have the shape of its topic and name its own store, and
+nothing destructive happens on a header's word: an uninstall or a deletion is confirmed with Shopify first.
+A delivery that fails these checks is refused: marked "refused: why", logged as a WARN, and changes nothing.
 """
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cryptography.fernet import InvalidToken
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 import settings
 from database import session_scope
-from ingest import crypto, jobs
+from ingest import jobs
 from ingest.errors import PermanentError
-from ingest.shopify import load, queries
-from ingest.shopify.auth import client_for_shop
+from ingest.shopify import load, queries, signing
+from ingest.shopify.auth import CLIENT_HINT, REFRESH_HINT, client_for_shop
+from ingest.shopify.client import REVOKED_HINT
 from ingest.shopify.sync import RESOURCES, load_lines
 
 log = logging.getLogger(__name__)
@@ -53,26 +55,7 @@ SHOP_TABLES = (
 
 # -- the web side ---------------------------------------------------------------------------------------
 
-def verify(raw_body: bytes, header: str | None, secrets: list[str]) -> bool:
-    """Whether `header` is the base64 HMAC-SHA256 of the raw body under any of the secrets (rotation)."""
-    if not header or not secrets:
-        return False
-    given = header.strip().encode()
-    matches = [hmac.compare_digest(base64.b64encode(hmac.new(s.encode(), raw_body, hashlib.sha256).digest()), given)
-               for s in secrets]  # every secret is tried, so the time taken says nothing about which matched
-    return any(matches)
-
-
-def signing_secrets(*, session: Session, domain: str) -> list[str]:
-    """The shop's webhook signing secrets (decrypted), plus the public app's secret when there is one."""
-    encrypted = session.execute(text("SELECT app_dashboard.webhook_secrets(:d)"), {"d": domain}).scalars().all()
-    secrets = []
-    for token in encrypted:
-        try:
-            secrets.append(crypto.decrypt(token))
-        except InvalidToken:
-            log.error("webhook secret of %s does not decrypt with TOKEN_ENCRYPTION_KEYS", domain)
-    return secrets + ([settings.SHOPIFY_API_SECRET] if settings.SHOPIFY_API_SECRET else [])
+verify = signing.verify  # the HMAC check in Python (for the public app's secret, which the web holds)
 
 
 def accept(*, session: Session, headers: Mapping[str, str], raw_body: bytes) -> bool:
@@ -108,14 +91,20 @@ def parse_time(value: str | None) -> datetime | None:
 
 @dataclass
 class Delivery:
-    """A claimed inbox row."""
+    """A claimed inbox row, with what the drain knows of its shop."""
 
     id: int
     shop_domain: str
     shop_id: int | None
+    shop_gid: str | None
+    disconnected_at: datetime | None
     topic: str
     payload: dict
     triggered_at: datetime | None
+
+
+class Refused(Exception):
+    """The delivery does not prove what its topic claims: it is kept, marked refused, and changes nothing."""
 
 
 def drain(*, sessions: sessionmaker, limit: int = settings.WEBHOOK_DRAIN_LIMIT) -> int:
@@ -138,7 +127,8 @@ def drain(*, sessions: sessionmaker, limit: int = settings.WEBHOOK_DRAIN_LIMIT) 
 def claim(*, session: Session, limit: int) -> list[Delivery]:
     """Lock the oldest pending deliveries no other drain holds."""
     rows = session.execute(text(
-        "SELECT i.id, i.shop_domain, s.id AS shop_id, i.topic, i.payload, i.triggered_at "
+        "SELECT i.id, i.shop_domain, s.id AS shop_id, s.shopify_gid AS shop_gid, s.disconnected_at, i.topic, "
+        "i.payload, i.triggered_at "
         "FROM staging_ingest.webhook_inbox i LEFT JOIN app_dashboard.shops s ON s.shop_domain = i.shop_domain "
         "WHERE i.processed_at IS NULL AND i.shop_domain <> ALL(CAST(:resting AS text[])) "
         "ORDER BY i.id LIMIT :limit FOR UPDATE OF i SKIP LOCKED"),
@@ -154,12 +144,19 @@ def drain_shop(*, sessions: sessionmaker, session: Session, domain: str, deliver
         jobs.record_event(session=session, level="WARN", message=f"Webhooks from an unknown shop ignored: {domain}",
                           details={"topics": sorted({d.topic for d in deliveries})})
         return len(deliveries)
-    refetch = [d for d in deliveries if d.topic in REFETCH_TOPICS]
     done = 0
+    refetch = []
+    for delivery in deliveries:
+        if delivery.topic in REFETCH_TOPICS:
+            if order_number(delivery) is None:  # not an order, whatever the header says
+                done += settle(session=session, shop_id=shop_id, deliveries=[delivery],
+                               effect=lambda: refuse("the body is not an order"))
+            else:
+                refetch.append(delivery)
     if refetch:
 
         def reload() -> str:
-            order_ids = {order_number(d) for d in refetch} - {None}
+            order_ids = {order_number(d) for d in refetch}
             found = refetch_orders(sessions=sessions, session=session, shop_id=shop_id, order_ids=order_ids)
             return f"refetched ({found} found)"
 
@@ -168,19 +165,26 @@ def drain_shop(*, sessions: sessionmaker, session: Session, domain: str, deliver
         if delivery.topic not in REFETCH_TOPICS:
             action = ACTIONS.get(delivery.topic, ignore)
             done += settle(session=session, shop_id=shop_id, deliveries=[delivery],
-                           effect=lambda a=action, d=delivery: a(session=session, shop_id=shop_id, delivery=d))
+                           effect=lambda a=action, d=delivery: a(sessions=sessions, session=session,
+                                                                 shop_id=shop_id, delivery=d))
     return done
 
 
 def settle(*, session: Session, shop_id: int, deliveries: list[Delivery], effect) -> int:
     """Run an effect and mark its deliveries in one savepoint; return how many were marked.
 
-    A permanent error (a revoked token) marks them failed with its hint; any other failure (Shopify 5xx, a
-    network error) leaves them pending, and their shop rests for WEBHOOK_RETRY_SECONDS.
+    A refused delivery is marked with its reason and logged as a WARN; a permanent error (a revoked token)
+    marks them failed with its hint; any other failure (Shopify 5xx, a network error) leaves them pending, and
+    their shop rests for WEBHOOK_RETRY_SECONDS.
     """
     try:
         with session.begin_nested():
             mark(session=session, deliveries=deliveries, outcome=effect())
+    except Refused as why:
+        mark(session=session, deliveries=deliveries, outcome=f"refused: {why}")
+        jobs.record_event(session=session, level="WARN", shop_id=shop_id,
+                          message=f"Webhook {deliveries[0].topic} refused: {why}",
+                          details={"inbox_ids": [d.id for d in deliveries], "topic": deliveries[0].topic})
     except PermanentError as error:
         mark(session=session, deliveries=deliveries, outcome=f"failed: {error} {error.hint}".strip())
         jobs.record_event(session=session, level="ERROR", shop_id=shop_id, message=f"Webhooks not applied: {error}",
@@ -192,6 +196,10 @@ def settle(*, session: Session, shop_id: int, deliveries: list[Delivery], effect
                       settings.WEBHOOK_RETRY_SECONDS)
         return 0
     return len(deliveries)
+
+
+def refuse(reason: str):
+    raise Refused(reason)
 
 
 def mark(*, session: Session, deliveries: list[Delivery], outcome: str) -> None:
@@ -237,20 +245,73 @@ def refetch_orders(*, sessions: sessionmaker, session: Session, shop_id: int, or
     return len(nodes)
 
 
+# -- what a delivery must prove --------------------------------------------------------------------------
+
+# The keys each topic's body has (Shopify's compliance payloads; app/uninstalled sends the shop itself).
+SHAPES = {
+    "shop/redact": {"shop_id", "shop_domain"},
+    "customers/redact": {"shop_id", "shop_domain", "customer", "orders_to_redact"},
+    "customers/data_request": {"shop_id", "shop_domain", "customer", "orders_requested"},
+    "app/uninstalled": {"id", "myshopify_domain"},
+}
+
+
+def require_own_shop(delivery: Delivery) -> None:
+    """Refuse a body without its topic's keys, or one naming another store (id and domain)."""
+    payload, needed = delivery.payload, SHAPES[delivery.topic]
+    if not needed <= payload.keys():
+        raise Refused(f"the body lacks {', '.join(sorted(needed - payload.keys()))} for {delivery.topic}")
+    if delivery.topic == "shop/redact" and payload.keys() != needed:  # another compliance body names a shop too
+        raise Refused("the body is not a shop/redact body")
+    shop_number = (delivery.shop_gid or "").rsplit("/", 1)[-1]
+    named_id = payload.get("shop_id", payload.get("id"))
+    named_domain = payload.get("shop_domain", payload.get("myshopify_domain"))
+    if not shop_number or str(named_id) != shop_number or named_domain != delivery.shop_domain:
+        raise Refused(f"the body names another store ({named_domain}, {named_id})")
+
+
+def require_token_refused(*, sessions: sessionmaker, shop_id: int) -> None:
+    """Refuse unless Shopify refuses the store's token (401/403), and a new one where the credential renews
+    (client credentials, refresh token): only then is the app really uninstalled."""
+    try:
+        client_for_shop(sessions, shop_id).execute(queries.SHOP)
+    except PermanentError as error:
+        if error.hint in (REVOKED_HINT, CLIENT_HINT, REFRESH_HINT):
+            return
+        raise
+    raise Refused("Shopify still accepts the store's token: the app is installed")
+
+
 # -- topics acted on in the database ---------------------------------------------------------------------
 
-def delete_order(*, session: Session, shop_id: int, delivery: Delivery) -> str:
-    """orders/delete: soft delete (reports exclude it); the first deletion time is kept."""
+def delete_order(*, sessions: sessionmaker, session: Session, shop_id: int, delivery: Delivery) -> str:
+    """orders/delete, once Shopify no longer has the order: soft delete (reports exclude it).
+
+    The completeness counts lose the order on both sides when it was counted (Shopify's count dropped too).
+    """
     number = order_number(delivery)
-    deleted = session.execute(text(
-        "UPDATE core_warehouse.orders SET deleted_at = coalesce(deleted_at, :at, now()) "
-        "WHERE shop_id = :s AND order_id = :gid"),
-        {"s": shop_id, "gid": f"gid://shopify/Order/{number}", "at": delivery.triggered_at}).rowcount
-    return "deleted" if deleted else "deleted (order not in the warehouse)"
+    if number is None:
+        raise Refused("the body is not an order")
+    gid = f"gid://shopify/Order/{number}"
+    if client_for_shop(sessions, shop_id).execute(queries.ORDER_EXISTS, {"id": gid})["order"] is not None:
+        raise Refused(f"Shopify still has order {number}")
+    created = session.execute(text(
+        "UPDATE core_warehouse.orders SET deleted_at = coalesce(:at, now()) "
+        "WHERE shop_id = :s AND order_id = :gid AND deleted_at IS NULL RETURNING created_at"),
+        {"s": shop_id, "gid": gid, "at": delivery.triggered_at}).scalar()
+    if created is None:
+        return "deleted (order not in the warehouse)"
+    session.execute(text(
+        "UPDATE app_dashboard.shops SET warehouse_order_count = warehouse_order_count - 1, "
+        "shopify_order_count = shopify_order_count - 1 WHERE id = :s AND completeness_checked_at >= :c"),
+        {"s": shop_id, "c": created})
+    return "deleted"
 
 
-def uninstall(*, session: Session, shop_id: int, delivery: Delivery) -> str:
-    """app/uninstalled: the token is dead, so the shop is disconnected and its Shopify jobs cancelled."""
+def uninstall(*, sessions: sessionmaker, session: Session, shop_id: int, delivery: Delivery) -> str:
+    """app/uninstalled, once Shopify refuses the token: the shop is disconnected and its Shopify jobs cancelled."""
+    require_own_shop(delivery)
+    require_token_refused(sessions=sessions, shop_id=shop_id)
     when = (delivery.triggered_at or datetime.now().astimezone()).date().isoformat()
     reason = f"The app was uninstalled from the store on {when}: reconnect it in Settings"
     session.execute(text("UPDATE app_dashboard.shops SET status = 'disconnected', status_reason = :r, "
@@ -265,13 +326,16 @@ def uninstall(*, session: Session, shop_id: int, delivery: Delivery) -> str:
     return "disconnected"
 
 
-def redact_customer(*, session: Session, shop_id: int, delivery: Delivery) -> str:
+def redact_customer(*, sessions: sessionmaker, session: Session, shop_id: int, delivery: Delivery) -> str:
     """customers/redact: erase the customer's personal data from the warehouse, staging and the inbox.
 
     A tombstone row is written when the customer is not loaded yet, so a later load cannot bring the data in
     (the customers upsert skips redacted rows).
     """
-    customer = delivery.payload.get("customer") or {}
+    require_own_shop(delivery)
+    customer = delivery.payload["customer"] if isinstance(delivery.payload["customer"], dict) else {}
+    if not str(customer.get("id") or "").isdigit():
+        raise Refused("the body names no customer")
     gid = f"gid://shopify/Customer/{customer.get('id')}"
     orders = [str(n) for n in delivery.payload.get("orders_to_redact") or []]
     params = {"s": shop_id, "gid": gid, "orders": orders, "email": customer.get("email") or "",
@@ -307,25 +371,37 @@ def redact_customer(*, session: Session, shop_id: int, delivery: Delivery) -> st
     return f"redacted ({redacted} orders)"
 
 
-def redact_shop(*, session: Session, shop_id: int, delivery: Delivery) -> str:
-    """shop/redact (48 hours after an uninstall): delete the shop's warehouse and staging data."""
+def redact_shop(*, sessions: sessionmaker, session: Session, shop_id: int, delivery: Delivery) -> str:
+    """shop/redact (48 hours after an uninstall): delete the shop's warehouse and staging data.
+
+    Only a store disconnected SHOP_REDACT_AFTER_HOURS ago whose token Shopify refuses; its completeness figure
+    is cleared with the data, so the status page says "not checked yet" rather than a stale 100 %.
+    """
+    require_own_shop(delivery)
+    since = delivery.disconnected_at
+    if since is None or since > datetime.now(UTC) - timedelta(hours=settings.SHOP_REDACT_AFTER_HOURS):
+        raise Refused(f"the store has not been disconnected for {settings.SHOP_REDACT_AFTER_HOURS:g} hours")
+    require_token_refused(sessions=sessions, shop_id=shop_id)
     for table in SHOP_TABLES:
         session.execute(text(f"DELETE FROM {table} WHERE shop_id = :s"), {"s": shop_id})
     session.execute(text("UPDATE staging_ingest.webhook_inbox SET payload = '{\"redacted\": true}'::jsonb "
                          "WHERE shop_domain = :d AND id <> :self AND processed_at IS NOT NULL"),
                     {"d": delivery.shop_domain, "self": delivery.id})
+    session.execute(text("UPDATE app_dashboard.shops SET shopify_order_count = NULL, warehouse_order_count = NULL, "
+                         "completeness_checked_at = NULL WHERE id = :s"), {"s": shop_id})
     jobs.record_event(session=session, level="INFO", shop_id=shop_id,
                       message="Shop data erased on Shopify's request (shop/redact)")
     return "shop data deleted"
 
 
-def ignore(*, session: Session, shop_id: int, delivery: Delivery) -> str:
+def ignore(*, sessions: sessionmaker, session: Session, shop_id: int, delivery: Delivery) -> str:
     """A topic this app does not act on (subscribed by hand, or a new one)."""
     return "ignored"
 
 
-def data_request(*, session: Session, shop_id: int, delivery: Delivery) -> str:
+def data_request(*, sessions: sessionmaker, session: Session, shop_id: int, delivery: Delivery) -> str:
     """customers/data_request: someone has to answer it; the event log says so."""
+    require_own_shop(delivery)
     customer = (delivery.payload.get("customer") or {}).get("id")
     jobs.record_event(session=session, level="WARN", shop_id=shop_id,
                       message=f"Customer data request received: {customer}; respond within 30 days",

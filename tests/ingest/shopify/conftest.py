@@ -9,7 +9,7 @@ import settings
 from database import session_scope
 from ingest import crypto, jobs
 from ingest.runner import Worker
-from ingest.shopify import sync  # noqa: F401  (registers the Shopify handlers)
+from ingest.shopify import signing, sync  # noqa: F401  (sync registers the Shopify handlers)
 from models import Shop, ShopCredential
 from sandbox import generator, shopify_api
 from sandbox.bulk import BulkFaults
@@ -66,7 +66,8 @@ def shop_id(scheduler_sessions, store) -> int:
     spec = store.spec
     with session_scope(scheduler_sessions) as session:
         shop = Shop(shop_domain=spec.domain, name=spec.name, currency=spec.currency,
-                    iana_timezone=spec.iana_timezone, plan=spec.plan)
+                    iana_timezone=spec.iana_timezone, plan=spec.plan,
+                    shopify_gid=f"gid://shopify/Shop/{shopify_api.shop_number(spec.domain)}")
         session.add(shop)
         session.flush()
         session.add(ShopCredential(shop_id=shop.id, kind="admin_token",
@@ -74,7 +75,16 @@ def shop_id(scheduler_sessions, store) -> int:
                                    # the sandbox signs webhooks with the store's client secret
                                    webhook_secret_enc=crypto.encrypt(spec.client_secret),
                                    scopes=",".join(spec.scopes)))
+        signing.save_key(session=session, shop_id=shop.id, secret=spec.client_secret)
         return shop.id
+
+
+@pytest.fixture
+def orders(store):
+    """A few of the sandbox store's orders that have a customer (copies are kept to restore them)."""
+    found = [o for o in store.orders() if o.get("customer") and not o.get("test")][-3:]
+    assert len(found) == 3
+    return found
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from database import session_scope, web_session_scope
@@ -18,6 +19,7 @@ from ingest import jobs
 from ingest.shopify import sync, webhooks
 from ingest.shopify.auth import client_for_shop
 from ingest.shopify.client import REVOKED_HINT
+from sandbox.shopify_api import shop_number
 from sandbox.webhooks import rest_order, sign
 from tests.conftest import scalar, wait_for
 
@@ -103,14 +105,6 @@ def no_resting_shops():
     webhooks.resting.clear()
     yield
     webhooks.resting.clear()
-
-
-@pytest.fixture
-def orders(store):
-    """A few of the sandbox store's orders that have a customer (copies are kept to restore them)."""
-    found = [o for o in store.orders() if o.get("customer") and not o.get("test")][-3:]
-    assert len(found) == 3
-    return found
 
 
 # -- the drain --------------------------------------------------------------------------------------------
@@ -206,7 +200,8 @@ def test_customers_redact_erases_personal_data_for_good(scheduler_sessions, web_
                    c=customer_gid)
     assert email
     deliver(web_sessions, domain, "customers/redact", {
-        "shop_id": 1, "shop_domain": domain, "customer": {"id": number(customer_gid), "email": email, "phone": None},
+        "shop_id": shop_number(domain), "shop_domain": domain,
+        "customer": {"id": number(customer_gid), "email": email, "phone": None},
         "orders_to_redact": [number(order["id"])]})
     webhooks.drain(sessions=scheduler_sessions)
     pii = ("SELECT concat_ws(',', first_name, last_name, display_name, email, phone, city, raw->>'email', "
@@ -227,14 +222,21 @@ def test_customers_redact_erases_personal_data_for_good(scheduler_sessions, web_
 
 
 def test_shop_redact_deletes_the_shops_data_and_data_request_is_recorded(scheduler_sessions, web_sessions, shop_id,
-                                                                         store, orders):
+                                                                         store, sandbox, orders):
     domain = store.spec.domain
     deliver(web_sessions, domain, "orders/create", rest_order(orders[0]))
     webhooks.drain(sessions=scheduler_sessions)
     assert scalar(scheduler_sessions, "SELECT count(*) FROM core_warehouse.orders") == 1
     deliver(web_sessions, domain, "customers/data_request",
-            {"shop_domain": domain, "customer": {"id": 42}, "orders_requested": []})
-    deliver(web_sessions, domain, "shop/redact", {"shop_id": 1, "shop_domain": domain})
+            {"shop_id": shop_number(domain), "shop_domain": domain, "customer": {"id": 42}, "orders_requested": []})
+    webhooks.drain(sessions=scheduler_sessions)
+    # Shopify sends shop/redact 48 hours after the uninstall.
+    sandbox.world.shopify.uninstall(domain)
+    with session_scope(scheduler_sessions) as session:
+        session.execute(text("UPDATE app_dashboard.shops SET status = 'disconnected' WHERE id = :s"), {"s": shop_id})
+        session.execute(text("UPDATE app_dashboard.shops SET disconnected_at = now() - interval '49 hours' "
+                             "WHERE id = :s"), {"s": shop_id})
+    deliver(web_sessions, domain, "shop/redact", {"shop_id": shop_number(domain), "shop_domain": domain})
     webhooks.drain(sessions=scheduler_sessions)
     for table in ("core_warehouse.orders", "core_warehouse.order_line_items", "staging_ingest.load_batches",
                   "staging_ingest.shopify_lines"):
@@ -275,7 +277,7 @@ def test_app_uninstalled_disconnects_cancels_and_later_refetches_fail_for_good(s
     sandbox.world.shopify.uninstall(domain)
     # In one drain with the uninstall, an order update fails (the token is dead) without undoing the uninstall.
     deliver(web_sessions, domain, "orders/updated", rest_order(orders[1]))
-    deliver(web_sessions, domain, "app/uninstalled", {"id": 1, "myshopify_domain": domain})
+    deliver(web_sessions, domain, "app/uninstalled", {"id": shop_number(domain), "myshopify_domain": domain})
     assert webhooks.drain(sessions=scheduler_sessions) == 2
     assert outcomes(scheduler_sessions)[1] == ("app/uninstalled", "disconnected")
     assert scalar(scheduler_sessions, "SELECT status FROM app_dashboard.shops WHERE id = :s", s=shop_id) == \
