@@ -1,6 +1,6 @@
 """The status page's parts and callbacks: source cards, schedulers, job history, the event log, retry."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import dash_bootstrap_components as dbc
@@ -75,8 +75,8 @@ def source_card(summary) -> dbc.Card:
                     id={"type": "source-card", "shop": summary.shop_id, "source": summary.source})
 
 
-def describe_completeness(summary) -> str:
-    """`1,234 of 1,240 orders (99.5 %)` or `730 days covered (1 Dec 2024 – 29 Nov 2026)`."""
+def describe_completeness(summary):
+    """`1,234 of 1,240 orders (99.5 %)`, or per ad account `Prospecting: 364 days, 2 Dec 2025 to 30 Nov 2026`."""
     facts = summary.completeness
     if summary.source == "shopify":
         if facts.get("percent") is None:
@@ -86,10 +86,19 @@ def describe_completeness(summary) -> str:
         accounts = facts.get("accounts") or []
         if not accounts:
             return "no days loaded yet"
-        first = min(a["first_day"] for a in accounts)
-        last = max(a["last_day"] for a in accounts)
-        return f"{facts['days_covered']:,} days covered ({first} to {last})"
+        if len(accounts) == 1:
+            return describe_days(accounts[0])
+        return [html.Div(f"{account['name'] or account['account_id']}: {describe_days(account)}",
+                         className="meta-coverage") for account in accounts]
     return "–"
+
+
+def describe_days(account: dict) -> str:
+    """One ad account's days loaded: `364 days, 2 Dec 2025 to 30 Nov 2026`, or `181 of 183 days, ...` with gaps."""
+    first, last = date.fromisoformat(account["first_day"]), date.fromisoformat(account["last_day"])
+    span = (last - first).days + 1
+    days = f"{account['days']:,} days" if account["days"] == span else f"{account['days']:,} of {span:,} days"
+    return f"{days}, {first:%-d %b %Y} to {last:%-d %b %Y}"
 
 
 def progress(summary, now: datetime) -> html.Div:
