@@ -76,7 +76,7 @@ def source_card(summary) -> dbc.Card:
 
 
 def describe_completeness(summary):
-    """`1,234 of 1,240 orders (99.5 %)`, or per ad account `Prospecting: 364 days, 2 Dec 2025 to 30 Nov 2026`."""
+    """`1,234 of 1,240 orders (99.5 %)`, or per ad account its name over `364 days · 2 Dec 2025 – 30 Nov 2026`."""
     facts = summary.completeness
     if summary.source == "shopify":
         if facts.get("percent") is None:
@@ -86,19 +86,20 @@ def describe_completeness(summary):
         accounts = facts.get("accounts") or []
         if not accounts:
             return "no days loaded yet"
-        if len(accounts) == 1:
-            return describe_days(accounts[0])
-        return [html.Div(f"{account['name'] or account['account_id']}: {describe_days(account)}",
-                         className="meta-coverage") for account in accounts]
+        return [html.Div([html.Div(account["name"] or account["account_id"]),
+                          html.Div(describe_days(account), className="text-body-secondary")],
+                         className="meta-coverage mb-1") for account in accounts]
     return "–"
 
 
-def describe_days(account: dict) -> str:
-    """One ad account's days loaded: `364 days, 2 Dec 2025 to 30 Nov 2026`, or `181 of 183 days, ...` with gaps."""
+def describe_days(account: dict) -> list:
+    """One ad account's days loaded: `364 days · 2 Dec 2025 – 30 Nov 2026`, or `181 of 183 days · ...` with gaps."""
     first, last = date.fromisoformat(account["first_day"]), date.fromisoformat(account["last_day"])
     span = (last - first).days + 1
     days = f"{account['days']:,} days" if account["days"] == span else f"{account['days']:,} of {span:,} days"
-    return f"{days}, {first:%-d %b %Y} to {last:%-d %b %Y}"
+    # A narrow card wraps between the two dates, never inside one.
+    return [f"{days} · ", html.Span(f"{first:%-d %b %Y}", className="text-nowrap"), " – ",
+            html.Span(f"{last:%-d %b %Y}", className="text-nowrap")]
 
 
 def progress(summary, now: datetime) -> html.Div:
