@@ -27,8 +27,7 @@ def _start(var_dir, port, log_path, sandbox_port):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WEB_DATABASE_URL", "XDG_RUNTIME_DIR")}
     # VAR_DIR relative to the project, as a newcomer may set it.
     env |= {"PYTHONFAULTHANDLER": "1", "VAR_DIR": os.path.relpath(var_dir, settings.ROOT), "PORT": str(port),
-            "JOB_POLL_SECONDS": "0.5",
-            "SANDBOX_PORT": str(sandbox_port), "SANDBOX_STORES": "1"}
+            "JOB_POLL_SECONDS": "0.5", "SANDBOX_PORT": str(sandbox_port), "SANDBOX_STORES": "1"}
     log = open(log_path, "w")  # noqa: SIM115  (the child keeps writing to it)
     # Started as CI may start us: in the background of a non-interactive shell, with SIGINT ignored.
     return subprocess.Popen([sys.executable, "app.py"], cwd=settings.ROOT, env=env, stdout=log,
