@@ -102,6 +102,7 @@ def test_run_twice_on_the_same_data_and_stop_cleanly(tmp_path, var_dir):
         parts = [line.split()[0] for line in console[1:7]]
         assert parts == ["database", "migrations", "sandbox", "stores", "scheduler", "web"], "\n".join(console)
         stores = requests.get(f"http://127.0.0.1:{sandbox_port}/sandbox/stores", timeout=5).json()
+        assert console[1].endswith("/pgdata (new)") and console[2].endswith("(upgraded from an empty database)")
         assert f"{stores[0]['name']} (connected now, syncing)" in console[4]
         password = re.search(rf"Sign in at {url} as admin@example.com, password (\S+)", "\n".join(console)).group(1)
         browser = _login(url, "admin@example.com", password)
