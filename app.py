@@ -10,17 +10,20 @@ import os
 import secrets
 import signal
 import sys
+from pathlib import Path
 
 from flask import Flask
+from werkzeug.serving import make_server
 
 import cli
 import embedded
 import logs
 import settings
 from dashboard import auth, create_dash, db, health, shopify_oauth, sync_api, webhooks
-from database import migrate, scheduler_sessionmaker, session_scope, web_sessionmaker
+from database import current_revision, migrate, scheduler_sessionmaker, session_scope, web_sessionmaker
 
 log = logging.getLogger("app")
+DEMO_ADMIN = "admin@example.com"
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -67,18 +70,17 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-def ensure_demo_admin(url: str) -> None:
-    """On first start, create an admin and print its password once."""
+def ensure_demo_admin(url: str) -> str | None:
+    """On first start, create an admin and return its password (shown once); None when users exist."""
     from dashboard import accounts
 
     with session_scope(scheduler_sessionmaker(url)) as session:
         if accounts.list_users(session=session):
-            return
+            return None
         password = secrets.token_urlsafe(12)
-        accounts.create_user(session=session, email="admin@example.com", password=password, role="admin",
-                             name="Demo admin")
-    print(f"\n  Demo admin created. Sign in as admin@example.com with password {password}\n"
-          f"  (shown once; reset it with `flask --app app users set-password`).\n", flush=True)
+        accounts.create_user(session=session, email=DEMO_ADMIN, password=password, role="admin", name="Demo admin")
+    log.info("demo admin %s created", DEMO_ADMIN)  # the password goes to the console only, never to the log file
+    return password
 
 
 def start_sandbox():
@@ -86,9 +88,7 @@ def start_sandbox():
     from sandbox.server import SandboxServer, build_world
 
     world = build_world(stores=settings.SANDBOX_STORES, seed=settings.SANDBOX_SEED)
-    server = SandboxServer(world, port=settings.SANDBOX_PORT).start()
-    print(f"  Sandbox Shopify and Meta on {server.base_url} (stores: {server.base_url}/sandbox/stores)", flush=True)
-    return server
+    return SandboxServer(world, port=settings.SANDBOX_PORT).start()
 
 
 def connect_demo_stores(sessions, sandbox_url: str) -> list[str]:
@@ -128,30 +128,80 @@ def connect_demo_stores(sessions, sandbox_url: str) -> list[str]:
 
 
 def main() -> None:
-    """The embedded default: database, migrations, demo admin, scheduler and web in one process."""
+    """The embedded default: database, migrations, demo admin, sandbox, scheduler and web in one process.
+
+    The console gets a few lines (one per part, then where to sign in); the full detail, the embedded
+    PostgreSQL's initdb and pg_ctl output and alembic's included, goes to var/log/app.log.
+    """
     import scheduler
 
-    logs.configure()
-    url = embedded.default_url()
-    migrate(url)
-    ensure_demo_admin(url)
+    logs.configure(log_file=settings.LOG_FILE)
+    print(f"\n  Storefront analytics: starting (full log in {shown(settings.LOG_FILE)})\n", flush=True)
+    url = start_database()
+    start_migrations(url)
+    password = ensure_demo_admin(url)
     demo = start_sandbox()
-    for domain in connect_demo_stores(scheduler_sessionmaker(url), demo.base_url):
-        print(f"  Connected demo store {domain}", flush=True)
+    announce("sandbox", f"Shopify and Meta on {demo.base_url}")
+    connected = connect_demo_stores(scheduler_sessionmaker(url), demo.base_url)
+    names = ", ".join(store.spec.name for store in demo.world.stores)
+    announce("stores", f"{names} ({'connected now, syncing' if connected else 'connected before'})")
     service = scheduler.start_in_background(url)
-    server = create_app()
-    print(f"  Storefront analytics on http://{settings.HOST}:{settings.PORT}  (Ctrl-C stops everything)\n",
-          flush=True)
+    announce("scheduler", f"running in this process, {settings.SCHEDULER_THREADS} threads")
+    web = make_server(settings.HOST, settings.PORT, create_app(), threaded=True)
+    address = f"http://{settings.HOST}:{settings.PORT}"
+    announce("web", address)
+    print(sign_in(address, password), flush=True)
     # Ctrl-C and SIGTERM both mean stop. Set explicitly: a process a non-interactive shell started in the
     # background inherits SIGINT *ignored*, and then Python would never raise KeyboardInterrupt.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        from werkzeug.serving import run_simple
-
-        run_simple(settings.HOST, settings.PORT, server, threaded=True)
+        web.serve_forever()  # returns on Ctrl-C
     finally:
         shut_down(service, demo)
+
+
+def announce(part: str, words: str) -> None:
+    """One line of the start on the console, e.g. `  database    embedded PostgreSQL in var/pgdata`."""
+    print(f"  {part:<11} {words}", flush=True)
+    log.info("started %s: %s", part, words)
+
+
+def start_database() -> str:
+    """Start the embedded PostgreSQL (or use DATABASE_URL) and say which."""
+    pgdata = settings.VAR_DIR / "pgdata"
+    if settings.DATABASE_URL:
+        announce("database", "PostgreSQL at DATABASE_URL")
+        return settings.DATABASE_URL
+    created = not (pgdata / "PG_VERSION").exists()
+    url = embedded.default_url()
+    announce("database", f"embedded PostgreSQL in {shown(pgdata)}{' (new)' if created else ''}")
+    return url
+
+
+def shown(path: Path) -> str:
+    """A path as the newcomer typed it: relative to the current folder when inside it."""
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+def start_migrations(url: str) -> None:
+    """Bring the schema up to date and say from which revision to which."""
+    before = current_revision(url)
+    migrate(url)
+    after = current_revision(url)
+    announce("migrations", f"at {after}" + (" (up to date)" if before == after else
+                                              f" (upgraded from {before or 'an empty database'})"))
+
+
+def sign_in(address: str, password: str | None) -> str:
+    """The lines that matter most, last: where to sign in, as whom, and that everything is ready."""
+    if password is not None:
+        who = (f"  Sign in at {address} as {DEMO_ADMIN}, password {password}\n"
+               f"  (shown once; reset it with `flask --app app users set-password --email {DEMO_ADMIN}`).")
+    else:
+        who = (f"  Sign in at {address} as {DEMO_ADMIN} (its password was shown on the first start;\n"
+               f"  forgotten? `flask --app app users set-password --email {DEMO_ADMIN}`).")
+    return f"\n{who}\n  Ready. Ctrl-C stops everything.\n"
 
 
 def shut_down(service, demo) -> None:
@@ -160,13 +210,16 @@ def shut_down(service, demo) -> None:
     Exiting with os._exit skips waiting on any thread a library left running: everything that matters is
     committed and the database is already stopped, so nothing is lost, and Ctrl-C never hangs.
     """
+    print("\n  Stopping...", flush=True)
     log.info("stopping the scheduler")
     service.stop(grace_seconds=5)
     log.info("stopping the sandbox")
     demo.stop()
-    log.info("stopping the embedded PostgreSQL")
-    embedded.stop(settings.VAR_DIR / "pgdata")
+    if settings.EMBEDDED:
+        log.info("stopping the embedded PostgreSQL")
+        embedded.stop(settings.VAR_DIR / "pgdata")
     log.info("stopped")
+    print("  Stopped.", flush=True)
     logging.shutdown()
     sys.stdout.flush()
     os._exit(0)

@@ -2,6 +2,8 @@
 
 import json
 import logging
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
 
 import settings
 
@@ -21,14 +23,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line)
 
 
-def configure(*, level: str = settings.LOG_LEVEL, fmt: str = settings.LOG_FORMAT) -> None:
-    """Send this process's logs to stderr in the configured format."""
-    handler = logging.StreamHandler()
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s"))
+def configure(*, level: str = settings.LOG_LEVEL, fmt: str = settings.LOG_FORMAT,
+              log_file: Path | None = None) -> None:
+    """Send this process's logs to stderr; with `log_file`, send them there and only warnings to stderr."""
+    console = logging.StreamHandler()
+    handlers = [console]
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        # Rotated: the demo's sandbox logs every request, and a laptop runs it for days.
+        handlers.append(RotatingFileHandler(log_file, maxBytes=10_000_000, backupCount=3, encoding="utf-8"))
+        console.setLevel(logging.WARNING)
+    for handler in handlers:
+        handler.setFormatter(JsonFormatter() if fmt == "json" else
+                             logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s"))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = handlers
     root.setLevel(level)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

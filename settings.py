@@ -32,8 +32,9 @@ def _new_fernet_key() -> str:
     return Fernet.generate_key().decode()
 
 
-# Where the embedded default keeps its database and generated secrets.
-VAR_DIR = Path(_env("VAR_DIR", str(ROOT / "var")))
+# Where the embedded default keeps its database and generated secrets. Made absolute: the embedded server's
+# runtime folder (XDG_RUNTIME_DIR, under VAR_DIR) is ignored with a warning when relative.
+VAR_DIR = Path(_env("VAR_DIR", str(ROOT / "var"))).resolve()
 
 # The owner/migration connection. Unset means the embedded default (`python app.py`).
 DATABASE_URL = _env("DATABASE_URL")
@@ -64,6 +65,8 @@ SANDBOX_SEED = int(_env("SANDBOX_SEED", "1"))
 REPORTING_TIMEZONE = _env("REPORTING_TIMEZONE", "UTC")
 LOG_FORMAT = _env("LOG_FORMAT", "text")  # "json" for structured lines
 LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+# `python app.py` (the embedded default) logs here and keeps its console to a few lines and the warnings.
+LOG_FILE = Path(_env("LOG_FILE", str(VAR_DIR / "log" / "app.log")))
 # Cookies marked Secure: on by default in production (HTTPS), off for the embedded default on loopback.
 SECURE_COOKIES = _env("SECURE_COOKIES", "0" if EMBEDDED else "1") == "1"
 

@@ -90,12 +90,13 @@ def list_freshness(*, session: Session, shop_id: int | None = None) -> dict[tupl
 
 
 def list_meta_coverage(*, session: Session, shop_id: int | None = None) -> list[Row]:
-    """Days of Meta insights loaded, per store and ad account."""
+    """Days of Meta insights loaded, per store and ad account (with its name once linked)."""
     return list(session.execute(text("""
-        SELECT shop_id, account_id, first_day, last_day, days, synced_at
-        FROM reporting.meta_coverage
-        WHERE CAST(:shop_id AS bigint) IS NULL OR shop_id = :shop_id
-        ORDER BY shop_id, account_id
+        SELECT c.shop_id, c.account_id, a.name, c.first_day, c.last_day, c.days, c.synced_at
+        FROM reporting.meta_coverage c
+        LEFT JOIN app_dashboard.ad_accounts a ON a.shop_id = c.shop_id AND a.account_id = c.account_id
+        WHERE CAST(:shop_id AS bigint) IS NULL OR c.shop_id = :shop_id
+        ORDER BY c.shop_id, c.account_id
     """), {"shop_id": shop_id}))
 
 

@@ -248,16 +248,19 @@ def interval_seconds(shop, source: str) -> float:
 
 
 def completeness(shop, source: str, coverage: list) -> dict:
-    """Shopify: warehouse orders against Shopify's count; Meta: days of insights loaded per ad account."""
+    """Shopify: warehouse orders against Shopify's count; Meta: days of insights loaded per ad account.
+
+    Meta's days are never added up over accounts: two accounts of a year each cover one year, not two.
+    """
     if source == "shopify":
         return {"warehouse_orders": shop.warehouse_order_count,
                 "shopify_orders": shop.shopify_order_count,
                 "percent": completeness_percent(shop.warehouse_order_count, shop.shopify_order_count),
                 "checked_at": _iso(shop.completeness_checked_at)}
     if source == "meta":
-        return {"days_covered": sum(row.days for row in coverage),
-                "accounts": [{"account_id": row.account_id, "days": row.days, "first_day": row.first_day.isoformat(),
-                              "last_day": row.last_day.isoformat()} for row in coverage]}
+        return {"accounts": [{"account_id": row.account_id, "name": row.name or None, "days": row.days,
+                              "first_day": row.first_day.isoformat(), "last_day": row.last_day.isoformat()}
+                             for row in coverage]}
     return {}
 
 

@@ -1,6 +1,6 @@
 """The status page's parts and callbacks: source cards, schedulers, job history, the event log, retry."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import dash_bootstrap_components as dbc
@@ -75,8 +75,8 @@ def source_card(summary) -> dbc.Card:
                     id={"type": "source-card", "shop": summary.shop_id, "source": summary.source})
 
 
-def describe_completeness(summary) -> str:
-    """`1,234 of 1,240 orders (99.5 %)` or `730 days covered (1 Dec 2024 – 29 Nov 2026)`."""
+def describe_completeness(summary):
+    """`1,234 of 1,240 orders (99.5 %)`, or per ad account its name over `364 days · 2 Dec 2025 – 30 Nov 2026`."""
     facts = summary.completeness
     if summary.source == "shopify":
         if facts.get("percent") is None:
@@ -86,10 +86,20 @@ def describe_completeness(summary) -> str:
         accounts = facts.get("accounts") or []
         if not accounts:
             return "no days loaded yet"
-        first = min(a["first_day"] for a in accounts)
-        last = max(a["last_day"] for a in accounts)
-        return f"{facts['days_covered']:,} days covered ({first} to {last})"
+        return [html.Div([html.Div(account["name"] or account["account_id"]),
+                          html.Div(describe_days(account), className="text-body-secondary")],
+                         className="meta-coverage mb-1") for account in accounts]
     return "–"
+
+
+def describe_days(account: dict) -> list:
+    """One ad account's days loaded: `364 days · 2 Dec 2025 – 30 Nov 2026`, or `181 of 183 days · ...` with gaps."""
+    first, last = date.fromisoformat(account["first_day"]), date.fromisoformat(account["last_day"])
+    span = (last - first).days + 1
+    days = f"{account['days']:,} days" if account["days"] == span else f"{account['days']:,} of {span:,} days"
+    # A narrow card wraps between the two dates, never inside one.
+    return [f"{days} · ", html.Span(f"{first:%-d %b %Y}", className="text-nowrap"), " – ",
+            html.Span(f"{last:%-d %b %Y}", className="text-nowrap")]
 
 
 def progress(summary, now: datetime) -> html.Div:

@@ -166,7 +166,10 @@ class Worker:
             ctx.raise_if_stopping()
             self._settle(ctx, jobs.succeed, "INFO", f"Finished {job.source} {job.kind}")
         except LeaseLost:
-            log.warning("job %s: lease lost, leaving it to its new owner", job.id)
+            if self.stopping.is_set():  # stop() released it after the grace period: expected, not a warning
+                log.info("job %s: released at shutdown, the next scheduler resumes it", job.id)
+            else:
+                log.warning("job %s: lease lost, leaving it to its new owner", job.id)
         except Cancelled:
             self._settle(ctx, jobs.mark_cancelled, "WARN", f"Cancelled {job.source} {job.kind}")
         except Interrupted:

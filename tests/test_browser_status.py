@@ -86,3 +86,30 @@ def test_progress_moves_to_done_a_failure_offers_retry_and_a_stopped_scheduler_s
     _shot(dash_duo, "status-scheduler-down")
     logs = dash_duo.get_logs()
     assert logs == [], logs
+
+
+def test_two_ad_accounts_each_show_their_own_days(dash_duo, server, make_shop, make_user, scheduler_sessions):
+    alpha = make_shop("alpha.myshopify.com", "Alpha Outdoor")
+    make_user("ana@agency.test", role="admin", shops=[alpha])
+    _execute(scheduler_sessions, "INSERT INTO app_dashboard.ad_accounts (shop_id, account_id, name) VALUES "
+                                 "(:s, 'act_1', 'Alpha Prospecting'), (:s, 'act_2', 'Alpha Retargeting')", s=alpha)
+    for account, first, last in (("act_1", "2025-12-02", "2026-11-30"), ("act_2", "2025-12-01", "2026-11-29")):
+        _execute(scheduler_sessions, """
+            INSERT INTO core_warehouse.fact_marketing_daily (shop_id, account_id, date, currency, raw)
+            SELECT :s, :a, d::date, 'EUR', '{}'
+            FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') d
+        """, s=alpha, a=account, first=first, last=last)
+
+    dash_duo.start_server(server.extensions["dash"], navigate=False)
+    dash_duo.driver.get(dash_duo.server.url.rstrip("/") + "/login?next=/status")
+    dash_duo.wait_for_element("#login-submit")
+    dash_duo.find_element("#email").send_keys("ana@agency.test")
+    dash_duo.find_element("#password").send_keys("correct horse")
+    dash_duo.find_element("#login-submit").click()
+    dash_duo.wait_for_element(".meta-coverage")
+    assert [line.text for line in dash_duo.find_elements(".meta-coverage")] == [
+        "Alpha Prospecting\n364 days · 2 Dec 2025 – 30 Nov 2026",
+        "Alpha Retargeting\n364 days · 1 Dec 2025 – 29 Nov 2026"]
+    assert "728" not in dash_duo.find_element("#status-sources").text
+    _shot(dash_duo, "status-two-ad-accounts")
+    assert dash_duo.get_logs() == []

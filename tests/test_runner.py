@@ -1,5 +1,6 @@
 """The worker: runs claimed jobs through their handlers, retries, cancels, drains, and gives way."""
 
+import logging
 import threading
 
 import pytest
@@ -131,6 +132,19 @@ def test_a_worker_that_lost_its_lease_stops_without_overwriting(worker, schedule
     wait_for(lambda: worker.running_count() == 0, what="the handler to give up")
     job = _job(scheduler_sessions, job_id)
     assert (job.status, job.lease_owner, job.progress_done) == ("running", "other", 0)
+
+
+def test_a_job_released_at_shutdown_says_so_without_a_warning(scheduler_sessions, make_shop, caplog):
+    job_id = _enqueue(scheduler_sessions, make_shop(), "TEST_STEPS", params={"steps": 10, "step_seconds": 1})
+    worker = Worker(scheduler_sessions, threads=1)
+    worker.fill()
+    wait_for(lambda: _job(scheduler_sessions, job_id).status == "running", what="the job to start")
+    with caplog.at_level(logging.INFO, logger="ingest.runner"):
+        worker.stop(grace_seconds=0)  # the handler is mid-step: released without reaching a checkpoint
+        wait_for(lambda: worker.running_count() == 0, what="the handler to give up")
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING] == []
+    assert f"job {job_id}: released at shutdown, the next scheduler resumes it" in caplog.messages
+    assert _job(scheduler_sessions, job_id).status == "queued"
 
 
 def test_threads_of_several_workers_run_every_job_exactly_once(scheduler_sessions, make_shop):

@@ -114,7 +114,7 @@ def test_summarise_lists_shopify_always_and_meta_once_linked():
     shop = SimpleNamespace(shop_id=1, name="Alpha", status="active", status_reason=None, sync_interval_minutes=10,
                            has_meta=True,
                            shopify_order_count=200, warehouse_order_count=199, completeness_checked_at=NOW)
-    coverage = [SimpleNamespace(shop_id=1, account_id="act_1", days=30, first_day=date(2026, 10, 31),
+    coverage = [SimpleNamespace(shop_id=1, account_id="act_1", name="Alpha Ads", days=30, first_day=date(2026, 10, 31),
                                 last_day=date(2026, 11, 29), synced_at=NOW)]
     running = job("running", progress_done=50, progress_total=200, started_at=NOW - timedelta(seconds=10))
     summaries = status.summarise(shops=[shop], latest_jobs=[running], last_successes={}, freshness={},
@@ -123,5 +123,6 @@ def test_summarise_lists_shopify_always_and_meta_once_linked():
     shopify, meta = summaries
     assert (shopify.percent, shopify.eta) == (25, 30)
     assert shopify.completeness["percent"] == 99.5
-    assert meta.to_json()["completeness"]["days_covered"] == 30
+    assert meta.to_json()["completeness"] == {"accounts": [{
+        "account_id": "act_1", "name": "Alpha Ads", "days": 30, "first_day": "2026-10-31", "last_day": "2026-11-29"}]}
     assert shopify.to_json()["running_job"]["percent"] == 25

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from dashboard import queries
 from dashboard.auth import CSRF_COOKIE
 from database import session_scope, web_session_scope
-from models import SchedulerHeartbeat, SyncEvent, SyncJob
+from models import AdAccount, SchedulerHeartbeat, SyncEvent, SyncJob
 from tests.conftest import scalar
 from tests.web import callback, login
 
@@ -158,6 +158,46 @@ def test_meta_days_covered_come_from_the_rollup_under_rls(tenants, scheduler_ses
         rows = queries.list_meta_coverage(session=session)
     assert [(r.shop_id, r.days, r.first_day, r.last_day) for r in rows] == [
         (alpha, 2, date(2026, 11, 1), date(2026, 11, 2))]
+
+
+def _load_days(sessions, shop_id, account_id, first, last, *, skip=()):
+    """Meta facts for every day from `first` to `last` but `skip`, as a sync would load them."""
+    with session_scope(sessions) as session:
+        session.execute(text("""
+            INSERT INTO core_warehouse.fact_marketing_daily (shop_id, account_id, date, currency, raw)
+            SELECT :shop, :account, d::date, 'EUR', '{}' FROM generate_series(CAST(:first AS date),
+                CAST(:last AS date), interval '1 day') d WHERE NOT d::date = ANY(CAST(:skip AS date[]))
+        """), {"shop": shop_id, "account": account_id, "first": first, "last": last, "skip": list(skip)})
+
+
+def test_two_ad_accounts_show_their_own_days_never_a_sum(client, tenants, scheduler_sessions):
+    alpha, _ = tenants
+    add(scheduler_sessions, AdAccount(shop_id=alpha, account_id="act_1", name="Alpha Prospecting"),
+        AdAccount(shop_id=alpha, account_id="act_2", name="Alpha Retargeting"))
+    _load_days(scheduler_sessions, alpha, "act_1", date(2025, 12, 2), date(2026, 11, 30))  # 364 days
+    _load_days(scheduler_sessions, alpha, "act_2", date(2026, 6, 1), date(2026, 11, 30),  # overlapping, 2 gaps
+               skip=[date(2026, 7, 4), date(2026, 7, 5)])
+    login(client, "ana@agency.test")
+    meta = client.get(f"/api/sync/{alpha}/status").get_json()["sources"][1]
+    assert meta["source"] == "meta" and "days_covered" not in meta["completeness"]
+    assert [(a["account_id"], a["name"], a["days"], a["first_day"], a["last_day"])
+            for a in meta["completeness"]["accounts"]] == [
+        ("act_1", "Alpha Prospecting", 364, "2025-12-02", "2026-11-30"),
+        ("act_2", "Alpha Retargeting", 181, "2026-06-01", "2026-11-30")]
+    cards = _text(callback(client, "status-sources.children", {"status-shop.data": alpha}).get_json())
+    assert "Alpha Prospecting 364 days · 2 Dec 2025 – 30 Nov 2026" in cards
+    assert "Alpha Retargeting 181 of 183 days · 1 Jun 2026 – 30 Nov 2026" in cards
+    assert "545" not in cards  # the two accounts' days summed: days are per account, never added up
+
+
+def _text(tree) -> str:
+    """The words a callback's component tree shows, blocks joined by spaces."""
+    if isinstance(tree, dict):
+        children = tree.get("props", {}).get("children") if "props" in tree else list(tree.values())
+        return _text(children)
+    if isinstance(tree, list):
+        return " ".join(_text(child) for child in tree).replace("  ", " ")
+    return "" if tree is None else str(tree)
 
 
 def _beat(sessions, age_seconds):
