@@ -10,8 +10,11 @@ import os
 import secrets
 import signal
 import sys
+from datetime import timedelta
 
-from flask import Flask
+from flask import Flask, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import cli
 import embedded
@@ -35,11 +38,20 @@ def create_app(config: dict | None = None) -> Flask:
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=settings.SECURE_COOKIES,
         REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_DURATION=timedelta(days=settings.REMEMBER_DAYS),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        LOGIN_LIMIT_PER_ADDRESS=settings.LOGIN_LIMIT_PER_ADDRESS,
+        RATELIMIT_STORAGE_URI=settings.RATELIMIT_STORAGE_URI,
+        MAX_CONTENT_LENGTH=settings.FORM_MAX_BYTES,
+        BODY_LIMITS={"webhooks.shopify": settings.WEBHOOK_MAX_BYTES,
+                     "/_dash-update-component": settings.CALLBACK_MAX_BYTES},
     )
     server.config.update(config or {})
     if not server.config["SECRET_KEY"]:
         raise RuntimeError("SECRET_KEY is not set (see the configuration table in README.md).")
+    if settings.PROXY_COUNT:
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=settings.PROXY_COUNT)
+    server.before_request(limit_body)  # first: nothing may read a body before its limit is set
     db.init_app(server, web_sessionmaker(_web_url(server.config)))
     auth.init_app(server)
     server.register_blueprint(health.bp)
@@ -49,6 +61,18 @@ def create_app(config: dict | None = None) -> Flask:
     create_dash(server)
     cli.init_app(server)
     return server
+
+
+def limit_body():
+    """Refuse a body larger than its route accepts with 413, before reading it.
+
+    MAX_CONTENT_LENGTH (forms) unless BODY_LIMITS names the endpoint. A chunked body, which has no
+    Content-Length, is cut off by werkzeug with the same 413 as soon as it passes the limit.
+    """
+    request.max_content_length = current_app.config["BODY_LIMITS"].get(request.endpoint,
+                                                                        current_app.config["MAX_CONTENT_LENGTH"])
+    if request.content_length is not None and request.content_length > request.max_content_length:
+        raise RequestEntityTooLarge()
 
 
 def _web_url(config) -> str:
