@@ -41,6 +41,7 @@ def create_app(config: dict | None = None) -> Flask:
         REMEMBER_COOKIE_DURATION=timedelta(days=settings.REMEMBER_DAYS),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         LOGIN_LIMIT_PER_ADDRESS=settings.LOGIN_LIMIT_PER_ADDRESS,
+        PROXY_COUNT=settings.PROXY_COUNT,
         RATELIMIT_STORAGE_URI=settings.RATELIMIT_STORAGE_URI,
         MAX_CONTENT_LENGTH=settings.FORM_MAX_BYTES,
         BODY_LIMITS={"webhooks.shopify": settings.WEBHOOK_MAX_BYTES,
@@ -49,8 +50,8 @@ def create_app(config: dict | None = None) -> Flask:
     server.config.update(config or {})
     if not server.config["SECRET_KEY"]:
         raise RuntimeError("SECRET_KEY is not set (see the configuration table in README.md).")
-    if settings.PROXY_COUNT:
-        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=settings.PROXY_COUNT)
+    if server.config["PROXY_COUNT"]:  # the client's address is the one the nearest proxy saw
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=server.config["PROXY_COUNT"])
     server.before_request(limit_body)  # first: nothing may read a body before its limit is set
     db.init_app(server, web_sessionmaker(_web_url(server.config)))
     auth.init_app(server)

@@ -116,3 +116,13 @@ def test_an_address_flooding_the_form_is_refused_before_any_password_is_checked(
     assert answers[-1].headers["Retry-After"] == "60"
     assert argon2.checks == 10
     assert _answer(login(_client(server, OWNER), "someone@agency.test"))[0] == 200  # other addresses go on
+
+
+def test_behind_a_proxy_each_client_is_counted_by_the_address_the_proxy_saw(make_server, make_user):
+    server = make_server(PROXY_COUNT=1)
+    make_user("ana@agency.test")
+    stranger, owner = _client(server, "127.0.0.1"), _client(server, "127.0.0.1")  # both come through the proxy
+    stranger.environ_base["HTTP_X_FORWARDED_FOR"] = STRANGER
+    owner.environ_base["HTTP_X_FORWARDED_FOR"] = OWNER
+    assert [login(stranger, "ana@agency.test", "guess").status_code for _ in range(6)] == [200] * 5 + [429]
+    assert login(owner, "ana@agency.test").status_code == 302
