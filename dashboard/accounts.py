@@ -100,10 +100,15 @@ def take_login_attempt(*, session: Session, email: str, address: str, now: datet
 
 
 def check_password(*, session: Session, email: str, password: str) -> User | None:
-    """The active user with this e-mail and password, else None; an unknown e-mail costs one argon2 check too."""
+    """The active user with this e-mail and password, else None."""
     user = get_user_by_email(session=session, email=email)
+    return user if password_matches(user, password) else None
+
+
+def password_matches(user: User | None, password: str) -> bool:
+    """Whether this is the active user's password; one argon2 check whatever the user, so no user too."""
     matches = _verify(user.password_hash if user else _DUMMY_HASH, password)
-    return user if matches and user is not None and user.is_active else None
+    return matches and user is not None and user.is_active
 
 
 def record_login(*, session: Session, email: str, address: str, user_id: int, now: datetime | None = None) -> None:

@@ -112,18 +112,20 @@ def _limit_logins(server: Flask) -> None:
     limiter = Limiter(key_func=client_address, app=server)
     per_address = limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
     server.view_functions["auth.login"] = per_address(login)  # checked as the view starts, before any password
+    server.extensions["login_limiter"] = limiter
 
 
 def client_address() -> str:
     """The client's address (ProxyFix in app.py has put the proxy's X-Forwarded-For here, when one is set)."""
-    return request.remote_addr or "unknown"
+    return (request.remote_addr or "unknown").replace("\x00", "")
 
 
 @bp.errorhandler(RateLimitExceeded)
 def _too_many_attempts(error: RateLimitExceeded):
     """Flask-Limiter's refusal, as the login page: no password was checked."""
-    window = error.limit.limit.get_expiry()
-    return _refused(f"Too many login attempts from your address. Try again in {window} seconds.", window)
+    breached = current_app.extensions["login_limiter"].current_limit
+    wait = max(1, ceil(breached.reset_at - time.time())) if breached else error.limit.limit.get_expiry()
+    return _refused(f"Too many login attempts from your address. Try again in {wait} seconds.", wait)
 
 
 def _refused(message: str, wait: float):
@@ -137,7 +139,7 @@ def login():
     """Show the login form; on POST count the attempt, check the password and start a session."""
     if request.method == "GET" and current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
-    email = request.form.get("email", "")
+    email = request.form.get("email", "").replace("\x00", "")  # PostgreSQL's text cannot hold NUL
     if request.method == "POST":
         wait = _take_attempt(email)
         if wait:
@@ -158,11 +160,12 @@ def _take_attempt(email: str) -> float:
 
 def _check_password(email: str, password: str) -> CurrentUser | None:
     with web_session_scope(db.sessions(), user_id=None) as session:
-        user = accounts.check_password(session=session, email=email, password=password)
-        if user is None:
-            return None
+        user = accounts.get_user_by_email(session=session, email=email)
+    if not accounts.password_matches(user, password):  # argon2 holds no database connection
+        return None
+    with web_session_scope(db.sessions(), user_id=None) as session:
         accounts.record_login(session=session, email=email, address=client_address(), user_id=user.id)
-        return _as_current_user(user, int(time.time()))
+    return _as_current_user(user, int(time.time()))
 
 
 @bp.route("/logout", methods=["POST"])
