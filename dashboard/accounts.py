@@ -37,11 +37,6 @@ def create_user(*, session: Session, email: str, password: str, role: str = "mem
     return user
 
 
-def get_user(*, session: Session, user_id: int) -> User | None:
-    """Return an active user by id."""
-    return session.scalar(select(User).where(User.id == user_id, User.is_active))
-
-
 def get_session_user(*, session: Session, user_id: int, version: int) -> Row | None:
     """The active user a session or remember-me cookie names, if its session version is still current."""
     return session.execute(
