@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -49,7 +50,8 @@ def _free_port() -> int:
 def web_process(db_url, web_url, tmp_path):
     """The web as production runs it: `gunicorn app:server`, one worker; yields (port, the worker's process)."""
     port = _free_port()
-    env = os.environ | {"DATABASE_URL": db_url, "WEB_DATABASE_URL": web_url, "SECRET_KEY": "test-secret"}
+    env = os.environ | {"DATABASE_URL": db_url, "WEB_DATABASE_URL": web_url, "SECRET_KEY": "test-secret",
+                        "SECURE_COOKIES": "0"}  # plain HTTP on loopback
     log = open(tmp_path / "gunicorn.log", "w")  # noqa: SIM115  (the child writes to it)
     master = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "1", "--no-control-socket",
                                "--bind", f"127.0.0.1:{port}", "app:server"],
@@ -99,3 +101,9 @@ def test_a_50_mb_body_gets_413_before_it_is_read_and_the_web_stays_flat(web_proc
     assert _post_50_mb(port, chunked=True) == b"HTTP/1.1 413 REQUEST ENTITY TOO LARGE"
     grown = worker.memory_info().rss - before
     assert grown < 20 * MB, f"the worker grew by {grown / MB:.0f} MB"
+    browser = requests.Session()  # a chunked body within the limit is read whole: the login form is understood
+    token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(f"http://127.0.0.1:{port}/login").text)[1]
+    form = f"csrf_token={token}&email=ana%40agency.test&password=guess".encode()
+    answer = browser.post(f"http://127.0.0.1:{port}/login", data=iter([form[:20], form[20:]]), timeout=10,
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 200 and "Wrong email or password." in answer.text
