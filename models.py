@@ -74,6 +74,7 @@ class LoginAttempt(Base):
     failures: Mapped[int] = mapped_column(Integer)
     retry_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    succeeded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # its last login from here
 
 
 class Shop(Base):

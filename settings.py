@@ -72,6 +72,9 @@ SECURE_COOKIES = _env("SECURE_COOKIES", "0" if EMBEDDED else "1") == "1"
 LOGIN_FREE_FAILURES = int(_env("LOGIN_FREE_FAILURES", "5"))
 LOGIN_DELAY_SECONDS = int(_env("LOGIN_DELAY_SECONDS", "60"))
 LOGIN_DELAY_MAX_SECONDS = int(_env("LOGIN_DELAY_MAX_SECONDS", "3600"))
+# An e-mail with this many failures in the last hour, from all addresses together, is tried only from
+# addresses it has logged in from in the last REMEMBER_DAYS: guessing from many addresses stops there.
+LOGIN_ACCOUNT_FAILURES_PER_HOUR = int(_env("LOGIN_ACCOUNT_FAILURES_PER_HOUR", "50"))
 # Login attempts one client address may make, whatever the e-mail (Flask-Limiter's notation). Refused before any
 # password is checked, so a flood costs the server next to nothing.
 LOGIN_LIMIT_PER_ADDRESS = _env("LOGIN_LIMIT_PER_ADDRESS", "20 per minute;200 per hour")

@@ -5,7 +5,7 @@ from math import ceil
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Row, and_, delete, func, or_, select, text, update
+from sqlalchemy import Row, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -84,6 +84,8 @@ def take_login_attempt(*, session: Session, email: str, address: str, now: datet
     """
     now = now or datetime.now(UTC)
     key = {"email": _login_key(email), "address": address[:_KEY_CHARS]}
+    if _guessed_from_many_addresses(session, key, now):
+        return settings.LOGIN_DELAY_SECONDS
     failures = session.scalar(_TAKE_ATTEMPT, key | {"now": now, "forget_before": now - _FORGET_AFTER})
     if failures is None:
         retry_at = session.scalar(select(LoginAttempt.retry_at).filter_by(**key))
@@ -92,6 +94,16 @@ def take_login_attempt(*, session: Session, email: str, address: str, now: datet
     session.execute(update(LoginAttempt).filter_by(**key)
                     .values(retry_at=now + timedelta(seconds=delay_seconds(failures))))
     return 0
+
+
+def _guessed_from_many_addresses(session: Session, key: dict, now: datetime) -> bool:
+    """Too many failures on this e-mail in the last hour, all addresses together, and no login of it from here."""
+    recent = session.scalar(select(func.coalesce(func.sum(LoginAttempt.failures), 0)).where(
+        LoginAttempt.email == key["email"], LoginAttempt.updated_at > now - timedelta(hours=1)))
+    if recent < settings.LOGIN_ACCOUNT_FAILURES_PER_HOUR:
+        return False
+    trusted_since = now - timedelta(days=settings.REMEMBER_DAYS)
+    return not session.scalar(select(LoginAttempt.succeeded_at > trusted_since).filter_by(**key))
 
 
 def check_password(*, session: Session, email: str, password: str) -> User | None:
@@ -107,11 +119,17 @@ def password_matches(user: User | None, password: str) -> bool:
 
 
 def record_login(*, session: Session, email: str, address: str, user_id: int, now: datetime | None = None) -> None:
-    """A successful login: forget that e-mail's failures from that address, and note when the user came."""
+    """A successful login: forget that e-mail's failures from that address, remember it logged in from there, and
+    note when the user came. Rows with nothing left to tell are pruned."""
     now = now or datetime.now(UTC)
+    trusted_since = now - timedelta(days=settings.REMEMBER_DAYS)
     session.execute(delete(LoginAttempt).where(
-        or_(LoginAttempt.updated_at < now - _FORGET_AFTER,
-            and_(LoginAttempt.email == _login_key(email), LoginAttempt.address == address[:_KEY_CHARS]))))
+        LoginAttempt.updated_at < now - _FORGET_AFTER,
+        or_(LoginAttempt.succeeded_at.is_(None), LoginAttempt.succeeded_at < trusted_since)))
+    row = {"email": _login_key(email), "address": address[:_KEY_CHARS], "failures": 0, "retry_at": now,
+           "updated_at": now, "succeeded_at": now}
+    session.execute(insert(LoginAttempt).values(row).on_conflict_do_update(
+        index_elements=["email", "address"], set_={k: v for k, v in row.items() if k not in ("email", "address")}))
     session.execute(update(User).where(User.id == user_id).values(last_login_at=now))
 
 

@@ -74,6 +74,17 @@ def test_a_login_forgets_its_failures_and_day_old_ones(web_sessions, make_user, 
         assert session.get(User, user_id).last_login_at == datetime(2026, 3, 2, 9, 0, 1, tzinfo=UTC)
 
 
+def test_an_email_guessed_from_many_addresses_is_tried_only_from_where_it_logged_in(web_sessions, make_user):
+    user_id = make_user("a@x.test")
+    with session_scope(web_sessions) as session:
+        accounts.record_login(session=session, email="a@x.test", address="127.0.0.2", user_id=user_id)
+    for email in ("a@x.test", "nobody@x.test"):  # an unknown e-mail is treated alike
+        botnet = [_take(web_sessions, email, f"127.0.1.{n}") for n in range(60)]
+        assert botnet == [0] * 50 + [60] * 10  # refused, and not counted, past 50 failures an hour
+    assert _take(web_sessions, "a@x.test", "127.0.0.2") == 0  # the owner, from where she logged in before
+    assert _take(web_sessions, "nobody@x.test", "127.0.0.2") == 60
+
+
 def test_a_wrong_password_or_an_unknown_email_finds_no_user(web_sessions, make_user):
     make_user("a@x.test")
     with session_scope(web_sessions) as session:

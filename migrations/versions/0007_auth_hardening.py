@@ -5,7 +5,8 @@ Revises: 0005
 
 - app_dashboard.login_attempts: failed logins counted per (e-mail as typed, client address) before the password
   is checked, whether or not the account exists, so the count cannot be raced and tells nothing about which
-  e-mails have accounts. A stranger's failures from his address never slow the owner down from hers.
+  e-mails have accounts. A stranger's failures from his address never slow the owner down from hers; an
+  e-mail failing from many addresses is refused to all but those it has logged in from (succeeded_at).
 - users.session_version: part of every session and remember-me cookie; bumping it ends them all (logout,
   password change, an admin's "sign out everywhere").
 - users.failed_logins and locked_until go: the hard lock they kept let anyone lock an account's owner out.
@@ -27,6 +28,7 @@ CREATE TABLE app_dashboard.login_attempts (
     failures   integer NOT NULL,
     retry_at   timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
+    succeeded_at timestamptz,
     PRIMARY KEY (email, address)
 );
 CREATE INDEX login_attempts_updated_idx ON app_dashboard.login_attempts (updated_at);
