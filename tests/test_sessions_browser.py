@@ -38,11 +38,12 @@ def test_an_admin_signs_a_member_out_everywhere_from_settings(dash_duo, server, 
     dash_duo.find_element("#password").send_keys("correct horse")
     dash_duo.find_element("#login-submit").click()
     wait_for(lambda: _click(dash_duo, f"#settings-users-table button[id*='\"user\":{ana}']"),
-             what="the Sign out everywhere button to take a click")
-    dash_duo.wait_for_contains_text("#settings-users-feedback", "ana@agency.test is signed out everywhere")
+             timeout=40, what="the Sign out everywhere button to take a click")
+    dash_duo.wait_for_contains_text("#settings-users-feedback", "ana@agency.test is signed out everywhere",
+                                    timeout=30)
     settings.ROOT.joinpath("var", "screenshots").mkdir(parents=True, exist_ok=True)
     dash_duo.driver.save_screenshot(str(settings.ROOT / "var" / "screenshots" / "sign-out-everywhere.png"))
     assert elsewhere.get("/_dash-layout").status_code == 401
     assert scalar(scheduler_sessions, "SELECT action FROM app_dashboard.audit_log") == "user.sign_out"
-    dash_duo.wait_for_contains_text("#settings-audit", "user.sign_out")
+    dash_duo.wait_for_contains_text("#settings-audit", "user.sign_out", timeout=30)
     assert dash_duo.get_logs() == []
