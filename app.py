@@ -10,9 +10,12 @@ import os
 import secrets
 import signal
 import sys
+from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import make_server
 
 import cli
@@ -38,11 +41,21 @@ def create_app(config: dict | None = None) -> Flask:
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=settings.SECURE_COOKIES,
         REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_DURATION=timedelta(days=settings.REMEMBER_DAYS),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        LOGIN_LIMIT_PER_ADDRESS=settings.LOGIN_LIMIT_PER_ADDRESS,
+        PROXY_COUNT=settings.PROXY_COUNT,
+        RATELIMIT_STORAGE_URI=settings.RATELIMIT_STORAGE_URI,
+        MAX_CONTENT_LENGTH=settings.FORM_MAX_BYTES,
+        BODY_LIMITS={"webhooks.shopify": settings.WEBHOOK_MAX_BYTES,
+                     "/_dash-update-component": settings.CALLBACK_MAX_BYTES},
     )
     server.config.update(config or {})
     if not server.config["SECRET_KEY"]:
         raise RuntimeError("SECRET_KEY is not set (see the configuration table in README.md).")
+    if server.config["PROXY_COUNT"]:  # the client's address is the one the nearest proxy saw
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=server.config["PROXY_COUNT"])
+    server.before_request(limit_body)  # first: nothing may read a body before its limit is set
     db.init_app(server, web_sessionmaker(_web_url(server.config)))
     auth.init_app(server)
     server.register_blueprint(health.bp)
@@ -52,6 +65,22 @@ def create_app(config: dict | None = None) -> Flask:
     create_dash(server)
     cli.init_app(server)
     return server
+
+
+def limit_body():
+    """Refuse a body larger than its route accepts with 413, before reading it.
+
+    The limit is MAX_CONTENT_LENGTH (forms) unless BODY_LIMITS names the endpoint. A body announced larger is
+    refused unread. A chunked body announces no length: it is read up to the limit, and refused if more follows.
+    """
+    request.max_content_length = current_app.config["BODY_LIMITS"].get(request.endpoint,
+                                                                        current_app.config["MAX_CONTENT_LENGTH"])
+    if request.content_length is not None and request.content_length > request.max_content_length:
+        raise RequestEntityTooLarge()
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        request.get_data()  # werkzeug stops reading at the limit, silently: look past it
+        if request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
 
 
 def _web_url(config) -> str:

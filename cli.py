@@ -45,14 +45,13 @@ def create_user(email, password, role, name):
 @click.option("--email", required=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def set_password(email, password):
-    """Set a user's password and unlock the account."""
+    """Set a user's password, sign them out everywhere and forget their failed logins."""
     with _session() as session:
         user = accounts.get_user_by_email(session=session, email=email)
         if user is None:
             raise click.BadParameter(f"no user {email}")
-        user.password_hash = accounts.hash_password(password)
-        user.failed_logins, user.locked_until = 0, None
-        click.echo(f"password set for {user.email}")
+        accounts.set_password(session=session, user_id=user.id, password=password)
+        click.echo(f"password set for {user.email}; their sessions are ended")
 
 
 @users.command("grant")

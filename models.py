@@ -59,10 +59,24 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text, deferred=True)
     role: Mapped[str] = mapped_column(Text, server_default="member")
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
-    failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Part of every session and remember-me cookie: bumping it ends them all.
+    session_version: Mapped[int] = mapped_column(Integer, server_default="1")
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
+
+
+class LoginAttempt(Base):
+    """Failed logins for one e-mail (as typed, known or not) from one client address, and when it may try again."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("login_attempts_updated_idx", "updated_at"), {"schema": APP})
+
+    email: Mapped[str] = mapped_column(Text, primary_key=True)
+    address: Mapped[str] = mapped_column(Text, primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    retry_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    succeeded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # its last login from here
 
 
 class Shop(Base):

@@ -70,10 +70,31 @@ LOG_FILE = Path(_env("LOG_FILE", str(VAR_DIR / "log" / "app.log")))
 # Cookies marked Secure: on by default in production (HTTPS), off for the embedded default on loopback.
 SECURE_COOKIES = _env("SECURE_COOKIES", "0" if EMBEDDED else "1") == "1"
 
-# Login throttling: after this many failures in a row an account is locked, doubling each time.
-LOGIN_MAX_FAILURES = int(_env("LOGIN_MAX_FAILURES", "5"))
-LOGIN_LOCK_SECONDS = int(_env("LOGIN_LOCK_SECONDS", "60"))
-LOGIN_LOCK_MAX_SECONDS = int(_env("LOGIN_LOCK_MAX_SECONDS", "3600"))
+# Login throttling, per e-mail and client address: after LOGIN_FREE_FAILURES failures that address waits before
+# its next try on that e-mail, DELAY seconds doubling up to DELAY_MAX. Failures a day old are forgotten.
+LOGIN_FREE_FAILURES = int(_env("LOGIN_FREE_FAILURES", "5"))
+LOGIN_DELAY_SECONDS = int(_env("LOGIN_DELAY_SECONDS", "60"))
+LOGIN_DELAY_MAX_SECONDS = int(_env("LOGIN_DELAY_MAX_SECONDS", "3600"))
+# An e-mail with this many failures in the last hour, from all addresses together, is tried only from
+# addresses it has logged in from in the last REMEMBER_DAYS: guessing from many addresses stops there.
+LOGIN_ACCOUNT_FAILURES_PER_HOUR = int(_env("LOGIN_ACCOUNT_FAILURES_PER_HOUR", "50"))
+# Login attempts one client address may make, whatever the e-mail (Flask-Limiter's notation). Refused before any
+# password is checked, so a flood costs the server next to nothing.
+LOGIN_LIMIT_PER_ADDRESS = _env("LOGIN_LIMIT_PER_ADDRESS", "20 per minute;200 per hour")
+# Where Flask-Limiter keeps its counts: memory is per process (see README, Deploy); redis:// and memcached:// URIs
+# share them between gunicorn workers.
+RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+# How many reverse proxies stand in front of the web and append to X-Forwarded-For (0: none; clients connect
+# directly). The client address that throttling counts by is taken from that header only when this is set.
+PROXY_COUNT = int(_env("PROXY_COUNT", "0"))
+# "Remember me" keeps a user signed in this many days at most; so does any session.
+REMEMBER_DAYS = int(_env("REMEMBER_DAYS", "30"))
+
+# The largest request body each kind of route accepts, refused with 413 before it is read: Shopify's webhooks,
+# Dash's callbacks, and everything else (the login form and other small forms).
+WEBHOOK_MAX_BYTES = int(_env("WEBHOOK_MAX_BYTES", str(5 * 1024 * 1024)))
+CALLBACK_MAX_BYTES = int(_env("CALLBACK_MAX_BYTES", str(256 * 1024)))
+FORM_MAX_BYTES = int(_env("FORM_MAX_BYTES", str(64 * 1024)))
 
 # The job queue and the scheduler process.
 SCHEDULER_THREADS = int(_env("SCHEDULER_THREADS", "4"))

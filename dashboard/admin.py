@@ -315,6 +315,14 @@ def set_grants(*, session: Session, by: int, user_id: int, shop_ids: list[int]) 
     return granted, revoked
 
 
+def sign_out_everywhere(*, session: Session, by: int, user_id: int) -> str:
+    """End every session and remember-me cookie of a user; return their e-mail."""
+    user = _user(session, user_id)
+    accounts.end_sessions(session=session, user_id=user_id)
+    record(session=session, by=by, action="user.sign_out", email=user.email, user_id=user_id)
+    return user.email
+
+
 # -- agency -------------------------------------------------------------------------------------------------------
 
 

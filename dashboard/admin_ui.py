@@ -216,9 +216,11 @@ def users_table(users_with_grants, shop_names):
     body = [html.Tr([html.Td(u.email), html.Td(u.name), html.Td(u.role),
                      html.Td("all stores" if u.role == "admin" else
                              ", ".join(shop_names.get(s, "?") for s in grants) or "none"),
-                     html.Td(f"{u.last_login_at:%-d %b %Y %H:%M}" if u.last_login_at else "never")])
+                     html.Td(f"{u.last_login_at:%-d %b %Y %H:%M}" if u.last_login_at else "never"),
+                     html.Td(dbc.Button("Sign out everywhere", size="sm", color="link", className="p-0 text-danger",
+                                        id={"type": "settings-sign-out", "user": u.id}))])
             for u, grants in users_with_grants]
-    return _table(["Email", "Name", "Role", "Stores", "Last login"], body, "No users.", "settings-users-table")
+    return _table(["Email", "Name", "Role", "Stores", "Last login", ""], body, "No users.", "settings-users-table")
 
 
 def users_card(user_options, shop_checklist):
@@ -553,6 +555,21 @@ def register_callbacks(app: Dash) -> None:  # noqa: C901  (one short function pe
         except USER_ERRORS as error:
             return _alert(str(error), "danger"), no_update
         return _alert(f"Saved: {len(granted)} store(s) granted, {len(revoked)} revoked."), _refreshed()
+
+    @app.callback(
+        Output("settings-users-feedback", "children", allow_duplicate=True), refresh,
+        Input({"type": "settings-sign-out", "user": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def settings_sign_out(_clicks):
+        """End every session of a user, in every browser ("remember me" included)."""
+        require_admin()
+        _clicked()
+        try:
+            email = _apply(admin.sign_out_everywhere, user_id=int(ctx.triggered_id["user"]))
+        except USER_ERRORS as error:
+            return _alert(str(error), "danger"), no_update
+        return _alert(f"{email} is signed out everywhere."), _refreshed()
 
     @app.callback(
         Output("settings-agency-feedback", "children"), refresh,

@@ -135,7 +135,7 @@ def test_users_create_invite_role_and_grants(scheduler_sessions, make_shop, boss
     user, generated = _do(scheduler_sessions, admin.create_user, boss, email="ana@agency.test", role="member")
     assert len(generated) >= 12
     with session_scope(scheduler_sessions) as session:
-        assert accounts.authenticate(session=session, email="ana@agency.test", password=generated).user
+        assert accounts.check_password(session=session, email="ana@agency.test", password=generated)
     with pytest.raises(admin.AdminError, match="already"):
         _do(scheduler_sessions, admin.create_user, boss, email="ANA@agency.test", role="member")
     assert _do(scheduler_sessions, admin.set_grants, boss, user_id=user.id, shop_ids=[alpha, beta]) == \

@@ -1,11 +1,12 @@
 """`flask --app app users ...` and `tokens rotate`."""
 
 from cryptography.fernet import Fernet
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
+from dashboard import accounts
 from database import session_scope
 from ingest import crypto
-from models import ShopCredential, User, UserShop
+from models import LoginAttempt, ShopCredential, User, UserShop
 
 
 def test_create_and_grant(server, scheduler_sessions, make_shop):
@@ -35,13 +36,17 @@ def test_errors_are_clear(server, make_shop):
     assert unknown.exit_code != 0 and "nope.myshopify.com" in unknown.output
 
 
-def test_set_password_unlocks(server, make_user, scheduler_sessions):
-    make_user("a@x.test")
+def test_set_password_ends_sessions_and_forgets_failed_logins(server, make_user, scheduler_sessions, web_sessions):
+    user_id = make_user("a@x.test")
+    with session_scope(web_sessions) as session:
+        accounts.take_login_attempt(session=session, email="A@x.test", address="127.0.0.2")
     runner = server.test_cli_runner()
     result = runner.invoke(args=["users", "set-password", "--email", "a@x.test", "--password", "a new password"])
     assert result.exit_code == 0
     with session_scope(scheduler_sessions) as session:
-        assert session.scalar(select(User.failed_logins)) == 0
+        assert session.scalar(select(User.session_version).where(User.id == user_id)) == 2
+        assert session.scalar(select(func.count()).select_from(LoginAttempt)) == 0
+        assert accounts.check_password(session=session, email="a@x.test", password="a new password").id == user_id
 
 
 def test_tokens_rotate_moves_every_secret_to_the_new_key(server, monkeypatch, make_shop, scheduler_sessions):

@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import scalar
 from tests.web import callback, login
 
-WILDCARD_VALUES = {"job": 1, "shop": 1, "account": "act_1"}
+WILDCARD_VALUES = {"job": 1, "shop": 1, "account": "act_1", "user": 1}
 
 
 def _settings_callbacks(client) -> list[dict]:
