@@ -109,11 +109,11 @@ def test_the_web_role_verifies_a_signature_without_the_key(web_sessions, secrets
 
 def test_logins_are_checked_without_reading_the_hash(web_sessions, secrets):
     with web_session_scope(web_sessions, user_id=None) as session:
-        assert accounts.authenticate(session=session, email=EMAIL.upper(), password=PASSWORD).user.id == \
+        assert accounts.check_password(session=session, email=EMAIL.upper(), password=PASSWORD).id == \
             secrets["user_id"]
     with web_session_scope(web_sessions, user_id=None) as session:
-        assert accounts.authenticate(session=session, email=EMAIL, password=PASSWORD + "!").user is None
-        assert accounts.authenticate(session=session, email="nobody@example.com", password=PASSWORD).user is None
+        assert accounts.check_password(session=session, email=EMAIL, password=PASSWORD + "!") is None
+        assert accounts.check_password(session=session, email="nobody@example.com", password=PASSWORD) is None
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
