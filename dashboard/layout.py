@@ -155,7 +155,7 @@ def register_callbacks(app: Dash) -> None:
     def carry_selection(search):
         """Links keep the selection, so it survives navigation."""
         search = search if isinstance(search, str) else ""
-        return [output["id"]["path"] + search for output in ctx.outputs_list]
+        return [f"{output['id']['path']}{search}" for output in ctx.outputs_list]
 
     @app.callback(
         Output("shop", "options"),

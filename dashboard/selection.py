@@ -103,7 +103,8 @@ def parse_id(value: object) -> int | None:
     return None
 
 
-def _parse_date(value: object) -> date | None:
+def parse_date(value: object) -> date | None:
+    """An ISO date between FIRST_DATE and LAST_DATE, else None."""
     try:
         day = date.fromisoformat(value) if isinstance(value, str) and value.isascii() else None
     except ValueError:
@@ -125,7 +126,7 @@ def parse(query: Mapping[str, object] | str, *, today: date) -> Selection:
     shop = ALL_STORES if shop_id is None else str(shop_id)
     preset = _choice(query.get("preset"), PRESETS, DEFAULT_PRESET)
     compare = _choice(query.get("compare"), COMPARISONS, DEFAULT_COMPARE)
-    start, end = _parse_date(query.get("start")), _parse_date(query.get("end"))
+    start, end = parse_date(query.get("start")), parse_date(query.get("end"))
     if preset == "custom" and start and end:
         start, end = min(start, end), max(start, end)
     else:
