@@ -37,7 +37,7 @@ def create_user(email, password, role, name):
         try:
             user = accounts.create_user(session=session, email=email, password=password, role=role, name=name)
         except ValueError as error:
-            raise click.BadParameter(str(error)) from error
+            raise click.ClickException(str(error)) from None  # one line, exit status 1
         click.echo(f"created {role} {user.email} (id {user.id})")
 
 
@@ -50,8 +50,10 @@ def set_password(email, password):
         user = accounts.get_user_by_email(session=session, email=email)
         if user is None:
             raise click.BadParameter(f"no user {email}")
-        user.password_hash = accounts.hash_password(password)
-        user.failed_logins, user.locked_until = 0, None
+        try:
+            accounts.set_password(session=session, user=user, password=password)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
         click.echo(f"password set for {user.email}")
 
 

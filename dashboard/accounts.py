@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 import settings
+from dashboard import user_rules
 from models import ROLES, Shop, User, UserShop
 
 _hasher = PasswordHasher()
@@ -23,15 +24,25 @@ def hash_password(password: str) -> str:
 
 
 def create_user(*, session: Session, email: str, password: str, role: str = "member", name: str = "") -> User:
-    """Add a user; the email is unique, case-insensitively."""
+    """Add a user; the email is unique, case-insensitively. ValueError says what is wrong, in one line."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if len(password) < 8:
-        raise ValueError("the password must have at least 8 characters")
-    user = User(email=email.strip(), name=name, role=role, password_hash=hash_password(password))
-    session.add(user)
-    session.flush()
+    email = user_rules.normalize_email(email)
+    user_rules.check_password(password, email=email, name=name)
+    # ON CONFLICT instead of a unique violation: that error (and PostgreSQL's log line of the failed statement)
+    # would carry the new password's hash.
+    user = session.scalar(insert(User).values(email=email, name=name, role=role, password_hash=hash_password(password))
+                          .on_conflict_do_nothing(index_elements=[func.lower(User.email)]).returning(User))
+    if user is None:
+        raise ValueError(f"{email} already has an account")
     return user
+
+
+def set_password(*, session: Session, user: User, password: str) -> None:
+    """Give a user a new password (the same rules as a new user's) and unlock the account."""
+    user_rules.check_password(password, email=user.email, name=user.name)
+    user.password_hash = hash_password(password)
+    user.failed_logins, user.locked_until = 0, None
 
 
 def get_user(*, session: Session, user_id: int) -> User | None:
