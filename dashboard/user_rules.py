@@ -29,7 +29,8 @@ def check_password(password: object, *, email: str = "", name: str = "") -> None
         raise ValueError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValueError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
-    verdict = zxcvbn(password[:ESTIMATED_LENGTH], user_inputs=[part for part in (email, email.split("@")[0], name) if part])
+    personal = [part for part in (email, email.split("@")[0], name) if part]
+    verdict = zxcvbn(password[:ESTIMATED_LENGTH], user_inputs=personal)
     if verdict["score"] < MIN_PASSWORD_SCORE:
         why = verdict["feedback"]["warning"] or "it is too easy to guess"
         raise ValueError(f"choose a less common password ({why.rstrip('.').lower()})")
