@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import text
 
+import settings
 from dashboard import accounts
 from database import session_scope
 from tests.conftest import scalar
@@ -32,6 +33,8 @@ def test_cli_refuses_a_short_or_common_password(server, scheduler_sessions, pass
 
 
 def test_a_duplicate_is_one_line_without_the_hash_anywhere(server, scheduler_sessions, db_url, caplog):
+    server_log = settings.ROOT / "var" / "test-pgdata" / "log"  # the embedded server's (absent elsewhere)
+    logged = server_log.stat().st_size if server_log.exists() else None
     runner = server.test_cli_runner()
     assert runner.invoke(args=["users", "create", "--email", "ana@agency.test", "--password", GOOD]).exit_code == 0
     again = runner.invoke(args=["users", "create", "--email", "ANA@agency.test", "--password", GOOD + "!"])
@@ -40,6 +43,10 @@ def test_a_duplicate_is_one_line_without_the_hash_anywhere(server, scheduler_ses
     assert "argon2" not in again.output and "argon2" not in caplog.text and again.exc_info[0] is SystemExit
     # Nothing failed in the database either, so PostgreSQL logged no statement carrying a hash.
     assert scalar(scheduler_sessions, "SELECT count(*) FROM app_dashboard.users") == 1
+    if logged is not None:
+        with open(server_log, "rb") as log:
+            log.seek(logged)
+            assert b"argon2" not in log.read()
 
 
 def test_the_address_is_stored_in_its_normal_form(scheduler_sessions):
