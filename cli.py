@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 
 import embedded
 import settings
-from dashboard import accounts, admin
+from dashboard import accounts, admin, user_rules
 from database import scheduler_sessionmaker, session_scope
 from ingest import crypto, jobs
 from ingest.meta import connect as meta_connect
@@ -51,9 +51,11 @@ def set_password(email, password):
         if user is None:
             raise click.BadParameter(f"no user {email}")
         try:
-            accounts.set_password(session=session, user=user, password=password)
+            user_rules.check_password(password, email=user.email, name=user.name)  # the rules of a new user's
         except ValueError as error:
             raise click.ClickException(str(error)) from None
+        user.password_hash = accounts.hash_password(password)
+        user.failed_logins, user.locked_until = 0, None
         click.echo(f"password set for {user.email}")
 
 

@@ -38,13 +38,6 @@ def create_user(*, session: Session, email: str, password: str, role: str = "mem
     return user
 
 
-def set_password(*, session: Session, user: User, password: str) -> None:
-    """Give a user a new password (the same rules as a new user's) and unlock the account."""
-    user_rules.check_password(password, email=user.email, name=user.name)
-    user.password_hash = hash_password(password)
-    user.failed_logins, user.locked_until = 0, None
-
-
 def get_user(*, session: Session, user_id: int) -> User | None:
     """Return an active user by id."""
     return session.scalar(select(User).where(User.id == user_id, User.is_active))
