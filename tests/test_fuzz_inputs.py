@@ -38,7 +38,7 @@ QUERIES = st.fixed_dictionaries({}, optional={
     "x-y": ANY_TEXT,
 })
 PATHS = ["/", "/status", "/settings", "/nowhere"]
-FUZZ = hypothesis_settings(max_examples=200, deadline=None, derandomize=True,
+FUZZ = hypothesis_settings(max_examples=300, deadline=None, derandomize=True,
                            phases=[Phase.explicit, Phase.generate, Phase.shrink],
                            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
