@@ -37,7 +37,7 @@ def create_user(email, password, role, name):
         try:
             user = accounts.create_user(session=session, email=email, password=password, role=role, name=name)
         except ValueError as error:
-            raise click.BadParameter(str(error)) from error
+            raise click.ClickException(str(error)) from None  # one line, exit status 1
         click.echo(f"created {role} {user.email} (id {user.id})")
 
 
@@ -50,7 +50,10 @@ def set_password(email, password):
         user = accounts.get_user_by_email(session=session, email=email)
         if user is None:
             raise click.BadParameter(f"no user {email}")
-        accounts.set_password(session=session, user_id=user.id, password=password)
+        try:
+            accounts.set_password(session=session, user_id=user.id, password=password)
+        except ValueError as error:  # the rules of a new user's password
+            raise click.ClickException(str(error)) from None
         click.echo(f"password set for {user.email}; their sessions are ended")
 
 

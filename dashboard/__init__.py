@@ -4,7 +4,7 @@ from pathlib import Path
 
 import xstatic.pkg.bootstrap
 from dash import Dash
-from flask import Flask, send_from_directory
+from flask import Flask, jsonify, request, send_from_directory
 
 from dashboard import admin_ui, layout, status_view
 
@@ -28,11 +28,24 @@ def create_dash(server: Flask) -> Dash:
         serve_locally=True,
     )
     app.layout = layout.shell
+    server.before_request(refuse_malformed_location)
     layout.register_callbacks(app)
     admin_ui.register_callbacks(app)
     status_view.register_callbacks(app)
     server.extensions["dash"] = app
     return app
+
+
+def refuse_malformed_location():
+    """400 for a callback whose URL values are not text: Dash's own page router would fail on them with a 500."""
+    if request.path != "/_dash-update-component" or not request.is_json:
+        return None
+    body = request.get_json(silent=True)
+    items = [item for key in ("inputs", "state") for item in (body.get(key) or [] if isinstance(body, dict) else [])]
+    if any(isinstance(item, dict) and item.get("id") == layout.LOCATION
+           and not isinstance(item.get("value"), str | None) for item in items):
+        return jsonify(error="the page's URL values must be text"), 400
+    return None
 
 
 def _vendor(filename: str):

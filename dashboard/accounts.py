@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 import settings
+from dashboard import user_rules
 from models import ROLES, LoginAttempt, Shop, User, UserShop
 
 _hasher = PasswordHasher()
@@ -30,14 +31,17 @@ def hash_password(password: str) -> str:
 
 
 def create_user(*, session: Session, email: str, password: str, role: str = "member", name: str = "") -> User:
-    """Add a user; the email is unique, case-insensitively."""
+    """Add a user; the email is unique, case-insensitively. ValueError says what is wrong, in one line."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if len(password) < 8:
-        raise ValueError("the password must have at least 8 characters")
-    user = User(email=email.strip(), name=name, role=role, password_hash=hash_password(password))
-    session.add(user)
-    session.flush()
+    email = user_rules.normalize_email(email)
+    user_rules.check_password(password, email=email, name=name)
+    # ON CONFLICT instead of a unique violation: that error (and PostgreSQL's log line of the failed statement)
+    # would carry the new password's hash.
+    user = session.scalar(insert(User).values(email=email, name=name, role=role, password_hash=hash_password(password))
+                          .on_conflict_do_nothing(index_elements=[func.lower(User.email)]).returning(User))
+    if user is None:
+        raise ValueError(f"{email} already has an account")
     return user
 
 
@@ -179,8 +183,9 @@ def end_sessions(*, session: Session, user_id: int) -> None:
 
 
 def set_password(*, session: Session, user_id: int, password: str) -> None:
-    """Set a user's password, end all their sessions and forget failed logins on their e-mail."""
+    """Set a user's password (the rules of a new user's: ValueError), end their sessions, forget failed logins."""
     user = session.get(User, user_id, with_for_update=True)
+    user_rules.check_password(password, email=user.email, name=user.name)
     user.password_hash = hash_password(password)
     session.execute(delete(LoginAttempt).where(LoginAttempt.email == _login_key(user.email)))
     end_sessions(session=session, user_id=user_id)

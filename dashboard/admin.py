@@ -251,9 +251,7 @@ def unlink_ad_account(*, session: Session, by: int, shop_id: int, account_id: st
 def create_user(*, session: Session, by: int, email: str, role: str, name: str = "",
                 password: str | None = None) -> tuple[User, str | None]:
     """Create a user; without a password, invite them with a generated one, returned once (never stored)."""
-    email = (email or "").strip()
-    if "@" not in email:
-        raise AdminError("Give the user's email address.")
+    email = (email or "").strip()  # accounts.create_user checks the address and the password (user_rules)
     if accounts.get_user_by_email(session=session, email=email) is not None:
         raise AdminError(f"{email} already has an account.")
     generated = None if password else secrets.token_urlsafe(12)

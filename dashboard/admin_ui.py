@@ -14,7 +14,7 @@ from flask import abort
 from flask_login import current_user
 
 import settings
-from dashboard import admin, db, status
+from dashboard import admin, db, selection, status
 from dashboard.components import status_badge
 from database import session_scope
 from ingest.meta import connect as meta_connect
@@ -296,8 +296,21 @@ def _refreshed() -> float:
     return time.time()  # a new value for settings-refresh makes the tables re-read
 
 
-def _date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
+def _date(value: object) -> date | None:
+    return selection.parse_date(value)
+
+
+# Every callback value comes from the browser and may be anything: these read what a form field should hold.
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _ids(values: object) -> list[int]:
+    return [i for i in map(selection.parse_id, values) if i is not None] if isinstance(values, list) else []
+
+
+def _triggered(key: str) -> object:
+    return ctx.triggered_id.get(key) if isinstance(ctx.triggered_id, dict) else None
 
 
 # -- callbacks ----------------------------------------------------------------------------------------------------
@@ -334,9 +347,10 @@ def register_callbacks(app: Dash) -> None:  # noqa: C901  (one short function pe
     def settings_choose_store(shop_id):
         """Fill the store's name, interval and resync sources (Shopify and its ad accounts)."""
         require_admin()
+        shop_id = selection.parse_id(shop_id)
         if not shop_id:
             raise PreventUpdate
-        row = next((r for r in admin.list_store_rows(session=db.get_session()) if r.shop_id == int(shop_id)), None)
+        row = next((r for r in admin.list_store_rows(session=db.get_session()) if r.shop_id == shop_id), None)
         if row is None:
             raise PreventUpdate
         accounts = [a for a in admin.list_ad_accounts(session=db.get_session()) if a.shop_id == row.shop_id]
@@ -357,16 +371,18 @@ def register_callbacks(app: Dash) -> None:  # noqa: C901  (one short function pe
     def settings_store_action(_r, _i, _p, _u, _s, shop_id, name, interval, source, mode, since, until):
         """Rename, set the interval, pause, resume or resync the chosen store."""
         require_admin()
+        shop_id, trigger = selection.parse_id(shop_id), ctx.triggered_id
+        name, interval, source, mode = _text(name), _text(interval), _text(source), _text(mode)
         if not shop_id:
             return _alert("Choose a store first.", "warning"), no_update
-        shop_id, trigger = int(shop_id), ctx.triggered_id
         try:
             if trigger == "settings-rename":
                 _apply(admin.rename_store, shop_id=shop_id, name=name)
                 message = f"Renamed to {name.strip()}."
             elif trigger == "settings-save-interval":
-                _apply(admin.set_sync_interval, shop_id=shop_id, minutes=int(interval or 0))
-                message = f"Syncs every {_minutes(int(interval))} from now on."
+                minutes = int(interval) if interval.isascii() and interval.isdigit() and len(interval) < 6 else 0
+                _apply(admin.set_sync_interval, shop_id=shop_id, minutes=minutes)
+                message = f"Syncs every {_minutes(minutes)} from now on."
             elif trigger == "settings-pause":
                 _apply(admin.pause_store, shop_id=shop_id)
                 message = "Paused: no scheduled syncs until you resume."
@@ -399,6 +415,8 @@ def register_callbacks(app: Dash) -> None:  # noqa: C901  (one short function pe
     def settings_connect(_n, domain, token, client_id, client_secret, webhook_secret):
         """Connect a store with a token or a client ID and secret (secrets are cleared from the form)."""
         require_admin()
+        domain, token, client_id = _text(domain), _text(token), _text(client_id)
+        client_secret, webhook_secret = _text(client_secret), _text(webhook_secret)
         cleared = ("", "", "")
         if bool(token) == bool(client_id or client_secret):
             return (_alert("Give either an access token, or a client ID and secret.", "warning"), no_update,
@@ -425,8 +443,8 @@ def register_callbacks(app: Dash) -> None:  # noqa: C901  (one short function pe
         require_admin()
         if ctx.triggered_id == "settings-disconnect-close":
             return False, no_update, "", None
-        row = next((r for r in admin.list_store_rows(session=db.get_session())
-                    if shop_id and r.shop_id == int(shop_id)), None)
+        shop_id = selection.parse_id(shop_id)
+        row = next((r for r in admin.list_store_rows(session=db.get_session()) if r.shop_id == shop_id), None)
         if row is None:
             raise PreventUpdate
         return True, row.shop_domain, "", None
@@ -444,7 +462,7 @@ def register_callbacks(app: Dash) -> None:  # noqa: C901  (one short function pe
         require_admin()
         purge = keep_or_purge == "purge"
         try:
-            _apply(admin.disconnect_store, shop_id=int(shop_id or 0), confirm=typed or "", purge=purge)
+            _apply(admin.disconnect_store, shop_id=selection.parse_id(shop_id) or 0, confirm=_text(typed), purge=purge)
         except USER_ERRORS as error:
             return _alert(str(error), "danger"), no_update, no_update, no_update
         message = "Store and its data deleted." if purge else "Disconnected; its data is kept."
@@ -459,8 +477,11 @@ def register_callbacks(app: Dash) -> None:  # noqa: C901  (one short function pe
         """Cancel a job from its progress bar."""
         require_admin()
         _clicked()
+        job_id = selection.parse_id(_triggered("job"))
+        if job_id is None:
+            raise PreventUpdate
         try:
-            message = _apply(admin.cancel_job, job_id=int(ctx.triggered_id["job"]))
+            message = _apply(admin.cancel_job, job_id=job_id)
         except USER_ERRORS as error:
             return _alert(str(error), "danger"), no_update
         return _alert(message, "info"), _refreshed()
@@ -475,11 +496,12 @@ def register_callbacks(app: Dash) -> None:  # noqa: C901  (one short function pe
     def settings_meta_link(_n, shop_id, token, account_ids):
         """Check the token with Meta, then link the ad accounts to the store."""
         require_admin()
-        ids = [a.strip() for a in (account_ids or "").replace(";", ",").split(",") if a.strip()]
+        ids = [a.strip() for a in _text(account_ids).replace(";", ",").split(",") if a.strip()]
+        shop_id = selection.parse_id(shop_id)
         if not shop_id:
             return _alert("Choose a store.", "warning"), no_update, ""
         try:
-            linked = _apply(admin.link_ad_accounts, shop_id=int(shop_id), token=token or "", account_ids=ids)
+            linked = _apply(admin.link_ad_accounts, shop_id=shop_id, token=_text(token), account_ids=ids)
         except USER_ERRORS as error:
             return _alert(str(error), "danger"), no_update, ""
         return _alert(f"Linked {', '.join(linked)}; their history is being fetched."), _refreshed(), ""
@@ -493,7 +515,9 @@ def register_callbacks(app: Dash) -> None:  # noqa: C901  (one short function pe
         """Unlink an ad account from its store."""
         require_admin()
         _clicked()
-        shop_id, account_id = int(ctx.triggered_id["shop"]), ctx.triggered_id["account"]
+        shop_id, account_id = selection.parse_id(_triggered("shop")), _triggered("account")
+        if shop_id is None or not isinstance(account_id, str):
+            raise PreventUpdate
         try:
             _apply(admin.unlink_ad_account, shop_id=shop_id, account_id=account_id)
         except USER_ERRORS as error:
@@ -511,8 +535,8 @@ def register_callbacks(app: Dash) -> None:  # noqa: C901  (one short function pe
         """Create a user; with no password given, show the generated one once."""
         require_admin()
         try:
-            user, generated = _apply(admin.create_user, email=email or "", name=name or "", role=role or "member",
-                                     password=password or None)
+            user, generated = _apply(admin.create_user, email=_text(email), name=_text(name),
+                                     role=_text(role) or "member", password=_text(password) or None)
         except USER_ERRORS as error:
             return _alert(str(error), "danger"), no_update, ""
         if generated is None:
@@ -529,8 +553,9 @@ def register_callbacks(app: Dash) -> None:  # noqa: C901  (one short function pe
     def settings_choose_user(user_id):
         """Show the chosen user's role and stores."""
         require_admin()
+        user_id = selection.parse_id(user_id)
         found = next(((u, g) for u, g in admin.list_users_with_grants(session=db.get_session())
-                      if user_id and u.id == int(user_id)), None)
+                      if u.id == user_id), None)
         if found is None:
             raise PreventUpdate
         return found[0].role, found[1]
@@ -544,12 +569,13 @@ def register_callbacks(app: Dash) -> None:  # noqa: C901  (one short function pe
     def settings_save_user(_n, user_id, role, shop_ids):
         """Change a user's role, then make their store access exactly the ticked stores."""
         require_admin()
+        user_id, role = selection.parse_id(user_id), _text(role)
         if not user_id:
             return _alert("Choose a user.", "warning"), no_update
         try:
-            _apply(admin.set_role, user_id=int(user_id), role=role or "")
+            _apply(admin.set_role, user_id=user_id, role=role)
             if role != "admin":
-                granted, revoked = _apply(admin.set_grants, user_id=int(user_id), shop_ids=shop_ids or [])
+                granted, revoked = _apply(admin.set_grants, user_id=user_id, shop_ids=_ids(shop_ids))
             else:
                 granted, revoked = [], []
         except USER_ERRORS as error:
@@ -565,8 +591,11 @@ def register_callbacks(app: Dash) -> None:  # noqa: C901  (one short function pe
         """End every session of a user, in every browser ("remember me" included)."""
         require_admin()
         _clicked()
+        user_id = selection.parse_id(_triggered("user"))
+        if user_id is None:
+            raise PreventUpdate
         try:
-            email = _apply(admin.sign_out_everywhere, user_id=int(ctx.triggered_id["user"]))
+            email = _apply(admin.sign_out_everywhere, user_id=user_id)
         except USER_ERRORS as error:
             return _alert(str(error), "danger"), no_update
         return _alert(f"{email} is signed out everywhere."), _refreshed()
@@ -580,7 +609,8 @@ def register_callbacks(app: Dash) -> None:  # noqa: C901  (one short function pe
         """Set the agency's reporting currency."""
         require_admin()
         try:
-            _apply(admin.set_reporting_currency, currency=currency or "")
+            currency = _text(currency)
+            _apply(admin.set_reporting_currency, currency=currency)
         except USER_ERRORS as error:
             return _alert(str(error), "danger"), no_update
         return _alert(f"All-stores figures are now in {currency}."), _refreshed()

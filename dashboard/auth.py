@@ -102,9 +102,15 @@ def set_csrf_cookie(response):
 
 def _safe_next(target: str | None) -> str:
     # Only same-site paths: an open redirect would let a phishing link bounce through our login.
-    if not target or urlsplit(target).netloc or not target.startswith("/") or target.startswith("//"):
+    if not _is_plain_path(target) or urlsplit(target).netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
     return target
+
+
+def _is_plain_path(target: str | None) -> bool:
+    """Printable ASCII without backslashes: CR/LF would break the Location header, and browsers read `/\\host`
+    as `//host`, another site."""
+    return bool(target) and target.isascii() and target.isprintable() and "\\" not in target
 
 
 def _limit_logins(server: Flask) -> None:

@@ -154,7 +154,8 @@ def register_callbacks(app: Dash) -> None:
     )
     def carry_selection(search):
         """Links keep the selection, so it survives navigation."""
-        return [output["id"]["path"] + (search or "") for output in ctx.outputs_list]
+        search = search if isinstance(search, str) else ""
+        return [f"{output['id']['path']}{search}" for output in ctx.outputs_list]
 
     @app.callback(
         Output("shop", "options"),

@@ -27,6 +27,11 @@ ALL_STORES = "all"
 # One-time outcomes other pages report in the query (the OAuth callback's `?connected=`): read from a URL,
 # they stay in it when the selection rewrites it, and a change of selector drops them.
 NOTICES = ("connected", "connect_error")
+MAX_ID = 2**63 - 1  # PostgreSQL's bigint: a larger id cannot name a row, and casting it fails
+# The dates a URL may name: nothing sold online predates 2000, and bounds keep the comparison period (a
+# day or a year earlier) and the database's date arithmetic far from date's own limits (years 1 and 9999).
+FIRST_DATE = date(2000, 1, 1)
+LAST_DATE = date(2099, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class Selection:
 
     @property
     def shop_id(self) -> int | None:
-        return None if self.shop == ALL_STORES else int(self.shop)
+        return parse_id(self.shop)
 
     @property
     def comparison(self) -> tuple[date, date] | None:
@@ -93,23 +98,39 @@ def comparison_range(start: date, end: date, compare: str) -> tuple[date, date] 
     return None
 
 
-def _parse_date(value: str | None) -> date | None:
+def parse_id(value: object) -> int | None:
+    """A row id from outside (URL, route, callback): a positive bigint as an int or ASCII digits, else None."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= len(str(MAX_ID)):
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
+        return value
+    return None
+
+
+def parse_date(value: object) -> date | None:
+    """An ISO date between FIRST_DATE and LAST_DATE, else None."""
     try:
-        return date.fromisoformat(value) if value else None
+        day = date.fromisoformat(value) if isinstance(value, str) and value.isascii() else None
     except ValueError:
         return None
+    return day if day is not None and FIRST_DATE <= day <= LAST_DATE else None
 
 
-def parse(query: Mapping[str, str] | str, *, today: date) -> Selection:
+def _choice(value: object, choices: Mapping[str, str], default: str) -> str:
+    return value if isinstance(value, str) and value in choices else default
+
+
+def parse(query: Mapping[str, object] | str, *, today: date) -> Selection:
     """Read a selection from a query string (or its parsed mapping); anything invalid falls back to defaults."""
     if isinstance(query, str):
         query = dict(parse_qsl(query.lstrip("?")))
-    shop = str(query.get("shop") or ALL_STORES)
-    if shop != ALL_STORES and not shop.isdigit():
-        shop = ALL_STORES
-    preset = query.get("preset") if query.get("preset") in PRESETS else DEFAULT_PRESET
-    compare = query.get("compare") if query.get("compare") in COMPARISONS else DEFAULT_COMPARE
-    start, end = _parse_date(query.get("start")), _parse_date(query.get("end"))
+    elif not isinstance(query, Mapping):
+        query = {}
+    shop_id = parse_id(query.get("shop"))
+    shop = ALL_STORES if shop_id is None else str(shop_id)
+    preset = _choice(query.get("preset"), PRESETS, DEFAULT_PRESET)
+    compare = _choice(query.get("compare"), COMPARISONS, DEFAULT_COMPARE)
+    start, end = parse_date(query.get("start")), parse_date(query.get("end"))
     if preset == "custom" and start and end:
         start, end = min(start, end), max(start, end)
     else:

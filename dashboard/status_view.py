@@ -8,7 +8,7 @@ from dash import ALL, Dash, Input, Output, Patch, State, ctx, html, no_update
 from flask_login import current_user
 
 import settings
-from dashboard import admin, db, queries, status
+from dashboard import admin, db, queries, selection, status
 from dashboard.sync_indicator import POLL
 from database import session_scope
 from models import EVENT_LEVELS
@@ -223,6 +223,7 @@ def register_callbacks(app: Dash) -> None:
     )
     def refresh_status(_ticks, _retried, shop_id):
         """Redraw the cards, the history and the schedulers on every poll (RLS limits what `shop_id` shows)."""
+        shop_id = selection.parse_id(shop_id)  # the browser sends it back: it may say anything
         return render_sources(shop_id), render_history(shop_id), render_schedulers()
 
 
@@ -236,7 +237,10 @@ def register_callbacks(app: Dash) -> None:
     )
     def follow_events(_ticks, levels, shop, last_id):
         """Show the newest events; on a poll, add only the lines newer than those shown."""
-        shop_id = int(shop) if shop and shop.isdigit() else None
+        # Every value comes from the browser: a store id, level names and the last event id, or else nothing.
+        shop_id = selection.parse_id(shop)
+        levels = [level for level in levels if isinstance(level, str)] if isinstance(levels, list) else None
+        last_id = 0 if last_id == 0 else selection.parse_id(last_id)
         following = ctx.triggered_id == POLL and last_id is not None
         events = queries.list_events(session=db.get_session(), shop_id=shop_id, levels=levels or None,
                                      after_id=last_id if following else None)
@@ -257,12 +261,13 @@ def register_callbacks(app: Dash) -> None:
     )
     def retry_job(clicks):
         """Queue the failed job's source and kind again, as the admin who asked (checked here, not in the page)."""
-        if not ctx.triggered_id or not any(clicks):
+        job_id = selection.parse_id(ctx.triggered_id["job"]) if isinstance(ctx.triggered_id, dict) else None
+        if job_id is None or not isinstance(clicks, list) or not any(clicks):
             return no_update, no_update
         if not current_user.is_admin:
             return dbc.Alert("Only admins can retry a sync.", color="danger", id="retry-refused"), no_update
         # Read as the user (RLS: only a store they may see), then queue and audit as an admin change.
-        job = queries.get_job(session=db.get_session(), job_id=ctx.triggered_id["job"])
+        job = queries.get_job(session=db.get_session(), job_id=job_id)
         try:
             if job is None:
                 raise admin.AdminError("That job cannot be retried.")

@@ -20,7 +20,8 @@ def init_app(server: Flask) -> None:
 
 @bp.post("/webhooks/shopify", endpoint="shopify")
 def shopify():
-    """401 unless signed with the shop's key; 200 once landed (or already landed)."""
+    """401 unless signed with the shop's key; 200 once landed (or already landed), an unreadable body included
+    (kept with its reason, refused by the drain); 400 without topic, shop or webhook id."""
     raw_body = request.get_data()  # the raw bytes: the HMAC is over them, not over parsed JSON
     domain = request.headers.get("X-Shopify-Shop-Domain", "")
     with web_session_scope(db.sessions(), user_id=None) as session:
@@ -33,4 +34,8 @@ def shopify():
             new = webhooks.accept(session=session, headers=request.headers, raw_body=raw_body)
         except ValueError as error:
             return jsonify(error=f"bad delivery: {error}"), 400
+    problem = webhooks.unreadable(raw_body)  # read again only to say so: accept() landed it with its reason
+    if problem:  # 200 all the same: Shopify would send the same body again and again, then unsubscribe
+        log.warning("webhook from %s kept but refused: %s", domain, problem)
+        return jsonify(status="refused", reason=problem), 200
     return jsonify(status="accepted" if new else "duplicate"), 200

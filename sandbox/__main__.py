@@ -4,9 +4,12 @@ import argparse
 import json
 import sys
 from datetime import date
+from typing import NoReturn
 
 from sandbox import export
 from sandbox.server import SandboxServer, build_world, handed_over
+
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,9 +27,13 @@ def main(argv: list[str] | None = None) -> None:
         if name in ("truth", "export-catalog"):
             command.add_argument("--shop", required=True)
         if name == "truth":
-            command.add_argument("--start", type=date.fromisoformat, required=True)
-            command.add_argument("--end", type=date.fromisoformat, required=True)
+            command.add_argument("--start", required=True)
+            command.add_argument("--end", required=True)
     args = parser.parse_args(argv)
+    if args.command == "truth":
+        args.start, args.end = _day(args.start, "--start"), _day(args.end, "--end")
+        if args.start > args.end:
+            _fail(f"--start {args.start} is after --end {args.end}")
     world = build_world(stores=args.stores, seed=args.seed)
     if args.command == "stores":
         json.dump(handed_over(world), sys.stdout, indent=2)
@@ -49,6 +56,22 @@ def main(argv: list[str] | None = None) -> None:
             print()
         else:
             export.catalog_csv(store, sys.stdout)
+
+
+def _day(value: str, option: str) -> date:
+    """A date the truth can walk over (its day arithmetic overflows near years 1 and 9999), or exit 2."""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option} {value!r} is not a date (YYYY-MM-DD)")
+    if not FIRST_DAY <= day <= LAST_DAY:
+        _fail(f"{option} {day} is outside {FIRST_DAY} to {LAST_DAY}")
+    return day
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 if __name__ == "__main__":

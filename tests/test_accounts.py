@@ -18,8 +18,8 @@ def test_passwords_are_hashed_with_argon2id(scheduler_sessions):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"password": "short"}, "8 characters"),
-    ({"password": "long enough", "role": "owner"}, "role"),
+    ({"password": "short"}, "12 characters"),
+    ({"password": "long enough, really", "role": "owner"}, "role"),
 ])
 def test_create_user_refuses_bad_input(scheduler_sessions, kwargs, message):
     with pytest.raises(ValueError, match=message), session_scope(scheduler_sessions) as session:

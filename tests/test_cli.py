@@ -13,7 +13,7 @@ def test_create_and_grant(server, scheduler_sessions, make_shop):
     make_shop("alpha.myshopify.com")
     beta = make_shop("beta.myshopify.com")
     runner = server.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "--email", "ana@agency.test", "--password", "long enough",
+    result = runner.invoke(args=["users", "create", "--email", "ana@agency.test", "--password", "long enough, really",
                                  "--role", "admin", "--name", "Ana"])
     assert result.exit_code == 0, result.output
     result = runner.invoke(args=["users", "grant", "--email", "ana@agency.test", "--shop", "beta.myshopify.com"])
@@ -30,8 +30,8 @@ def test_create_and_grant(server, scheduler_sessions, make_shop):
 def test_errors_are_clear(server, make_shop):
     runner = server.test_cli_runner()
     short = runner.invoke(args=["users", "create", "--email", "a@x.test", "--password", "short"])
-    assert short.exit_code != 0 and "8 characters" in short.output
-    runner.invoke(args=["users", "create", "--email", "a@x.test", "--password", "long enough"])
+    assert short.exit_code != 0 and "12 characters" in short.output
+    runner.invoke(args=["users", "create", "--email", "a@x.test", "--password", "long enough, really"])
     unknown = runner.invoke(args=["users", "grant", "--email", "a@x.test", "--shop", "nope.myshopify.com"])
     assert unknown.exit_code != 0 and "nope.myshopify.com" in unknown.output
 

@@ -4,7 +4,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from dashboard import db, queries
+from dashboard import db, queries, selection
 from dashboard.status_view import (
     event_filters,
     event_table,
@@ -20,7 +20,7 @@ dash.register_page(__name__, path="/status", name="Status", title="Sync status Â
 def layout(shop: str | None = None, **_query):
     """The status of the stores in the selection (`?shop=`), or of every visible store."""
     session = db.get_session()
-    shop_id = int(shop) if shop and shop.isdigit() else None
+    shop_id = selection.parse_id(shop)
     if shop_id is not None and queries.get_shop(session=session, shop_id=shop_id) is None:
         return dbc.Alert("This store does not exist or you have no access to it.", color="warning", id="no-access")
     shops = queries.list_shops(session=session)

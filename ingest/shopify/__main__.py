@@ -6,7 +6,8 @@
 `load-bulk` loads a bulk operation's JSONL result (in the shape of the project's own bulk queries) into a
 connected shop as HISTORICAL_INIT does: the file is streamed into staging with COPY (malformed lines are
 quarantined, the rest loads), then promoted into the warehouse. Loading a file again changes nothing.
-Without `--part`, the part is read from the first line. The database is DATABASE_URL, or the embedded
+Without `--part`, the part is read from the first line. A file whose objects are another store's is refused
+(exit status 2; see ingest/shopify/ownership.py for how that is told). The database is DATABASE_URL, or the embedded
 default's when it is unset; the command acts as the scheduler role.
 """
 
@@ -19,7 +20,7 @@ from sqlalchemy import text
 
 import embedded
 from database import scheduler_sessionmaker, session_scope
-from ingest.shopify import load, promote, queries
+from ingest.shopify import load, ownership, promote, queries
 
 SHOWN_REASONS = 10
 
@@ -58,13 +59,18 @@ def load_bulk(*, shop: str, path: Path, part: str | None) -> dict:
                                   {"d": shop}).scalar()
     if shop_id is None:
         raise UsageError(f"unknown shop {shop}: connect it first")
+    try:  # a file of another store would overwrite this one's rows, or mix its orders into this store's figures
+        checked = ownership.check(sessions=sessions, shop_id=shop_id, domain=shop, path=path, part=part)
+    except ownership.ForeignFile as error:
+        sessions.kw["bind"].dispose()
+        raise UsageError(str(error)) from None
     with session_scope(sessions) as session, open(path, "rb") as lines:  # one transaction: all lands or nothing
         batch = load.create_batch(session=session, shop_id=shop_id, job_id=None, origin=f"file:{path.name}",
                                   parts=[part])
         landed = load.land(session=session, shop_id=shop_id, batch_id=batch, lines=lines)
     orders = load.promote_batch(sessions=sessions, shop_id=shop_id, batch_id=batch, parts=[part])
     sessions.kw["bind"].dispose()  # close the engine's connections (main() also runs in-process, in tests)
-    return {"part": part, "batch": batch, "landed": landed, "orders": orders}
+    return {"part": part, "batch": batch, "landed": landed, "orders": orders, "checked": checked}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     landed = result["landed"]
     print(f"{args.file}: part {result['part']}, batch {result['batch']}: {landed.lines} lines landed, "
           f"{landed.quarantined} quarantined, {result['orders']} orders promoted")
+    print(f"  store check: {result['checked']}")
     for reason in landed.reasons[:SHOWN_REASONS]:
         print(f"  quarantined {reason}")
     return 0

@@ -225,6 +225,11 @@ WEBHOOK_LIST = """
 query Webhooks { webhookSubscriptions(first: 50) { nodes { id topic uri } } }
 """
 
+# Which of a file's objects a store knows, for `load-bulk`'s check that a file is that store's (by id search).
+OWNED = """
+query Owned%(Root)s($search: String) { %(root)s(first: 50, query: $search) { nodes { id createdAt } } }
+"""
+
 # Nodes per page, so that each paged query's requested cost stays under Shopify's 1000-point limit
 # (an order with its nested lists costs ~660 points requested; most of it is refunded after the fact).
 PAGE_SIZES = {"orders": 1, "customers": 100, "products": 5}
@@ -240,6 +245,8 @@ DOCUMENTS = {
     "Shop": SHOP, "FirstOrder": FIRST_ORDER, "OrdersCount": ORDERS_COUNT, "BulkRun": BULK_RUN,
     "BulkStatus": BULK_STATUS, "BulkOperations": BULK_OPERATIONS,
     "BulkCancel": BULK_CANCEL, "WebhookCreate": WEBHOOK_CREATE, "WebhookList": WEBHOOK_LIST,
+    **{f"Owned{root.title()}": OWNED % {"Root": root.title(), "root": root} for root in ("orders", "customers",
+                                                                                          "products")},
 }
 
 

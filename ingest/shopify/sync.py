@@ -382,8 +382,7 @@ def check_completeness(ctx: JobContext, client: ShopifyClient) -> None:
     if actual != expected and not ctx.state.get("repaired"):
         short = short_slices(ctx, client)
         ctx.state["repaired"] = True
-        ctx.log("WARN", f"The warehouse holds {actual} orders where Shopify counts {expected}: "
-                        f"loading {len(short)} date slice(s) again")
+        ctx.log("WARN", f"{describe_gap(actual, expected)}: loading {len(short)} date slice(s) again")
         for part in ctx.state["parts"]:
             if (part.get("lo"), part.get("hi")) in short:
                 part.update(op=None, status="pending", orders=0)
@@ -396,9 +395,22 @@ def check_completeness(ctx: JobContext, client: ShopifyClient) -> None:
             "completeness_checked_at = now() WHERE id = :s"), {"e": expected, "a": actual, "s": ctx.job.shop_id})
     ctx.checkpoint(done=actual, total=expected, label="Checked completeness")
     if actual != expected:
-        raise PermanentError(f"The warehouse holds {actual} orders where Shopify counts {expected}",
-                             hint="Run a full resync of the store from Settings; if the gap stays, report it.")
+        raise PermanentError(describe_gap(actual, expected), hint=GAP_HINTS[actual > expected])
     ctx.log("INFO", f"Complete: {actual} orders, as Shopify counts")
+
+
+GAP_HINTS = {
+    False: "Run a full resync of the store from Settings; if the gap stays, report it.",
+    # A resync upserts: it cannot remove what Shopify no longer has.
+    True: "The warehouse has orders Shopify no longer counts: deleted while no webhook arrived, or loaded from "
+          "another store's file. A resync does not remove them: report it.",
+}
+
+
+def describe_gap(actual: int, expected: int) -> str:
+    """`The warehouse holds 201 orders, 1 more than Shopify counts (200)`, or fewer."""
+    way = "more" if actual > expected else "fewer"
+    return f"The warehouse holds {actual:,} orders, {abs(actual - expected):,} {way} than Shopify counts ({expected:,})"
 
 
 def short_slices(ctx: JobContext, client: ShopifyClient) -> set[tuple[str, str]]:

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 # Topics whose effect is "Shopify's current version of these orders": they are re-fetched, never trusted.
 REFETCH_TOPICS = {"orders/create", "orders/updated", "orders/cancelled", "orders/edited", "orders/paid",
                   "orders/fulfilled", "orders/partially_fulfilled", "refunds/create"}
+# The payload key under which the web lands why a signed body could not be read (see accept()).
+UNREADABLE = "_unreadable"
 HEADERS = {"topic": "X-Shopify-Topic", "shop_domain": "X-Shopify-Shop-Domain", "webhook_id": "X-Shopify-Webhook-Id",
            "event_id": "X-Shopify-Event-Id", "triggered_at": "X-Shopify-Triggered-At",
            "api_version": "X-Shopify-API-Version"}
@@ -61,22 +63,85 @@ verify = signing.verify  # the HMAC check in Python (for the public app's secret
 def accept(*, session: Session, headers: Mapping[str, str], raw_body: bytes) -> bool:
     """Land a verified delivery in the inbox; return False for a delivery already there (same webhook id).
 
-    Raises ValueError for a body that is not a JSON object or a delivery without topic, shop or webhook id.
+    A body that cannot be read (unreadable() says why) is landed as {UNREADABLE: reason, "body": its start}, and
+    the drain refuses it with that reason: answered with an error, Shopify would send the same body again and
+    again, then drop the subscription. Raises ValueError for a delivery without topic, shop or webhook id.
     """
-    payload = json.loads(raw_body)  # json.JSONDecodeError is a ValueError
-    if not isinstance(payload, dict):
-        raise ValueError("the body is not a JSON object")
     values: dict[str, Any] = {key: (headers.get(name) or "").strip() or None for key, name in HEADERS.items()}
     missing = [HEADERS[key] for key in ("topic", "shop_domain", "webhook_id") if not values[key]]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}")
+    # The signature covers the body only: headers are anybody's, so only short printable text is landed.
+    malformed = [HEADERS[key] for key, value in values.items()
+                 if value and (len(value) > 255 or not value.isprintable())]
+    if malformed:
+        raise ValueError(f"malformed {', '.join(malformed)}")
     values["triggered_at"] = parse_time(values["triggered_at"])
+    try:
+        payload = read_payload(raw_body)
+    except UnreadableBody as error:
+        payload = {UNREADABLE: str(error), "body": raw_body[:1000].decode("utf-8", "replace").replace("\0", "\ufffd")}
     values["payload"] = json.dumps(payload)
     # No conflict target: the web role may not read webhook_id, and it is the only other unique column.
     return session.execute(text(
         "INSERT INTO staging_ingest.webhook_inbox (shop_domain, topic, webhook_id, event_id, triggered_at, "
         "api_version, payload) VALUES (:shop_domain, :topic, :webhook_id, :event_id, :triggered_at, :api_version, "
         "CAST(:payload AS jsonb)) ON CONFLICT DO NOTHING"), values).rowcount == 1
+
+
+def unreadable(raw_body: bytes) -> str | None:
+    """Why the inbox cannot hold this body as it is, or None."""
+    try:
+        read_payload(raw_body)
+    except UnreadableBody as error:
+        return str(error)
+    return None
+
+
+class UnreadableBody(ValueError):
+    """A signed body the inbox cannot hold as a JSON object; the message says why."""
+
+
+def read_payload(raw_body: bytes) -> dict:
+    """The body as a JSON object PostgreSQL's jsonb can hold, or UnreadableBody."""
+    try:
+        payload = json.loads(raw_body, parse_constant=_refuse_constant, parse_float=_finite)
+    except RecursionError:
+        raise UnreadableBody("the body is nested too deeply") from None
+    except ValueError as error:  # malformed JSON, bad UTF-8, an integer of over 4,300 digits
+        raise UnreadableBody(f"the body is not JSON ({str(error)[:200]})") from None
+    if not isinstance(payload, dict):
+        raise UnreadableBody("the body is not a JSON object")
+    strings = [payload]
+    while strings:  # jsonb holds neither NUL nor unpaired surrogates; looked for iteratively (depth is free)
+        value = strings.pop()
+        if isinstance(value, dict):
+            strings.extend(value.keys())
+            strings.extend(value.values())
+        elif isinstance(value, list):
+            strings.extend(value)
+        elif isinstance(value, str) and ("\0" in value or not _is_utf8(value)):
+            raise UnreadableBody("the body holds a NUL character or an unpaired surrogate (\\u0000, \\ud800)")
+    return payload
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(number: str) -> float:
+    value = float(number)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{number[:20]} is too large a number")
+    return value
+
+
+def _is_utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -146,7 +211,10 @@ def drain_shop(*, sessions: sessionmaker, session: Session, domain: str, deliver
     done = 0
     refetch = []
     for delivery in deliveries:
-        if delivery.topic in REFETCH_TOPICS:
+        if UNREADABLE in delivery.payload:  # never acted on, whatever the topic
+            done += settle(session=session, shop_id=shop_id, deliveries=[delivery],
+                           effect=lambda d=delivery: refuse(d.payload[UNREADABLE]))
+        elif delivery.topic in REFETCH_TOPICS:
             if order_number(delivery) is None:  # not an order, whatever the header says
                 done += settle(session=session, shop_id=shop_id, deliveries=[delivery],
                                effect=lambda: refuse("the body is not an order"))
@@ -161,7 +229,7 @@ def drain_shop(*, sessions: sessionmaker, session: Session, domain: str, deliver
 
         done += settle(session=session, shop_id=shop_id, deliveries=refetch, effect=reload)
     for delivery in deliveries:
-        if delivery.topic not in REFETCH_TOPICS:
+        if delivery.topic not in REFETCH_TOPICS and UNREADABLE not in delivery.payload:
             action = ACTIONS.get(delivery.topic, ignore)
             done += settle(session=session, shop_id=shop_id, deliveries=[delivery],
                            effect=lambda a=action, d=delivery: a(sessions=sessions, session=session,
