@@ -26,7 +26,8 @@ def _job(sessions, job_id):
 @pytest.fixture
 def start_backfill(scheduler_sessions, shop_id, sandbox, spawn):
     """Start a scheduler process on a queued HISTORICAL_INIT; return (process, job id, its env)."""
-    env = {"SHOPIFY_ADMIN_URL": settings.SHOPIFY_ADMIN_URL, "SHOPIFY_BULK_POLL_SECONDS": "0.05"}
+    env = {"SHOPIFY_ADMIN_URL": settings.SHOPIFY_ADMIN_URL, "SHOPIFY_BULK_POLL_SECONDS": "0.05",
+           "SHOPIFY_BULK_SLICE_ORDERS": str(settings.SHOPIFY_BULK_SLICE_ORDERS)}
 
     def start(**extra):
         with session_scope(scheduler_sessions) as session:
