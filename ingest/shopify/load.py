@@ -160,6 +160,9 @@ def promote_batch(*, sessions: sessionmaker, shop_id: int, batch_id: int, parts:
     for pass_no in (1, 2):
         if pass_no < resume[0]:
             continue
+        if pass_no == 2:
+            with session_scope(sessions) as session:
+                promote.analyze_new_orders(session=session)
         for lo in range(resume[1] if pass_no == resume[0] else 0, last + 1, chunk):
             with session_scope(sessions) as session:
                 session.execute(text(f"SET LOCAL work_mem = '{PROMOTE_WORK_MEM}'"))

@@ -296,13 +296,18 @@ SECOND_PASS = {"orders": (LINE_ITEMS, SHIPPING_LINES, DISCOUNT_APPLICATIONS)}
 NEVER_ANALYZED = "SELECT reltuples < 0 FROM pg_class WHERE oid = 'core_warehouse.orders'::regclass"
 
 
+def analyze_new_orders(*, session: Session) -> None:
+    """Give the orders table statistics if it never had any (in a transaction of its own: ANALYZE's lock
+    would otherwise wait for, or hold up, another load's)."""
+    if session.execute(text(NEVER_ANALYZED)).scalar():
+        session.execute(text("ANALYZE core_warehouse.orders"))
+
+
 def lines(*, session: Session, shop_id: int, batch_id: int, parts: Iterable[str], lo: int, hi: int,
           second_pass: bool = False) -> int:
     """Promote lines lo..hi of a batch for the given parts; return how many orders were in them."""
     orders = 0
     params = {"shop": shop_id, "batch": batch_id, "lo": lo, "hi": hi}
-    if second_pass and session.execute(text(NEVER_ANALYZED)).scalar():
-        session.execute(text("ANALYZE core_warehouse.orders"))
     for part in parts:
         for statement in (SECOND_PASS.get(part, ()) if second_pass else FIRST_PASS[part]):
             result = session.execute(text(statement), params)

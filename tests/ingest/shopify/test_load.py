@@ -84,7 +84,10 @@ def test_a_first_load_finds_each_childs_order_by_primary_key(scheduler_sessions,
         lines += [json.dumps({"__typename": "LineItem", "id": f"gid://shopify/LineItem/{number}{n}",
                               "__parentId": f"gid://shopify/Order/{number}", "quantity": 1}).encode()
                   for n in range(2)]
-    landed = land_lines(scheduler_sessions, shop_id, lines)
+    with session_scope(scheduler_sessions) as session:
+        batch = load.create_batch(session=session, shop_id=shop_id, job_id=None, origin="bulk", parts=["orders"])
+        landed = load.land(session=session, shop_id=shop_id, batch_id=batch, lines=lines)
+    load.promote_batch(sessions=scheduler_sessions, shop_id=shop_id, batch_id=batch, parts=["orders"])
     assert scalar(scheduler_sessions, "SELECT count(*) FROM core_warehouse.order_line_items") == 600
     with session_scope(scheduler_sessions) as session:
         plan = "\n".join(session.execute(text("EXPLAIN " + promote.LINE_ITEMS), {
