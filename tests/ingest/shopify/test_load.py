@@ -93,3 +93,16 @@ def test_a_first_load_finds_each_childs_order_by_primary_key(scheduler_sessions,
         plan = "\n".join(session.execute(text("EXPLAIN " + promote.LINE_ITEMS), {
             "shop": shop_id, "batch": landed.batch_id, "lo": 0, "hi": landed.last_line}).scalars())
     assert "Index Scan using orders_pkey" in plan, plan
+
+
+def test_a_line_with_a_framing_byte_is_quarantined_and_its_buffer_still_loads(scheduler_sessions, make_shop):
+    shop_id = make_shop()
+    lines = [json.dumps(order(1, "2026-01-02T00:00:00Z", "10.00")).encode(),
+             b'{"__typename": "Order", "id": "gid://shopify/Order/2", "note": "\x02"}',  # raw control byte
+             json.dumps(order(3, "2026-01-02T00:00:00Z", "30.00")).encode()]
+    landed = land_lines(scheduler_sessions, shop_id, lines)
+    assert (landed.lines, landed.quarantined) == (2, 1)
+    assert scalar(scheduler_sessions, "SELECT line_no || ': ' || reason FROM staging_ingest.quarantine") == \
+        "2: control character outside a JSON string"
+    assert scalar(scheduler_sessions, "SELECT string_agg(name, ',' ORDER BY name) FROM core_warehouse.orders") == \
+        "#1,#3"
