@@ -112,19 +112,45 @@ def peak_rss_mb() -> float:
     return 0.0
 
 
+def cpu_seconds(pids) -> float:
+    """User + system CPU seconds the processes used so far (the embedded server runs on this machine)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def backends(session) -> set[int]:
+    """The server processes connected to this database (the session pool's)."""
+    return set(session.execute(text(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars())
+
+
+def own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 def end_to_end(url: str, path: str) -> dict:
-    """Land the file and promote it, as HISTORICAL_INIT does; the timings and this process's peak RSS."""
+    """Land the file and promote it, as HISTORICAL_INIT does; the timings, CPU seconds (the database's and
+    this process's: on a shared machine they say what the wall clock cannot) and this process's peak RSS."""
     sessions = scheduler_sessionmaker(url)
     shop_id = add_shop(sessions)
-    started = time.perf_counter()
+    started, client = time.perf_counter(), own_cpu()
     with session_scope(sessions) as session, open(path, "rb") as lines:
+        pids = backends(session)
+        server = cpu_seconds(pids)
         batch = load.create_batch(session=session, shop_id=shop_id, job_id=None, origin="bench", parts=["orders"])
         landed = load.land(session=session, shop_id=shop_id, batch_id=batch, lines=lines)
-    copied = time.perf_counter()
+    copied, land_cpu, land_client = time.perf_counter(), cpu_seconds(pids) - server, own_cpu() - client
     orders = load.promote_batch(sessions=sessions, shop_id=shop_id, batch_id=batch, parts=["orders"])
     done = time.perf_counter()
+    with session_scope(sessions) as session:
+        pids |= backends(session)
     return {"orders": orders, "lines": landed.lines, "land_s": copied - started, "promote_s": done - copied,
-            "seconds": done - started, "rss_mb": peak_rss_mb()}
+            "seconds": done - started, "rss_mb": peak_rss_mb(), "land_cpu": land_cpu, "land_client_cpu": land_client,
+            "promote_cpu": cpu_seconds(pids) - server - land_cpu}
 
 
 def floor(url: str, path: str) -> dict:
@@ -134,12 +160,14 @@ def floor(url: str, path: str) -> dict:
         connection.exec_driver_sql("CREATE TABLE bare (payload jsonb NOT NULL)")
     with engine.begin() as connection:
         cursor = connection.connection.dbapi_connection.cursor()
-        started = time.perf_counter()
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+        started, server = time.perf_counter(), cpu_seconds([pid])
         with open(path, "rb") as lines:
             cursor.copy_expert(FLOOR_COPY, lines)
-        seconds = time.perf_counter() - started
+        seconds, server = time.perf_counter() - started, cpu_seconds([pid]) - server
     engine.dispose()
-    return {"seconds": seconds, "rss_mb": peak_rss_mb()}
+    return {"seconds": seconds, "rss_mb": peak_rss_mb(), "cpu": server}
 
 
 def row_by_row(url: str, path: str, sample: int) -> dict:
@@ -365,6 +393,10 @@ def report(big: Path, small: Path, full: dict, bare: dict, lesser: dict, naive: 
           f"{lesser['rss_mb']:.0f} |")
     print(f"| baseline: row by row, json in Python, an upsert per row (sample) | {naive['orders']:,} | "
           f"{naive['seconds']:.1f} | {naive_rate:,.0f} | | |")
+    cpu = full["land_cpu"] + full["promote_cpu"]
+    print(f"\nDatabase CPU seconds: land {full['land_cpu']:.1f} (and {full['land_client_cpu']:.1f} in the loading "
+          f"process), promote {full['promote_cpu']:.1f}, together {cpu / bare['cpu']:.2f}x the floor's "
+          f"{bare['cpu']:.1f} (of the faster floor run)")
     ratio = full["seconds"] / bare["seconds"]
     print(f"\nend to end / COPY floor = {ratio:.2f}x (target under 2.5x); "
           f"end to end / row by row = {orders / full['seconds'] / naive_rate:.1f}x faster; "
