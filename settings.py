@@ -142,10 +142,13 @@ SHOPIFY_HMAC_TOLERANCE_SECONDS = float(_env("SHOPIFY_HMAC_TOLERANCE_SECONDS", "9
 # shop/redact) cannot be subscribed through the API: they are declared in the app's shopify.app.toml.
 SHOPIFY_WEBHOOK_TOPICS = ("ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_DELETE", "REFUNDS_CREATE", "APP_UNINSTALLED")
 # Bulk operations: how many at once per shop (Shopify allows 5 from 2026-01; leave room for other apps),
-# how often to poll them, and how many days of orders one operation covers.
+# how often to poll them (first after FIRST_POLL seconds, doubling up to POLL: a small operation is done in
+# a moment, a large one takes minutes), and how many orders one operation covers at most (the history is
+# cut into date slices of at most that many orders, so a small store is one operation per part).
 SHOPIFY_BULK_CONCURRENCY = int(_env("SHOPIFY_BULK_CONCURRENCY", "3"))
+SHOPIFY_BULK_FIRST_POLL_SECONDS = float(_env("SHOPIFY_BULK_FIRST_POLL_SECONDS", "0.05"))
 SHOPIFY_BULK_POLL_SECONDS = float(_env("SHOPIFY_BULK_POLL_SECONDS", "1" if EMBEDDED else "5"))
-SHOPIFY_BULK_SLICE_DAYS = int(_env("SHOPIFY_BULK_SLICE_DAYS", "90"))
+SHOPIFY_BULK_SLICE_ORDERS = int(_env("SHOPIFY_BULK_SLICE_ORDERS", "100000"))
 SHOPIFY_BULK_ATTEMPTS = int(_env("SHOPIFY_BULK_ATTEMPTS", "3"))
 # Lines per COPY into staging, and lines per promotion statement (progress is saved between them).
 LOAD_COPY_BYTES = int(_env("LOAD_COPY_BYTES", str(8 * 1024 * 1024)))

@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 
 import settings
 
-# Oldest first; lines go with their batch (ON DELETE CASCADE). Pending webhooks are never pruned.
+# Oldest first; lines go with their batch (a trigger on load_batches). Pending webhooks are never pruned.
 PRUNE = {
     "batches": "DELETE FROM staging_ingest.load_batches WHERE created_at < now() - make_interval(days => :days)",
     "quarantined": "DELETE FROM staging_ingest.quarantine WHERE created_at < now() - make_interval(days => :days)",

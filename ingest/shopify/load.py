@@ -75,12 +75,10 @@ def land(*, session: Session, shop_id: int, batch_id: int, lines: Iterable[bytes
 def _copy(session: Session, shop_id: int, landed: Landed, rows: list[tuple[int, bytes]]) -> None:
     """COPY a buffer; when the database rejects it, find the bad lines, quarantine them, COPY the rest."""
     cursor = session.connection().connection.dbapi_connection.cursor()
-    good, bad = [], []
-    for n, line in rows:
-        if _framing_broken(line):
-            bad.append((n, line, "control character outside a JSON string"))
-        else:
-            good.append((n, line))
+    good, bad = rows, []
+    if _framing_broken(b"".join(line for _, line in rows)):  # rare: then sort them line by line
+        good = [(n, line) for n, line in rows if not _framing_broken(line)]
+        bad = [(n, line, "control character outside a JSON string") for n, line in rows if _framing_broken(line)]
     cursor.execute("SAVEPOINT land")
     try:
         cursor.copy_expert(COPY_SQL, _Framed(landed.batch_id, good), size=COPY_READ_BYTES)
@@ -160,6 +158,9 @@ def promote_batch(*, sessions: sessionmaker, shop_id: int, batch_id: int, parts:
     for pass_no in (1, 2):
         if pass_no < resume[0]:
             continue
+        if pass_no == 2:
+            with session_scope(sessions) as session:
+                promote.analyze_new_orders(session=session)
         for lo in range(resume[1] if pass_no == resume[0] else 0, last + 1, chunk):
             with session_scope(sessions) as session:
                 session.execute(text(f"SET LOCAL work_mem = '{PROMOTE_WORK_MEM}'"))

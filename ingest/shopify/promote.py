@@ -289,6 +289,20 @@ FIRST_PASS = {
 SECOND_PASS = {"orders": (LINE_ITEMS, SHIPPING_LINES, DISCOUNT_APPLICATIONS)}
 
 
+# The second pass joins each child line to its order. Before the orders table was ever analyzed (a new
+# database's first load) the planner guessed a handful of orders per shop and scanned the shop's orders for
+# every child line: quadratic, 0.9 s for a 1,300-order store where the lookups by key take 0.1 s. Analyzing
+# it then costs milliseconds; autovacuum keeps the statistics from there on.
+NEVER_ANALYZED = "SELECT reltuples < 0 FROM pg_class WHERE oid = 'core_warehouse.orders'::regclass"
+
+
+def analyze_new_orders(*, session: Session) -> None:
+    """Give the orders table statistics if it never had any (in a transaction of its own: ANALYZE's lock
+    would otherwise wait for, or hold up, another load's)."""
+    if session.execute(text(NEVER_ANALYZED)).scalar():
+        session.execute(text("ANALYZE core_warehouse.orders"))
+
+
 def lines(*, session: Session, shop_id: int, batch_id: int, parts: Iterable[str], lo: int, hi: int,
           second_pass: bool = False) -> int:
     """Promote lines lo..hi of a batch for the given parts; return how many orders were in them."""

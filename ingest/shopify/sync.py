@@ -29,6 +29,7 @@ RESOURCES = {  # resource -> (paged document, connection path, parts its lines h
     "products": (queries.PRODUCTS_PAGE, "products", ["products"]),
 }
 DOWNLOAD_TRIES = 3
+MIN_SLICE = timedelta(hours=1)  # a date slice is never cut finer, however many orders it holds
 ACCESS_HINT = ("Shopify denied the bulk query an access scope: reconnect the store and approve "
                + ", ".join(settings.SHOPIFY_SCOPES) + ".")
 
@@ -198,18 +199,26 @@ def plan(ctx: JobContext, client: ShopifyClient) -> None:
     until = datetime.fromisoformat(ctx.params.get("until") or iso(datetime.now(UTC)))
     first = client.execute(queries.FIRST_ORDER)["orders"]["nodes"]
     start = datetime.fromisoformat(ctx.params.get("since") or (first[0]["createdAt"] if first else iso(until)))
-    parts = []
-    step = timedelta(days=settings.SHOPIFY_BULK_SLICE_DAYS)
     lo = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    while lo <= until:
-        hi = min(lo + step, until + timedelta(seconds=1))
-        parts += [new_part(p, created_range(lo, hi), lo=iso(lo), hi=iso(hi)) for p in ORDER_PARTS]
-        lo = hi
+    parts = [new_part(p, created_range(a, b), lo=iso(a), hi=iso(b))
+             for a, b in date_slices(client, lo, until + timedelta(seconds=1)) for p in ORDER_PARTS]
     if "since" not in ctx.params:  # a whole-history load also takes every customer and product
         parts += [new_part("customers"), new_part("products")]
     ctx.state.update(until=iso(until), since=iso(start), parts=parts,
                      expected=orders_count(client, f"created_at:>='{iso(start)}' AND created_at:<='{iso(until)}'"))
     ctx.checkpoint(done=0, total=ctx.state["expected"], label=f"Planned {len(parts)} bulk queries")
+
+
+def date_slices(client: ShopifyClient, lo: datetime, hi: datetime) -> list[tuple[datetime, datetime]]:
+    """[lo, hi) cut in halves until each piece holds at most SHOPIFY_BULK_SLICE_ORDERS orders (or is an hour).
+
+    Shopify counts a range's orders cheaply, so a small store is one slice and a large one as few as its
+    orders need, whatever the days they span.
+    """
+    if hi - lo <= MIN_SLICE or orders_count(client, created_range(lo, hi)) <= settings.SHOPIFY_BULK_SLICE_ORDERS:
+        return [(lo, hi)]
+    middle = (lo + (hi - lo) / 2).replace(microsecond=0)
+    return date_slices(client, lo, middle) + date_slices(client, middle, hi)
 
 
 def created_range(lo: datetime, hi: datetime) -> str:
@@ -221,7 +230,13 @@ def new_part(part: str, search: str = "", **extra: Any) -> dict[str, Any]:
 
 
 def run_parts(ctx: JobContext, client: ShopifyClient, parts: list[dict], *, total: int | None) -> None:
-    """Run the parts' bulk operations, a few at once, loading each result as soon as it is ready."""
+    """Run the parts' bulk operations, a few at once, loading each result as soon as it is ready.
+
+    Polling starts fast and slows down while nothing changes: a small store's operations are done in a
+    moment, a large store's take minutes.
+    """
+    first = min(settings.SHOPIFY_BULK_FIRST_POLL_SECONDS, settings.SHOPIFY_BULK_POLL_SECONDS)
+    delay = first
     while True:
         waiting = [p for p in parts if p["status"] != "loaded"]
         if not waiting:
@@ -229,8 +244,11 @@ def run_parts(ctx: JobContext, client: ShopifyClient, parts: list[dict], *, tota
         moved = start_parts(ctx, client, parts)
         for part in [p for p in waiting if p["status"] in ("running", "promoting")]:
             moved |= advance_part(ctx, client, parts, part, total)
-        if not moved:
-            ctx.wait(settings.SHOPIFY_BULK_POLL_SECONDS)
+        if moved:
+            delay = first
+        else:
+            ctx.wait(delay)
+            delay = min(delay * 2, settings.SHOPIFY_BULK_POLL_SECONDS)
 
 
 def start_parts(ctx: JobContext, client: ShopifyClient, parts: list[dict]) -> bool:

@@ -18,7 +18,8 @@ from sandbox.server import SandboxServer, World
 from tests.clock import DEFAULT, frozen
 from tests.conftest import wait_for
 
-DAYS = 150  # more than Shopify's 60-day window, and two bulk date slices of 90 days
+DAYS = 150  # more than Shopify's 60-day window
+SLICE_ORDERS = 300  # the store's ~500 orders then make more than one bulk date slice
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +45,7 @@ def serve_store(monkeypatch, tmp_path, clock, *, days: int, today: date):
     monkeypatch.setattr(settings, "SHOPIFY_ADMIN_URL",
                         server.base_url + "/shopify/{shop}/admin/api/{version}/graphql.json")
     monkeypatch.setattr(settings, "SHOPIFY_BULK_POLL_SECONDS", 0.05)
+    monkeypatch.setattr(settings, "SHOPIFY_BULK_SLICE_ORDERS", SLICE_ORDERS)
     return server
 
 

@@ -68,3 +68,41 @@ def test_an_older_payload_never_replaces_a_newer_one(scheduler_sessions, make_sh
     land_lines(scheduler_sessions, shop_id, [older, newer])  # both in one batch: the newest wins, once
     assert scalar(scheduler_sessions, "SELECT count(*) || ' ' || max(total_price_shop) FROM core_warehouse.orders") \
         == "1 15.00"
+
+
+def test_a_first_load_finds_each_childs_order_by_primary_key(scheduler_sessions, make_shop):
+    # A fresh warehouse has no statistics: a plain join was planned as a scan of the shop's orders for every
+    # child line, quadratic in the batch (seconds for a small store's first backfill).
+    from sqlalchemy import text
+
+    from ingest.shopify import promote
+
+    shop_id = make_shop()
+    lines = []
+    for number in range(1, 301):
+        lines.append(json.dumps(order(number, "2026-01-02T00:00:00Z", "10.00")).encode())
+        lines += [json.dumps({"__typename": "LineItem", "id": f"gid://shopify/LineItem/{number}{n}",
+                              "__parentId": f"gid://shopify/Order/{number}", "quantity": 1}).encode()
+                  for n in range(2)]
+    with session_scope(scheduler_sessions) as session:
+        batch = load.create_batch(session=session, shop_id=shop_id, job_id=None, origin="bulk", parts=["orders"])
+        landed = load.land(session=session, shop_id=shop_id, batch_id=batch, lines=lines)
+    load.promote_batch(sessions=scheduler_sessions, shop_id=shop_id, batch_id=batch, parts=["orders"])
+    assert scalar(scheduler_sessions, "SELECT count(*) FROM core_warehouse.order_line_items") == 600
+    with session_scope(scheduler_sessions) as session:
+        plan = "\n".join(session.execute(text("EXPLAIN " + promote.LINE_ITEMS), {
+            "shop": shop_id, "batch": landed.batch_id, "lo": 0, "hi": landed.last_line}).scalars())
+    assert "Index Scan using orders_pkey" in plan, plan
+
+
+def test_a_line_with_a_framing_byte_is_quarantined_and_its_buffer_still_loads(scheduler_sessions, make_shop):
+    shop_id = make_shop()
+    lines = [json.dumps(order(1, "2026-01-02T00:00:00Z", "10.00")).encode(),
+             b'{"__typename": "Order", "id": "gid://shopify/Order/2", "note": "\x02"}',  # raw control byte
+             json.dumps(order(3, "2026-01-02T00:00:00Z", "30.00")).encode()]
+    landed = land_lines(scheduler_sessions, shop_id, lines)
+    assert (landed.lines, landed.quarantined) == (2, 1)
+    assert scalar(scheduler_sessions, "SELECT line_no || ': ' || reason FROM staging_ingest.quarantine") == \
+        "2: control character outside a JSON string"
+    assert scalar(scheduler_sessions, "SELECT string_agg(name, ',' ORDER BY name) FROM core_warehouse.orders") == \
+        "#1,#3"

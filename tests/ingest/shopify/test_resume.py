@@ -29,7 +29,8 @@ def _job(sessions, job_id):
 @pytest.fixture
 def start_backfill(scheduler_sessions, shop_id, sandbox, spawn):
     """Start a scheduler process on a queued HISTORICAL_INIT; return (process, job id, its env)."""
-    env = {"SHOPIFY_ADMIN_URL": settings.SHOPIFY_ADMIN_URL, "SHOPIFY_BULK_POLL_SECONDS": "0.05"}
+    env = {"SHOPIFY_ADMIN_URL": settings.SHOPIFY_ADMIN_URL, "SHOPIFY_BULK_POLL_SECONDS": "0.05",
+           "SHOPIFY_BULK_SLICE_ORDERS": str(settings.SHOPIFY_BULK_SLICE_ORDERS)}
 
     def start(**extra):
         with session_scope(scheduler_sessions) as session:
@@ -59,7 +60,7 @@ def assert_each_part_ran_once(store, job):
     assert ran == sorted(queries.bulk_query(p["part"], p["search"]) for p in job.state["parts"])
 
 
-@pytest.mark.parametrize("nth", range(1, 7))
+@pytest.mark.parametrize("nth", range(1, 9))
 def test_killed_before_saving_an_operation_id(start_backfill, spawn, scheduler_sessions, store, nth):
     """Killed while Shopify's answer to its nth start is on the way: the next process adopts that operation."""
     held = faults(store, hold_answer=nth)
@@ -70,7 +71,7 @@ def test_killed_before_saving_an_operation_id(start_backfill, spawn, scheduler_s
     kill(victim)
     held.answer.set()
     job = finish(spawn, env, scheduler_sessions, job_id)
-    assert len(job.state["parts"]) == 6  # two date slices of orders and their sales, customers, products
+    assert len(job.state["parts"]) == 8  # three date slices of orders and their sales, customers, products
     assert_each_part_ran_once(store, job)
     assert warehouse_days(scheduler_sessions, job.shop_id, store) == truth_days(store)
 

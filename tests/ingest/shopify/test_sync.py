@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import settings
 from database import session_scope
 from ingest import jobs
 from ingest.runner import Worker
@@ -12,7 +13,7 @@ from sandbox.shopify_api import ShopifyFaults
 from sandbox.shopify_graphql import load_schema
 from tests.clock import at_each_date
 from tests.conftest import scalar, wait_for
-from tests.ingest.shopify.conftest import events, faults, run_job, truth_days, warehouse_days
+from tests.ingest.shopify.conftest import SLICE_ORDERS, events, faults, run_job, truth_days, warehouse_days
 
 
 @at_each_date
@@ -40,6 +41,42 @@ def test_no_incremental_beside_a_backfill_which_hands_it_its_cursor(scheduler_se
     assert [c.isoformat() for c in cursors] == [job.state["until"].replace("Z", "+00:00")]
     with session_scope(scheduler_sessions) as session:
         assert sync.enqueue_due(session=session) == 1
+
+
+def test_the_history_is_cut_into_date_slices_of_at_most_so_many_orders(scheduler_sessions, worker, shop_id,
+                                                                        store):
+    job = run_job(scheduler_sessions, worker, shop_id, "HISTORICAL_INIT")
+    slices = [(p["lo"], p["hi"]) for p in job.state["parts"] if p["part"] == "orders"]
+    assert len(slices) > 1 and [hi for _, hi in slices[:-1]] == [lo for lo, _ in slices[1:]]  # no gap, no overlap
+    created = [o["createdAt"] for o in store.iter_orders()]
+    per_slice = [sum(lo <= at < hi for at in created) for lo, hi in slices]
+    assert sum(per_slice) == len(created) and max(per_slice) <= SLICE_ORDERS
+
+
+def test_a_store_whose_history_fits_one_slice_is_one_bulk_query_per_part(scheduler_sessions, worker, shop_id,
+                                                                          store, monkeypatch):
+    monkeypatch.setattr(settings, "SHOPIFY_BULK_SLICE_ORDERS", 10_000)
+    job = run_job(scheduler_sessions, worker, shop_id, "HISTORICAL_INIT")
+    assert [p["part"] for p in job.state["parts"]] == ["orders", "order_sales", "customers", "products"]
+    assert len(store.sandbox_api.bulk.operations) == 4
+    assert warehouse_days(scheduler_sessions, shop_id, store) == truth_days(store)
+
+
+def test_polling_starts_fast_whatever_its_longest_interval(scheduler_sessions, worker, shop_id, store, monkeypatch):
+    # Operations that take a moment must not wait out the interval meant for operations that take minutes.
+    monkeypatch.setattr(settings, "SHOPIFY_BULK_POLL_SECONDS", 60)
+    held = faults(store, held=True)
+    with session_scope(scheduler_sessions) as session:
+        job_id, _ = jobs.enqueue(session=session, shop_id=shop_id, source="shopify", kind="HISTORICAL_INIT")
+    worker.fill()
+    wait_for(lambda: sum(bool(p["op"]) for p in _job(scheduler_sessions, job_id).state.get("parts", [])) == 3,
+             what="three operations running at Shopify, then polled")
+    held.held = False
+    held.release.set()  # they finish now: the job sees it within seconds, not a minute
+    job = wait_for(lambda: (j := _job(scheduler_sessions, job_id)).status == "succeeded" and j, timeout=30,
+                   what="the backfill to finish")
+    assert warehouse_days(scheduler_sessions, shop_id, store) == truth_days(store)
+    assert (job.finished_at - job.started_at).total_seconds() < 30
 
 
 def test_server_errors_and_throttling_are_retried_to_the_same_result(scheduler_sessions, worker, shop_id, store):
