@@ -1,0 +1,281 @@
+"""A simulated order in the shape of Shopify Admin GraphQL 2026-01 (the dict every API answer reads)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from sandbox.customers import ADDRESSES, COUNTRY_NAMES, FIRST_NAMES, LAST_NAMES
+from sandbox.seeded import ZERO, digest, iso, q2
+from sandbox.simulation import SimOrder
+
+
+class OrderRenderer:
+    """Renders a `SimOrder` as the API's order dict (a part of `Store`)."""
+
+    def render_order(self, sim: SimOrder) -> dict:
+        spec = self.spec
+        cur, pres, fx = spec.currency, sim.presentment, sim.fx
+        incl = spec.taxes_included
+        seq, p = sim.seq, sim.plan
+        oid = 5_500_000_000 + seq
+
+        def bag(x: Decimal) -> dict:
+            return {"shopMoney": {"amount": str(x), "currencyCode": cur},
+                    "presentmentMoney": {"amount": str(q2(x * fx)), "currencyCode": pres}}
+
+        def taxlines(amount: Decimal, rate: Decimal) -> list[dict]:
+            if not rate:
+                return []
+            return [{"title": self.tax_title, "rate": float(rate), "ratePercentage": float(rate * 100),
+                     "priceSet": bag(amount)}]
+
+        li_id = [f"gid://shopify/LineItem/{13_000_000_000 + seq * 20 + ln.index}" for ln in sim.lines]
+        ship_id = f"gid://shopify/ShippingLine/{4_300_000_000 + seq}"
+        line_items = []
+        for ln in sim.lines:
+            shown = ln.unit * ln.quantity
+            is_product = ln.kind == "product"
+            line_items.append({
+                "id": li_id[ln.index],
+                "name": f"{ln.title} - {ln.variant_title}" if ln.variant_title else ln.title,
+                "title": ln.title,
+                "variantTitle": ln.variant_title,
+                "sku": ln.sku,
+                "vendor": spec.name if ln.kind != "tip" else None,
+                "quantity": ln.quantity,
+                "currentQuantity": ln.quantity - ln.returned,
+                "requiresShipping": is_product,
+                "isGiftCard": ln.kind == "gift_card",
+                "taxable": is_product,
+                "product": {"id": ln.product["id"]} if ln.product else None,
+                "variant": {"id": ln.variant["id"]} if ln.variant else None,
+                "originalUnitPriceSet": bag(ln.unit),
+                "originalTotalSet": bag(shown),
+                "discountedTotalSet": bag(shown - ln.disc_display),
+                "totalDiscountSet": bag(ln.disc_display),
+                "taxLines": taxlines(ln.tax, ln.rate),
+            })
+        products = [ln for ln in sim.lines if ln.kind != "tip"]
+        subtotal = sum((ln.unit * ln.quantity - ln.disc_display for ln in products), ZERO)
+        discounts = sum((ln.disc_display for ln in products), ZERO)
+        tax = sum((ln.tax for ln in sim.lines), ZERO) + sim.shipping_tax
+        tip = sum((ln.total for ln in sim.lines if ln.kind == "tip"), ZERO)
+        total = sum((e.amount for e in sim.events if e.kind in ("order", "edit")), ZERO)
+        reversals = [e for e in sim.events if e.kind in ("refund", "cancel")]
+        refunded = -sum((e.amount for e in reversals), ZERO)
+        returned_sales = [s for e in reversals for s in e.sales]
+        ret_sub = -sum((s.total - (ZERO if incl else s.tax) for s in returned_sales
+                        if s.line_type in ("PRODUCT", "GIFT_CARD")), ZERO)
+        ret_tax = -sum((s.tax for s in returned_sales), ZERO)
+        ret_disc = -sum((s.disc_after if incl else s.disc for s in returned_sales), ZERO)
+
+        shipping_lines = []
+        if sim.shipping_display is not None:
+            shipping_lines.append({
+                "id": ship_id, "title": p.shipping_title, "code": p.shipping_title.upper().replace(" ", "_"),
+                "source": "shopify", "originalPriceSet": bag(sim.shipping_display),
+                "discountedPriceSet": bag(sim.shipping_display), "taxLines": taxlines(sim.shipping_tax, self.tax_rate),
+            })
+
+        gateway = "bogus" if p.test else ("cash" if p.source == "pos" else "shopify_payments")
+        created = iso(sim.created)
+        sale_tx = {"id": f"gid://shopify/OrderTransaction/{7_100_000_000 + seq * 20}", "kind": "SALE",
+                   "status": "SUCCESS", "gateway": gateway, "amountSet": bag(sim.events[0].amount),
+                   "createdAt": created, "processedAt": created, "test": p.test}
+        transactions = [sale_tx]
+        refunds = []
+        agreements = []
+        for e in sim.events:
+            ag_id = 2_600_000_000 + seq * 20 + e.number
+            sales = []
+            for k, s in enumerate(e.sales):
+                sale = {
+                    "__typename": {"PRODUCT": "ProductSale", "SHIPPING": "ShippingLineSale", "TIP": "TipSale",
+                                   "GIFT_CARD": "GiftCardSale"}[s.line_type],
+                    "id": f"gid://shopify/Sale/{9_800_000_000_000 + seq * 400 + e.number * 40 + k}",
+                    "actionType": s.action,
+                    "lineType": s.line_type,
+                    "quantity": s.quantity,
+                    "totalAmount": bag(s.total),
+                    "totalDiscountAmountBeforeTaxes": bag(s.disc),
+                    "totalDiscountAmountAfterTaxes": bag(s.disc_after),
+                    "totalTaxAmount": bag(s.tax),
+                }
+                if s.line_type == "SHIPPING":
+                    sale["shippingLine"] = {"id": ship_id}
+                else:
+                    sale["lineItem"] = {"id": li_id[s.line]}
+                sales.append(sale)
+            at = iso(e.at)
+            if e.kind == "order":
+                agreements.append({"__typename": "OrderAgreement", "id": f"gid://shopify/SalesAgreement/{ag_id}",
+                                   "happenedAt": at, "reason": "ORDER", "sales": sales})
+                continue
+            if e.kind == "edit":
+                agreements.append({"__typename": "OrderEditAgreement",
+                                   "id": f"gid://shopify/SalesAgreement/{ag_id}", "happenedAt": at,
+                                   "reason": "ORDER_EDIT", "sales": sales})
+                transactions.append({
+                    "id": f"gid://shopify/OrderTransaction/{7_100_000_000 + seq * 20 + e.number}", "kind": "SALE",
+                    "status": "SUCCESS", "gateway": gateway, "amountSet": bag(e.amount), "createdAt": at,
+                    "processedAt": at, "test": p.test})
+                continue
+            rid = 910_000_000 + seq * 10 + e.number
+            amount = -e.amount
+            tx = {"id": f"gid://shopify/OrderTransaction/{7_100_000_000 + seq * 20 + e.number}", "kind": "REFUND",
+                  "status": "SUCCESS", "gateway": gateway, "amountSet": bag(amount), "createdAt": at,
+                  "processedAt": at, "test": p.test, "parentTransaction": {"id": sale_tx["id"]}}
+            transactions.append(tx)
+            rli = []
+            rsl = []
+            for k, s in enumerate(e.sales):
+                if s.line_type == "SHIPPING":
+                    rsl.append({"id": f"gid://shopify/RefundShippingLine/{rid * 10 + k}",
+                                "shippingLine": {"id": ship_id}, "subtotalAmountSet": bag(-(s.gross - s.disc)),
+                                "taxAmountSet": bag(-s.tax)})
+                    continue
+                ln = sim.lines[s.line]
+                restock = "CANCEL" if e.kind == "cancel" else ("RETURN" if ln.kind == "product" else "NO_RESTOCK")
+                rli.append({"id": f"gid://shopify/RefundLineItem/{rid * 10 + k}", "quantity": -s.quantity,
+                            "restockType": restock, "restocked": restock != "NO_RESTOCK",
+                            "lineItem": {"id": li_id[s.line]}, "priceSet": bag(ln.unit),
+                            "subtotalSet": bag(-(s.total - (ZERO if incl else s.tax))),
+                            "totalTaxSet": bag(-s.tax)})
+            refund = {"id": f"gid://shopify/Refund/{rid}", "legacyResourceId": str(rid), "createdAt": at,
+                      "processedAt": at, "updatedAt": at, "note": e.note, "totalRefundedSet": bag(amount),
+                      "refundLineItems": rli, "refundShippingLines": rsl, "transactions": [tx]}
+            refunds.append(refund)
+            agreements.append({"__typename": "RefundAgreement", "id": f"gid://shopify/SalesAgreement/{ag_id}",
+                               "happenedAt": at, "reason": "REFUND", "refund": {"id": refund["id"]},
+                               "sales": sales})
+
+        now_ok = sim.created + timedelta(days=2) < self._cutoff
+        if sim.cancelled_at is not None:
+            fulfillment = "UNFULFILLED"
+        elif p.source == "pos" or (now_ok and any(ln.kind == "product" for ln in sim.lines)):
+            fulfillment = "FULFILLED"
+        else:
+            fulfillment = "UNFULFILLED"
+        if refunded == 0:
+            financial = "PAID"
+        elif refunded >= total:
+            financial = "REFUNDED"
+        else:
+            financial = "PARTIALLY_REFUNDED"
+        closed_at = sim.cancelled_at or (sim.created + timedelta(days=2) if fulfillment == "FULFILLED" and now_ok
+                                         else None)
+        if closed_at is not None and closed_at >= self._cutoff:
+            closed_at = None
+        updated = max([e.at for e in sim.events] + ([closed_at] if closed_at else []))
+
+        customer = None
+        address = None
+        email = None
+        if p.customer is not None:
+            base = self._customer_base(p.customer)
+            customer = {"id": base["id"], "email": base["email"], "firstName": base["firstName"],
+                        "lastName": base["lastName"], "numberOfOrders": str(self._count(p.customer)),
+                        "createdAt": base["createdAt"]}
+            address = base["address"]
+            email = base["email"]
+        else:
+            h = digest("guest", spec.seed, seq)
+            city, prov, code, zipc = ADDRESSES[self.country][h[0] % len(ADDRESSES[self.country])]
+            address = {"firstName": FIRST_NAMES[h[1] % len(FIRST_NAMES)],
+                       "lastName": LAST_NAMES[h[2] % len(LAST_NAMES)],
+                       "address1": f"{h[3] % 90 + 1} High Street", "city": city, "province": prov,
+                       "provinceCode": code, "country": COUNTRY_NAMES[self.country], "countryCodeV2": self.country,
+                       "zip": zipc}
+            email = f"guest{seq}@example.com"
+
+        disc_apps = []
+        if p.discount_code:
+            disc_apps.append({"__typename": "DiscountCodeApplication", "code": p.discount_code, "index": 0,
+                              "allocationMethod": "ACROSS", "targetSelection": "ALL", "targetType": "LINE_ITEM",
+                              "value": {"__typename": "PricingPercentageValue", "percentage": float(p.discount_pct)}})
+        tags = []
+        if p.discount_code:
+            tags.append("promo")
+        if sim.returning:
+            tags.append("returning-customer")
+        journey = {"ready": True, "customerOrderIndex": sim.customer_order_index, "daysToConversion": 0,
+                   "firstVisit": None, "lastVisit": None}
+        if p.landing:
+            h = digest("visit", spec.seed, seq)
+            days = h[0] % 4 if h[1] % 3 == 0 else 0
+            utm = None
+            if "utm_source=" in p.landing:
+                q = dict(kv.split("=", 1) for kv in p.landing.split("?", 1)[1].split("&"))
+                utm = {"source": q.get("utm_source"), "medium": q.get("utm_medium"),
+                       "campaign": q.get("utm_campaign"), "content": None, "term": None}
+            source = ("facebook" if p.referrer and "facebook" in p.referrer else
+                      "instagram" if p.referrer and "instagram" in p.referrer else
+                      "google" if p.referrer and "google" in p.referrer else "direct")
+            visit = {"id": f"gid://shopify/CustomerVisit/{3_300_000_000 + seq}", "landingPage": p.landing,
+                     "referrerUrl": p.referrer, "source": source, "utmParameters": utm,
+                     "occurredAt": iso(sim.created - timedelta(days=days, minutes=5 + h[2] % 50))}
+            journey.update(daysToConversion=days, firstVisit=visit, lastVisit=dict(
+                visit, id=f"gid://shopify/CustomerVisit/{3_400_000_000 + seq}",
+                occurredAt=iso(sim.created - timedelta(minutes=1 + h[3] % 4))))
+        return {
+            "id": f"gid://shopify/Order/{oid}",
+            "legacyResourceId": str(oid),
+            "name": f"#{1001 + seq}",
+            "createdAt": created,
+            "processedAt": created,
+            "updatedAt": iso(updated),
+            "cancelledAt": iso(sim.cancelled_at) if sim.cancelled_at else None,
+            "cancelReason": p.cancel_reason if sim.cancelled_at else None,
+            "closed": closed_at is not None,
+            "closedAt": iso(closed_at) if closed_at else None,
+            "test": p.test,
+            "currencyCode": cur,
+            "presentmentCurrencyCode": pres,
+            "taxesIncluded": incl,
+            "email": email,
+            "phone": None,
+            "sourceName": p.source,
+            "landingPageUrl": p.landing,
+            "referrerUrl": p.referrer,
+            "tags": tags,
+            "note": None,
+            "discountCodes": [p.discount_code] if p.discount_code else [],
+            "discountCode": p.discount_code,
+            "displayFinancialStatus": financial,
+            "displayFulfillmentStatus": fulfillment,
+            "customer": customer,
+            "billingAddress": address,
+            "shippingAddress": address if sim.shipping_display is not None else None,
+            "subtotalPriceSet": bag(subtotal),
+            "totalDiscountsSet": bag(discounts),
+            "totalShippingPriceSet": bag(sim.shipping_display or ZERO),
+            "totalTaxSet": bag(tax),
+            "totalTipReceivedSet": bag(tip),
+            "totalPriceSet": bag(total),
+            "totalRefundedSet": bag(refunded),
+            "currentSubtotalPriceSet": bag(subtotal - ret_sub),
+            "currentTotalTaxSet": bag(tax - ret_tax),
+            "currentTotalDiscountsSet": bag(discounts - ret_disc),
+            "currentTotalPriceSet": bag(total - refunded),
+            "totalOutstandingSet": bag(ZERO),
+            "lineItems": line_items,
+            "shippingLines": shipping_lines,
+            "taxLines": taxlines(tax, self.tax_rate) if tax else [],
+            "discountApplications": disc_apps,
+            "customerJourneySummary": journey,
+            "subtotalLineItemsQuantity": sum(ln.quantity for ln in products),
+            "currentSubtotalLineItemsQuantity": sum(ln.quantity - ln.returned for ln in products),
+            "paymentGatewayNames": [gateway],
+            "totalRefundedShippingSet": bag(-sum((s.total - s.tax for s in returned_sales
+                                                  if s.line_type == "SHIPPING"), ZERO)),
+            "requiresShipping": sim.shipping_display is not None,
+            "fullyPaid": True,
+            "unpaid": False,
+            "confirmed": True,
+            "edited": any(e.kind == "edit" for e in sim.events),
+            "transactions": transactions,
+            "refunds": refunds,
+            "agreements": agreements,
+        }
+

@@ -1,0 +1,45 @@
+"""Small shared facts of the demo stores: seeded hashes, money rounding, fixed exchange rates, timestamps."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def q2(x: Decimal) -> Decimal:
+    return x.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def digest(*parts: object) -> bytes:
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
+
+
+def hex_string(n: int, *parts: object) -> str:
+    out = ""
+    i = 0
+    while len(out) < n:
+        out += digest(*parts, i).hex()
+        i += 1
+    return out[:n]
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+# USD value of one unit of each currency: fixed, deterministic presentment rates.
+USD_PER_UNIT = {
+    "USD": Decimal("1"),
+    "EUR": Decimal("1.08"),
+    "GBP": Decimal("1.27"),
+    "CHF": Decimal("1.13"),
+    "CAD": Decimal("0.73"),
+    "AUD": Decimal("0.66"),
+    "NZD": Decimal("0.60"),
+    "SEK": Decimal("0.095"),
+    "DKK": Decimal("0.145"),
+}
+
