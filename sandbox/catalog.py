@@ -96,7 +96,7 @@ class Catalog:
         vendor = spec.name
         for pi, (title, ptype, cat, usd, options) in enumerate(templates):
             handle = title.lower().replace("&", "and").replace("/", "-").replace(" ", "-")
-            pid = 8_100_000_000 + pi * 1000
+            pid = 8_100_000_000 + self.id_offset + pi * 1000
             base = Decimal(usd) / fx_usd
             if not self.spec.taxes_included:
                 base = base / (1 + self.tax_rate) * Decimal("1.05")
@@ -111,7 +111,7 @@ class Catalog:
             url = f"/sandbox/images/{handle}.svg"
             variants = []
             for vi, combo in enumerate(combos):
-                vid = 44_000_000_000 + pi * 1000 + vi
+                vid = 44_000_000_000 + self.id_offset + pi * 1000 + vi
                 price = price0
                 if any(v == "1kg" for _, v in combo):
                     price = q2(price0 * Decimal("3.2"))
@@ -139,7 +139,7 @@ class Catalog:
                     "createdAt": iso(pcreated),
                     "updatedAt": iso(pcreated + timedelta(days=7)),
                     "inventoryItem": {
-                        "id": f"gid://shopify/InventoryItem/{45_000_000_000 + pi * 1000 + vi}",
+                        "id": f"gid://shopify/InventoryItem/{vid + 1_000_000_000}",
                         "sku": sku,
                         "tracked": True,
                         "requiresShipping": True,
@@ -151,19 +151,19 @@ class Catalog:
                                                url, rng, is_gift=False))
         # the gift card product
         pi = len(templates)
-        pid = 8_100_000_000 + pi * 1000
+        pid = 8_100_000_000 + self.id_offset + pi * 1000
         denoms = [Decimal(x) for x in (25, 50, 100)]
         pcreated = created
         variants = []
         for vi, d in enumerate(denoms):
-            vid = 44_000_000_000 + pi * 1000 + vi
+            vid = 44_000_000_000 + self.id_offset + pi * 1000 + vi
             variants.append({
                 "id": f"gid://shopify/ProductVariant/{vid}", "legacyResourceId": str(vid),
                 "title": f"{d:.0f}", "displayName": f"Gift Card - {d:.0f}", "sku": None, "barcode": None,
                 "position": vi + 1, "price": str(q2(d)), "compareAtPrice": None, "taxable": False,
                 "inventoryQuantity": 0, "selectedOptions": [{"name": "Denominations", "value": f"{d:.0f}"}],
                 "createdAt": iso(pcreated), "updatedAt": iso(pcreated),
-                "inventoryItem": {"id": f"gid://shopify/InventoryItem/{45_000_000_000 + pi * 1000 + vi}",
+                "inventoryItem": {"id": f"gid://shopify/InventoryItem/{vid + 1_000_000_000}",
                                   "sku": None, "tracked": False, "requiresShipping": False,
                                   "unitCost": None, "measurement": {"weight": {"unit": "GRAMS", "value": 0.0}}},
             })
@@ -174,7 +174,7 @@ class Catalog:
         return products
 
     def _product_dict(self, pid, title, handle, ptype, cat, vendor, opts, variants, created, url, rng, is_gift):
-        img_id = 30_000_000_000 + pid % 10**6
+        img_id = 30_000_000_000 + self.id_offset + pid % 10**6
         images = [{"id": f"gid://shopify/ProductImage/{img_id + k}", "url": url if k == 0 else
                    url.replace(".svg", f"-{k + 1}.svg"), "altText": title, "width": 800, "height": 800}
                   for k in range(1 if is_gift else 2)]

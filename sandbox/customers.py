@@ -41,7 +41,8 @@ class Customers:
     def _customer_base(self, i: int) -> dict:
         h = digest("cust", self.spec.seed, self.spec.domain, i)
         first, last = FIRST_NAMES[h[0] % len(FIRST_NAMES)], LAST_NAMES[h[1] % len(LAST_NAMES)]
-        cid = 6_500_000_000 + i
+        cid = 6_500_000_000 + self.id_offset + i
+        address_id = f"gid://shopify/MailingAddress/{7_000_000_000 + self.id_offset + i}"
         city, prov, code, zipc = ADDRESSES[self.country][h[2] % len(ADDRESSES[self.country])]
         created = iso(self._customer_created(i))
         return {
@@ -52,7 +53,8 @@ class Customers:
             "displayName": f"{first} {last}",
             "email": f"{first.lower()}.{last.lower()}.{i}@example.com",
             "createdAt": created,
-            "address": {"firstName": first, "lastName": last, "address1": f"{h[3] % 200 + 1} Market Street",
+            "address": {"id": address_id, "firstName": first, "lastName": last,
+                        "address1": f"{h[3] % 200 + 1} Market Street",
                         "city": city, "province": prov, "provinceCode": code, "country": COUNTRY_NAMES[self.country],
                         "countryCodeV2": self.country, "zip": zipc},
         }
@@ -68,7 +70,7 @@ class Customers:
                 "lastName": b["lastName"], "displayName": b["displayName"], "email": b["email"],
                 "createdAt": b["createdAt"], "updatedAt": b["createdAt"], "numberOfOrders": str(counts[i]),
                 "state": "ENABLED" if counts[i] else "DISABLED", "tags": ["repeat"] if counts[i] > 1 else [],
-                "defaultAddress": dict(b["address"], id=f"gid://shopify/MailingAddress/{7_000_000_000 + i}"),
+                "defaultAddress": b["address"],
             })
         return out
 

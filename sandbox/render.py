@@ -18,7 +18,8 @@ class OrderRenderer:
         cur, pres, fx = spec.currency, sim.presentment, sim.fx
         incl = spec.taxes_included
         seq, p = sim.seq, sim.plan
-        oid = 5_500_000_000 + seq
+        ids = self.id_offset  # this store's own id range
+        oid = 5_500_000_000 + ids + seq
 
         def bag(x: Decimal) -> dict:
             return {"shopMoney": {"amount": str(x), "currencyCode": cur},
@@ -30,8 +31,8 @@ class OrderRenderer:
             return [{"title": self.tax_title, "rate": float(rate), "ratePercentage": float(rate * 100),
                      "priceSet": bag(amount)}]
 
-        li_id = [f"gid://shopify/LineItem/{13_000_000_000 + seq * 20 + ln.index}" for ln in sim.lines]
-        ship_id = f"gid://shopify/ShippingLine/{4_300_000_000 + seq}"
+        li_id = [f"gid://shopify/LineItem/{13_000_000_000 + ids + seq * 20 + ln.index}" for ln in sim.lines]
+        ship_id = f"gid://shopify/ShippingLine/{4_300_000_000 + ids + seq}"
         line_items = []
         for ln in sim.lines:
             shown = ln.unit * ln.quantity
@@ -80,20 +81,20 @@ class OrderRenderer:
 
         gateway = "bogus" if p.test else ("cash" if p.source == "pos" else "shopify_payments")
         created = iso(sim.created)
-        sale_tx = {"id": f"gid://shopify/OrderTransaction/{7_100_000_000 + seq * 20}", "kind": "SALE",
+        sale_tx = {"id": f"gid://shopify/OrderTransaction/{7_100_000_000 + ids + seq * 20}", "kind": "SALE",
                    "status": "SUCCESS", "gateway": gateway, "amountSet": bag(sim.events[0].amount),
                    "createdAt": created, "processedAt": created, "test": p.test}
         transactions = [sale_tx]
         refunds = []
         agreements = []
         for e in sim.events:
-            ag_id = 2_600_000_000 + seq * 20 + e.number
+            ag_id = 2_600_000_000 + ids + seq * 20 + e.number
             sales = []
             for k, s in enumerate(e.sales):
                 sale = {
                     "__typename": {"PRODUCT": "ProductSale", "SHIPPING": "ShippingLineSale", "TIP": "TipSale",
                                    "GIFT_CARD": "GiftCardSale"}[s.line_type],
-                    "id": f"gid://shopify/Sale/{9_800_000_000_000 + seq * 400 + e.number * 40 + k}",
+                    "id": f"gid://shopify/Sale/{9_800_000_000_000 + ids + seq * 400 + e.number * 40 + k}",
                     "actionType": s.action,
                     "lineType": s.line_type,
                     "quantity": s.quantity,
@@ -117,13 +118,13 @@ class OrderRenderer:
                                    "id": f"gid://shopify/SalesAgreement/{ag_id}", "happenedAt": at,
                                    "reason": "ORDER_EDIT", "sales": sales})
                 transactions.append({
-                    "id": f"gid://shopify/OrderTransaction/{7_100_000_000 + seq * 20 + e.number}", "kind": "SALE",
+                    "id": f"gid://shopify/OrderTransaction/{7_100_000_000 + ids + seq * 20 + e.number}", "kind": "SALE",
                     "status": "SUCCESS", "gateway": gateway, "amountSet": bag(e.amount), "createdAt": at,
                     "processedAt": at, "test": p.test})
                 continue
-            rid = 910_000_000 + seq * 10 + e.number
+            rid = 910_000_000 + ids + seq * 10 + e.number
             amount = -e.amount
-            tx = {"id": f"gid://shopify/OrderTransaction/{7_100_000_000 + seq * 20 + e.number}", "kind": "REFUND",
+            tx = {"id": f"gid://shopify/OrderTransaction/{7_100_000_000 + ids + seq * 20 + e.number}", "kind": "REFUND",
                   "status": "SUCCESS", "gateway": gateway, "amountSet": bag(amount), "createdAt": at,
                   "processedAt": at, "test": p.test, "parentTransaction": {"id": sale_tx["id"]}}
             transactions.append(tx)
@@ -212,11 +213,11 @@ class OrderRenderer:
             source = ("facebook" if p.referrer and "facebook" in p.referrer else
                       "instagram" if p.referrer and "instagram" in p.referrer else
                       "google" if p.referrer and "google" in p.referrer else "direct")
-            visit = {"id": f"gid://shopify/CustomerVisit/{3_300_000_000 + seq}", "landingPage": p.landing,
+            visit = {"id": f"gid://shopify/CustomerVisit/{3_300_000_000 + ids + seq}", "landingPage": p.landing,
                      "referrerUrl": p.referrer, "source": source, "utmParameters": utm,
                      "occurredAt": iso(sim.created - timedelta(days=days, minutes=5 + h[2] % 50))}
             journey.update(daysToConversion=days, firstVisit=visit, lastVisit=dict(
-                visit, id=f"gid://shopify/CustomerVisit/{3_400_000_000 + seq}",
+                visit, id=f"gid://shopify/CustomerVisit/{3_400_000_000 + ids + seq}",
                 occurredAt=iso(sim.created - timedelta(minutes=1 + h[3] % 4))))
         return {
             "id": f"gid://shopify/Order/{oid}",

@@ -43,3 +43,13 @@ USD_PER_UNIT = {
     "DKK": Decimal("0.145"),
 }
 
+
+
+# Ids a store may use of each kind (orders, customers, variants...). Each store's block starts at its seed times
+# this, so no two stores share an id, as on Shopify, where ids are unique across shops.
+ID_BLOCK = 10**9
+
+
+def id_offset(seed: int) -> int:
+    """Where a store's ids start within each kind's range (its seed's block)."""
+    return seed * ID_BLOCK

@@ -12,7 +12,7 @@ from sandbox.catalog import LOCALE, THEMES, Catalog
 from sandbox.customers import Customers
 from sandbox.plans import DayPlanner, PlannedOrder
 from sandbox.render import OrderRenderer
-from sandbox.seeded import ZERO
+from sandbox.seeded import ZERO, id_offset
 from sandbox.simulation import Simulator
 from sandbox.specs import TEMPLATES, StoreSpec
 
@@ -23,6 +23,7 @@ class Store(Catalog, Customers, DayPlanner, Simulator, OrderRenderer):
     def __init__(self, spec: StoreSpec, script: Sequence[PlannedOrder] | None = None):
         self.spec = spec
         self.tz = ZoneInfo(spec.iana_timezone)
+        self.id_offset = id_offset(spec.seed)
         country, rate, tax_title, ship_std, ship_exp, free_over = LOCALE.get(spec.currency, LOCALE["USD"])
         self.country = country
         self.tax_rate = spec.tax_rate if spec.tax_rate is not None else rate
