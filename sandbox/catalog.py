@@ -179,6 +179,8 @@ class Catalog:
                    url.replace(".svg", f"-{k + 1}.svg"), "altText": title, "width": 800, "height": 800}
                   for k in range(1 if is_gift else 2)]
         tags = [ptype.lower(), self.theme] + (["bestseller"] if rng.random() < 0.3 else [])
+        for variant in variants:  # a variant names its product (ProductVariant.product is non-null)
+            variant["product"] = {"id": f"gid://shopify/Product/{pid}"}
         return {
             "id": f"gid://shopify/Product/{pid}",
             "legacyResourceId": str(pid),

@@ -71,6 +71,7 @@ class Customers:
                 "createdAt": b["createdAt"], "updatedAt": b["createdAt"], "numberOfOrders": str(counts[i]),
                 "state": "ENABLED" if counts[i] else "DISABLED", "tags": ["repeat"] if counts[i] > 1 else [],
                 "defaultAddress": b["address"],
+                "addresses": [b["address"]],
             })
         return out
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, abort, jsonify, request
-from werkzeug.serving import make_server
+from waitress.server import create_server
 
 from sandbox import ads, export, generator, meta_api, shopify_api, truth
 from sandbox.bulk import BulkFaults
@@ -153,12 +153,14 @@ class SandboxServer:
 
     def __init__(self, world: World, *, host: str = "127.0.0.1", port: int = 0):
         self.world = world
-        self.http = make_server(host, port, create_app(world), threaded=True)
-        self.base_url = f"http://{host}:{self.http.server_port}"
+        # waitress, not werkzeug's development server: it keeps HTTP/1.1 connections alive, as Shopify's edge
+        # does (werkzeug closes every connection after one answer), and serves many requests at once.
+        self.http = create_server(create_app(world), host=host, port=port, threads=16, ident="sandbox")
+        self.base_url = f"http://{host}:{self.http.effective_port}"
         self.stopping = threading.Event()
 
     def start(self) -> "SandboxServer":
-        threading.Thread(target=self.http.serve_forever, name="sandbox-http", daemon=True).start()
+        threading.Thread(target=self.http.run, name="sandbox-http", daemon=True).start()
         threading.Thread(target=self._deliver, name="sandbox-webhooks", daemon=True).start()
         return self
 
@@ -170,4 +172,7 @@ class SandboxServer:
 
     def stop(self) -> None:
         self.stopping.set()
-        self.http.shutdown()
+        while self.http._map:  # close the listening socket and every open connection; run() then returns
+            for channel in list(self.http._map.values()):
+                channel.handle_close()
+        self.http.task_dispatcher.shutdown(timeout=5)

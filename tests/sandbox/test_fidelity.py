@@ -62,3 +62,162 @@ def test_every_store_has_its_own_ids(sandbox):
     for kind in kinds:
         assert any(kind in i for i in _ids(first)), kind
     assert not _ids(first) & _ids(second)
+
+
+def _run_bulk(sandbox, query, *, version="2026-01", group_objects=None) -> str:
+    """Start a bulk query; its operation's gid."""
+    argument = "" if group_objects is None else f", groupObjects: {str(group_objects).lower()}"
+    body = graphql(sandbox, f"""mutation($q: String!) {{ bulkOperationRunQuery(query: $q{argument}) {{
+        bulkOperation {{ id }} userErrors {{ message }} }} }}""", version=version, q=query)
+    payload = body["data"]["bulkOperationRunQuery"]
+    assert not payload["userErrors"], payload
+    return payload["bulkOperation"]["id"]
+
+
+def _poll_by_node(sandbox, gid) -> dict:
+    """Poll a bulk operation as the Singer tap does: node(id:) with an inline fragment."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        node = graphql(sandbox, """query($id: ID!) { node(id: $id) { id ... on BulkOperation {
+            status url objectCount } } }""", id=gid)["data"]["node"]
+        assert node is not None, "node(id:) must find the bulk operation"
+        if node["status"] not in ("CREATED", "RUNNING"):
+            return node
+        time.sleep(0.05)
+    raise AssertionError("bulk operation did not finish")
+
+
+def test_node_resolves_a_bulk_operation_and_nodes_every_kind(sandbox):
+    gid = _run_bulk(sandbox, "{ customers { edges { node { id } } } }")
+    node = _poll_by_node(sandbox, gid)
+    assert node["id"] == gid and node["status"] == "COMPLETED" and node["url"]
+    assert int(node["objectCount"]) == len(sandbox.world.stores[0].customers)
+
+    ids = graphql(sandbox, """{ orders(first: 1, sortKey: CREATED_AT) { nodes { id transactions { id } } }
+        customers(first: 1) { nodes { id } }
+        products(first: 1) { nodes { id variants(first: 1) { nodes { id } } } } }""")
+    data = ids["data"]
+    order = data["orders"]["nodes"][0]
+    wanted = {"Order": order["id"], "OrderTransaction": order["transactions"][0]["id"],
+              "Customer": data["customers"]["nodes"][0]["id"], "Product": data["products"]["nodes"][0]["id"],
+              "ProductVariant": data["products"]["nodes"][0]["variants"]["nodes"][0]["id"], "BulkOperation": gid}
+    other_store = graphql(sandbox, "{ orders(first: 1) { nodes { id } } }", store=1)["data"]["orders"]["nodes"][0]
+    body = graphql(sandbox, """query($ids: [ID!]!) { nodes(ids: $ids) { __typename id
+        ... on Order { name } ... on Customer { email } ... on ProductVariant { sku product { id } }
+        ... on OrderTransaction { kind amountSet { shopMoney { amount } } } } }""",
+                   ids=[*wanted.values(), other_store["id"], "gid://shopify/Order/1"])
+    assert "errors" not in body, body["errors"]
+    found = body["data"]["nodes"]
+    assert [(n["__typename"], n["id"]) for n in found[:-2]] == list(wanted.items())
+    assert found[-2:] == [None, None]  # another shop's order, and one that does not exist
+    assert found[0]["name"].startswith("#") and "@" in found[2]["email"]
+    assert found[4]["product"]["id"] == wanted["Product"]
+
+
+@pytest.mark.parametrize(("asked", "served"), [("2025-07", "2026-01"), ("unstable", "2026-01"), ("2024-13", "2026-01"),
+                                               ("2026-01", "2026-01"), ("2026-10", "2026-10")])
+def test_unsupported_versions_fall_forward_to_the_oldest_supported_one(sandbox, asked, served):
+    response = post(sandbox, "{ shop { name } }", version=asked)
+    assert response.headers["X-Shopify-API-Version"] == served
+    assert response.json()["data"]["shop"]["name"] == sandbox.world.stores[0].spec.name
+
+
+def test_group_objects_defaults_to_what_the_served_schema_says(sandbox):
+    # 2025-10's schema said true, but it was retired on 2026-10-01: a request for it is served by 2026-01 (false).
+    gid = _run_bulk(sandbox, "{ products { edges { node { id variants { edges { node { id } } } } } } }",
+                    version="2025-10")
+    node = _poll_by_node(sandbox, gid)
+    lines = requests.get(node["url"], timeout=30).text.splitlines()
+    parents = [i for i, line in enumerate(lines) if "__parentId" not in line]
+    assert parents[1] == 1  # products first, their variants in a batch after them: not grouped
+
+
+def _rest(sandbox, path, *, token=None):
+    spec = sandbox.world.stores[0].spec
+    return requests.get(f"{sandbox.base_url}/shopify/{spec.domain}{path}",
+                        headers={"X-Shopify-Access-Token": token or spec.access_token}, timeout=30)
+
+
+def test_shop_json_and_access_scopes_answer_in_shopify_rest_shapes(sandbox):
+    spec = sandbox.world.stores[0].spec
+    shop = _rest(sandbox, "/admin/api/2025-04/shop.json")
+    assert shop.status_code == 200 and shop.headers["X-Shopify-API-Version"] == "2026-01"
+    body = shop.json()["shop"]
+    assert body["myshopify_domain"] == spec.domain and body["currency"] == spec.currency
+    assert body["iana_timezone"] == spec.iana_timezone and body["timezone"].endswith(spec.iana_timezone)
+    assert isinstance(body["id"], int) and body["plan_display_name"] == spec.plan
+    assert body["created_at"].endswith("Z") and body["country_code"] and body["enabled_presentment_currencies"]
+    scopes = _rest(sandbox, "/admin/oauth/access_scopes.json")
+    assert scopes.json() == {"access_scopes": [{"handle": s} for s in spec.scopes]}
+    refused = _rest(sandbox, "/admin/api/2026-01/shop.json", token="shpat_wrong")
+    assert refused.status_code == 401 and "Invalid API key" in refused.json()["errors"]
+
+
+@pytest.mark.parametrize("path", ["/admin/api/2026-01/nothing.json", "/admin/api/2026-01/orders/12/zzz.json",
+                                  "/admin/nothing"])
+def test_unknown_shopify_routes_answer_shopify_json_404(sandbox, path):
+    response = _rest(sandbox, path)
+    assert response.status_code == 404 and response.json() == {"errors": "Not Found"}
+    assert response.headers["Content-Type"].startswith("application/json")
+
+
+def test_bulk_urls_look_like_signed_storage_urls_with_a_readable_file_name(sandbox):
+    gid = _run_bulk(sandbox, "{ products { edges { node { id } } } }")
+    url = _poll_by_node(sandbox, gid)["url"]
+    path, _, query = url.partition("?")
+    number = gid.rsplit("/", 1)[1]
+    assert path.endswith(f"/bulk-{number}.jsonl") and "X-Goog-Signature=" in query and "X-Goog-Expires=" in query
+    download = requests.get(url, timeout=30)
+    assert download.status_code == 200 and f'filename="bulk-{number}.jsonl"' in download.headers["Content-Disposition"]
+    assert len(download.text.splitlines()) == len(sandbox.world.stores[0].products)
+    forged = requests.get(url.replace("X-Goog-Signature=", "X-Goog-Signature=0"), timeout=30)
+    assert forged.status_code == 403
+
+
+def test_customers_addresses_hold_their_default_address(sandbox):
+    nodes = graphql(sandbox, """{ customers(first: 5) { nodes { defaultAddress { id city zip }
+        addresses { id city zip } } } }""")["data"]["customers"]["nodes"]
+    assert all(n["addresses"] == [n["defaultAddress"]] and n["defaultAddress"]["city"] for n in nodes)
+
+
+def test_search_honours_name_id_financial_status_and_test(sandbox):
+    orders = [o for o in sandbox.world.stores[0].orders() if o["createdAt"] <= NOW.strftime("%Y-%m-%dT%H:%M:%SZ")]
+    first = orders[0]
+
+    def names(search):
+        body = graphql(sandbox, """query($q: String) { orders(first: 250, query: $q) { nodes { name } } }""", q=search)
+        return {n["name"] for n in body["data"]["orders"]["nodes"]}
+
+    assert names(f"name:{first['name']}") == {first["name"]}
+    assert names(f"name:{first['name'].lstrip('#')}") == {first["name"]}
+    assert names(f"id:{first['legacyResourceId']}") == {first["name"]}
+    refunded = {o["name"] for o in orders if o["displayFinancialStatus"] == "REFUNDED"}
+    assert refunded and names("financial_status:refunded") == refunded
+    tests = {o["name"] for o in orders if o["test"]}
+    assert tests and names("test:true") == tests
+
+
+def test_answers_carry_a_request_id_and_keep_the_connection_alive(sandbox):
+    spec = sandbox.world.stores[0].spec
+    with requests.Session() as session:
+        url = f"{sandbox.base_url}/shopify/{spec.domain}/admin/api/2026-01/graphql.json"
+        answers = [session.post(url, json={"query": "{ shop { name } }"},
+                                headers={"X-Shopify-Access-Token": spec.access_token}, timeout=30) for _ in range(3)]
+        connections = {id(a.raw._connection) for a in answers if a.raw._connection is not None}
+    assert all(a.raw.version == 11 and a.headers.get("Connection", "").lower() != "close" for a in answers)
+    assert len({a.headers["X-Request-Id"] for a in answers}) == 3
+    assert len(connections) <= 1
+
+
+def test_timestamps_are_written_without_microseconds(client, now):
+    from tests.sandbox.conftest import gql
+
+    now.value = now.value.replace(microsecond=654321)
+    _, created = gql(client, """mutation { bulkOperationRunQuery(query: "{ products { edges { node { id } } } }") {
+        bulkOperation { id createdAt } userErrors { message } } }""")
+    _, hook = gql(client, """mutation { webhookSubscriptionCreate(topic: ORDERS_CREATE,
+        webhookSubscription: { uri: "https://example.com/hooks", format: JSON }) {
+        webhookSubscription { createdAt } userErrors { message } } }""")
+    stamps = [created["data"]["bulkOperationRunQuery"]["bulkOperation"]["createdAt"],
+              hook["data"]["webhookSubscriptionCreate"]["webhookSubscription"]["createdAt"]]
+    assert stamps == ["2026-11-22T12:00:00Z"] * 2
