@@ -343,9 +343,13 @@ class Walker:
                 continue
             raw = value.get(selection.name.value)
             if raw is None:
-                if not is_connection(field_type):  # an empty connection simply writes no child lines
-                    out[name] = zero_value(field_type)
-                continue
+                if is_connection(field_type):  # an empty connection simply writes no child lines
+                    continue
+                # What the executor answers for it too: null, or a zero object walked like any other (never {})
+                raw = zero_value(field_type)
+                if raw is None:
+                    out[name] = None
+                    continue
             if is_connection(field_type):
                 inner = self._node_selection(selection)
                 inner_type = get_named_type(field_type).fields["nodes"].type

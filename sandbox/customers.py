@@ -67,7 +67,7 @@ class Customers:
             b = self._customer_base(i)
             out.append({
                 "id": b["id"], "legacyResourceId": b["legacyResourceId"], "firstName": b["firstName"],
-                "lastName": b["lastName"], "displayName": b["displayName"], "email": b["email"],
+                "lastName": b["lastName"], "displayName": b["displayName"], "email": b["email"], "phone": None,
                 "createdAt": b["createdAt"], "updatedAt": b["createdAt"], "numberOfOrders": str(counts[i]),
                 "state": "ENABLED" if counts[i] else "DISABLED", "tags": ["repeat"] if counts[i] > 1 else [],
                 "defaultAddress": b["address"],

@@ -1,4 +1,12 @@
-"""A simulated order in the shape of Shopify Admin GraphQL 2026-01 (the dict every API answer reads)."""
+"""A simulated order in the shape of Shopify Admin GraphQL 2026-01 (the dict every API answer reads).
+
+Every field the project (`ingest/shopify/queries.py`) or the open-source taps tried against the sandbox read is
+modelled from the generator's own facts: `number` from the name, `originalTotalPriceSet` from the sale,
+`totalReceivedSet` and `netPaymentSet` from the transactions, `amountSet` on each transaction, and so on. A field
+nobody reads is answered by `shopify_graphql.zero_value` (null where the schema allows it, else its type's zero),
+in paged and bulk answers alike. `PLACEHOLDERS` lists the read fields still answered with a stand-in, and why;
+tests/sandbox/test_fidelity.py fails when any other read, non-null field comes back as its type's zero.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,24 @@ from decimal import Decimal
 from sandbox.customers import ADDRESSES, COUNTRY_NAMES, FIRST_NAMES, LAST_NAMES
 from sandbox.seeded import ZERO, digest, iso, q2
 from sandbox.simulation import SimOrder
+
+PLACEHOLDERS = {
+    "Order.staffMember": "null: the sandbox models no staff (and Shopify needs read_users to name them)",
+    "Order.returnStatus": "always NO_RETURN: refunds are made without Return objects, which are not modelled",
+    "Order.customAttributes": "always []: no cart attributes or gift messages are generated",
+    "Order.poNumber": "null: no B2B purchase orders",
+    "Order.customerLocale": "the shop's country's language, not a per-customer choice",
+    "OrderTransaction.authorizationCode": "six digits from the transaction id, not from a payment processor",
+    "OrderTransaction.paymentId": "a hash of the transaction id",
+}
+
+GATEWAY_NAMES = {"shopify_payments": "Shopify Payments", "cash": "Cash", "bogus": "Bogus"}
+# The app that created an order, by source (OrderApp: Shopify's own apps' ids).
+APPS = {"web": {"id": "gid://shopify/App/580111", "name": "Online Store"},
+        "pos": {"id": "gid://shopify/App/129785", "name": "Point of Sale"},
+        "shopify_draft_order": {"id": "gid://shopify/App/1354745", "name": "Draft Orders"}}
+LOCALES = {"DE": "de", "US": "en", "GB": "en-GB", "AU": "en-AU", "CA": "en-CA"}
+CONFIRMATION_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # Shopify's, without look-alikes (e.g. XPAV284CT)
 
 
 class OrderRenderer:
@@ -81,9 +107,19 @@ class OrderRenderer:
 
         gateway = "bogus" if p.test else ("cash" if p.source == "pos" else "shopify_payments")
         created = iso(sim.created)
-        sale_tx = {"id": f"gid://shopify/OrderTransaction/{7_100_000_000 + ids + seq * 20}", "kind": "SALE",
-                   "status": "SUCCESS", "gateway": gateway, "amountSet": bag(sim.events[0].amount),
-                   "createdAt": created, "processedAt": created, "test": p.test}
+        order_ref = {"id": f"gid://shopify/Order/{oid}"}
+
+        def transaction(number: int, kind: str, amount: Decimal, at: str, parent: dict | None) -> dict:
+            tid = 7_100_000_000 + ids + seq * 20 + number
+            return {"id": f"gid://shopify/OrderTransaction/{tid}", "kind": kind, "status": "SUCCESS",
+                    "gateway": gateway, "formattedGateway": GATEWAY_NAMES[gateway],
+                    "manualPaymentGateway": gateway == "cash", "amountSet": bag(amount), "createdAt": at,
+                    "processedAt": at, "test": p.test, "parentTransaction": parent, "order": order_ref,
+                    "authorizationCode": None if gateway == "cash" else f"{tid % 10**6:06d}",
+                    "paymentId": f"r{digest('payment', spec.seed, tid).hex()[:20]}", "errorCode": None,
+                    "totalUnsettledSet": bag(ZERO)}
+
+        sale_tx = transaction(0, "SALE", sim.events[0].amount, created, None)
         transactions = [sale_tx]
         refunds = []
         agreements = []
@@ -117,16 +153,11 @@ class OrderRenderer:
                 agreements.append({"__typename": "OrderEditAgreement",
                                    "id": f"gid://shopify/SalesAgreement/{ag_id}", "happenedAt": at,
                                    "reason": "ORDER_EDIT", "sales": sales})
-                transactions.append({
-                    "id": f"gid://shopify/OrderTransaction/{7_100_000_000 + ids + seq * 20 + e.number}", "kind": "SALE",
-                    "status": "SUCCESS", "gateway": gateway, "amountSet": bag(e.amount), "createdAt": at,
-                    "processedAt": at, "test": p.test})
+                transactions.append(transaction(e.number, "SALE", e.amount, at, None))
                 continue
             rid = 910_000_000 + ids + seq * 10 + e.number
             amount = -e.amount
-            tx = {"id": f"gid://shopify/OrderTransaction/{7_100_000_000 + ids + seq * 20 + e.number}", "kind": "REFUND",
-                  "status": "SUCCESS", "gateway": gateway, "amountSet": bag(amount), "createdAt": at,
-                  "processedAt": at, "test": p.test, "parentTransaction": {"id": sale_tx["id"]}}
+            tx = transaction(e.number, "REFUND", amount, at, {"id": sale_tx["id"]})
             transactions.append(tx)
             rli = []
             rsl = []
@@ -183,7 +214,8 @@ class OrderRenderer:
         else:
             h = digest("guest", spec.seed, seq)
             city, prov, code, zipc = ADDRESSES[self.country][h[0] % len(ADDRESSES[self.country])]
-            address = {"firstName": FIRST_NAMES[h[1] % len(FIRST_NAMES)],
+            address = {"id": f"gid://shopify/MailingAddress/{7_500_000_000 + ids + seq}",
+                       "firstName": FIRST_NAMES[h[1] % len(FIRST_NAMES)],
                        "lastName": LAST_NAMES[h[2] % len(LAST_NAMES)],
                        "address1": f"{h[3] % 90 + 1} High Street", "city": city, "province": prov,
                        "provinceCode": code, "country": COUNTRY_NAMES[self.country], "countryCodeV2": self.country,
@@ -223,6 +255,21 @@ class OrderRenderer:
             "id": f"gid://shopify/Order/{oid}",
             "legacyResourceId": str(oid),
             "name": f"#{1001 + seq}",
+            "number": 1001 + seq,  # the number the name is made of
+            "confirmationNumber": "".join(CONFIRMATION_LETTERS[b % len(CONFIRMATION_LETTERS)]
+                                          for b in digest("confirmation", spec.seed, seq)[:9]),
+            "poNumber": None,  # B2B purchase orders only
+            "sourceIdentifier": f"{self.id_offset // 10**9}-1-{1001 + seq}" if p.source == "pos" else None,
+            "app": APPS[p.source],
+            "retailLocation": {"id": f"gid://shopify/Location/{61_000_000_000 + ids}"} if p.source == "pos" else None,
+            "staffMember": None,  # needs read_users, which the sandbox's apps are never granted
+            "customerLocale": LOCALES.get(self.country, "en"),
+            "returnStatus": "NO_RETURN",  # refunds here are made without Return objects, as most shops do
+            "taxExempt": False,
+            "dutiesIncluded": False,
+            "customAttributes": [],
+            "totalWeight": str(sum(int(ln.variant["inventoryItem"]["measurement"]["weight"]["value"]) * ln.quantity
+                                   for ln in sim.lines if ln.kind == "product")),
             "createdAt": created,
             "processedAt": created,
             "updatedAt": iso(updated),
@@ -260,6 +307,14 @@ class OrderRenderer:
             "currentTotalDiscountsSet": bag(discounts - ret_disc),
             "currentTotalPriceSet": bag(total - refunded),
             "totalOutstandingSet": bag(ZERO),
+            "originalTotalPriceSet": bag(sim.events[0].amount),  # at creation, before edits and refunds
+            "totalReceivedSet": bag(total),  # every sale transaction (the order and its edits)
+            "netPaymentSet": bag(total - refunded),  # received minus refunded
+            "totalCapturableSet": bag(ZERO),  # captured at checkout
+            "currentTotalDutiesSet": None,  # no duties: Shopify answers null
+            "originalTotalDutiesSet": None,
+            "currentTotalAdditionalFeesSet": None,
+            "originalTotalAdditionalFeesSet": None,
             "lineItems": line_items,
             "shippingLines": shipping_lines,
             "taxLines": taxlines(tax, self.tax_rate) if tax else [],

@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from sandbox.render import PLACEHOLDERS
 from sandbox.server import SandboxServer, build_world
+from sandbox.shopify_graphql import CostBucket
 
 NOW = datetime(2026, 11, 21, 15, 30, tzinfo=UTC)  # the sandbox's clock: the last day is still under way
 
@@ -14,6 +16,8 @@ NOW = datetime(2026, 11, 21, 15, 30, tzinfo=UTC)  # the sandbox's clock: the las
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
     world = build_world(stores=2, seed=7, today=NOW.date(), files=tmp_path_factory.mktemp("bulk"), now=lambda: NOW)
+    for store in world.stores:  # a bucket that never runs dry: these tests page one order at a time
+        world.shopify.buckets[store.spec.domain] = CostBucket(restore_rate=10**6, maximum=10**6)
     server = SandboxServer(world).start()
     yield server
     server.stop()
@@ -221,3 +225,112 @@ def test_timestamps_are_written_without_microseconds(client, now):
     stamps = [created["data"]["bulkOperationRunQuery"]["bulkOperation"]["createdAt"],
               hook["data"]["webhookSubscriptionCreate"]["webhookSubscription"]["createdAt"]]
     assert stamps == ["2026-11-22T12:00:00Z"] * 2
+
+
+# Read fields whose zero is a fact of the data, not a stand-in (a fully refunded line has no quantity left).
+FACTUAL_ZEROS = dict.fromkeys(("LineItem.currentQuantity", "Order.currentSubtotalLineItemsQuantity",
+                               "Customer.numberOfOrders", "ProductVariant.inventoryQuantity", "Product.totalInventory",
+                               "Order.totalWeight", "DiscountApplication.index", "DiscountCodeApplication.index"))
+ZEROS = {"ID": "gid://shopify/Sandbox/0", "DateTime": "1970-01-01T00:00:00Z", "URL": "https://example.invalid/",
+         "Decimal": "0.0", "Money": "0.0", "String": "", "Int": 0, "Float": 0.0, "UnsignedInt64": "0"}
+
+
+def _believable_zeros(schema, value, type_, path="") -> list[str]:
+    """`Type.field` of every non-null field in `value` answered with its type's zero (booleans and enums, whose
+    zero is a value like any other, are not judged)."""
+    from graphql import get_named_type, is_abstract_type, is_non_null_type, is_object_type
+
+    named = get_named_type(type_)
+    if isinstance(value, list):
+        return [z for item in value for z in _believable_zeros(schema, item, type_, path)]
+    if not isinstance(value, dict) or not hasattr(named, "fields"):
+        return []
+    if is_abstract_type(named) and "__typename" in value:
+        named = schema.get_type(value["__typename"])
+    found = []
+    for key, inner in value.items():
+        if key in ("__typename", "__parentId") or key not in named.fields:
+            continue
+        field_type = named.fields[key].type
+        leaf = get_named_type(field_type)
+        name = f"{named.name}.{key}"
+        is_zero = inner == {} if is_object_type(leaf) else leaf.name in ZEROS and inner == ZEROS[leaf.name]
+        if is_zero and is_non_null_type(field_type) and name not in PLACEHOLDERS | FACTUAL_ZEROS.keys():
+            found.append(name)
+        found += _believable_zeros(schema, inner, field_type, f"{path}.{key}")
+    return found
+
+
+def _project_pages(sandbox) -> list[tuple[str, dict]]:
+    """The project's paged documents' answers: (root type, node) for every node."""
+    from ingest.shopify import queries
+
+    answers, after = [], None
+    for _ in range(60):  # orders one a page, as the project pages them
+        page = graphql(sandbox, queries.ORDERS_PAGE, first=1, after=after, sortKey="CREATED_AT")["data"]["orders"]
+        answers += [("Order", node) for node in page["nodes"]]
+        after = page["pageInfo"]["endCursor"]
+    answers += [("Customer", n) for n in graphql(sandbox, queries.CUSTOMERS_PAGE, first=100)["data"]["customers"]
+                ["nodes"]]
+    answers += [("Product", n) for n in graphql(sandbox, queries.PRODUCTS_PAGE, first=5)["data"]["products"]["nodes"]]
+    return answers
+
+
+def _project_bulk_lines(sandbox) -> list[dict]:
+    import json
+
+    from ingest.shopify import queries
+
+    lines = []
+    for part, search in (("orders", "created_at:<'2026-09-15'"), ("order_sales", "created_at:<'2026-09-15'"),
+                         ("customers", ""), ("products", "")):
+        node = _poll_by_node(sandbox, _run_bulk(sandbox, queries.bulk_query(part, search)))
+        lines += [json.loads(line) for line in requests.get(node["url"], timeout=60).text.splitlines()]
+    return lines
+
+
+def test_no_read_field_comes_back_as_a_believable_zero_paged_or_bulk(sandbox):
+    from sandbox.shopify_graphql import load_schema
+
+    schema = load_schema("2026-01")
+    paged = _project_pages(sandbox)
+    bulk = _project_bulk_lines(sandbox)
+    zeros = set()
+    for kind, node in paged:
+        zeros |= set(_believable_zeros(schema, node, schema.get_type(kind)))
+    for line in bulk:
+        zeros |= set(_believable_zeros(schema, line, schema.get_type(line["__typename"])))
+    assert not zeros, sorted(zeros)
+    orders = [node for kind, node in paged if kind == "Order"]
+    assert all(o["number"] == int(o["name"].lstrip("#")) for o in orders)
+    assert any(o["netPaymentSet"]["shopMoney"]["amount"] != o["totalReceivedSet"]["shopMoney"]["amount"]
+               for o in orders)  # a refund was subtracted
+
+
+def test_bulk_and_paged_answers_agree_on_every_order_field(sandbox):
+    from ingest.shopify import queries
+
+    paged = {}
+    after = None
+    for _ in range(40):
+        page = graphql(sandbox, queries.ORDERS_PAGE, first=1, after=after, sortKey="CREATED_AT")["data"]["orders"]
+        paged.update((node["id"], node) for node in page["nodes"])
+        after = page["pageInfo"]["endCursor"]
+    import json
+
+    node = _poll_by_node(sandbox, _run_bulk(sandbox, queries.bulk_query("orders", "")))
+    bulk = {line["id"]: line for line in map(json.loads, requests.get(node["url"], timeout=60).text.splitlines())
+            if "__parentId" not in line}
+    assert paged.keys() <= bulk.keys()
+    for gid, order in paged.items():
+        assert _like(order, bulk[gid]) == bulk[gid], gid
+        assert "{}" not in json.dumps(bulk[gid])
+
+
+def _like(value, model):
+    """`value` cut down to the keys `model` has (the paged query selects more under `refunds` than the bulk one)."""
+    if isinstance(model, dict) and isinstance(value, dict):
+        return {k: _like(value.get(k), v) for k, v in model.items()}
+    if isinstance(model, list) and isinstance(value, list):
+        return [_like(v, m) for v, m in zip(value, model, strict=False)]
+    return value
