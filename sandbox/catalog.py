@@ -173,6 +173,19 @@ class Catalog:
                                            pcreated, "/sandbox/images/gift-card.svg", rng, is_gift=True))
         return products
 
+    def products_as_of(self, t: datetime) -> list[dict]:
+        """The products created by `t`; one whose later edit is still to come shows its creation time."""
+        stamp = iso(t)
+        out = []
+        for product in self.products:
+            if product["createdAt"] > stamp:
+                continue
+            if product["updatedAt"] > stamp:
+                product = dict(product, updatedAt=product["createdAt"], variants=[
+                    dict(v, updatedAt=v["createdAt"]) if v["updatedAt"] > stamp else v for v in product["variants"]])
+            out.append(product)
+        return out
+
     def _product_dict(self, pid, title, handle, ptype, cat, vendor, opts, variants, created, url, rng, is_gift):
         img_id = 30_000_000_000 + self.id_offset + pid % 10**6
         images = [{"id": f"gid://shopify/ProductImage/{img_id + k}", "url": url if k == 0 else

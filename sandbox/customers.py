@@ -30,6 +30,9 @@ LAST_NAMES = ["Adler", "Brown", "Costa", "Diaz", "Evans", "Fischer", "Garcia", "
          "Lopez", "Martin", "Nguyen", "Okafor", "Patel", "Quist", "Rossi", "Schmidt", "Taylor", "Urban", "Vogel",
          "Walsh", "Young", "Zimmer", "Murphy", "Kelly", "Novak"]
 
+CUSTOMER_IDS = 6_500_000_000  # where customers' ids start in each store's block
+
+
 class Customers:
     """The customers of a store (a part of `Store`)."""
 
@@ -41,7 +44,7 @@ class Customers:
     def _customer_base(self, i: int) -> dict:
         h = digest("cust", self.spec.seed, self.spec.domain, i)
         first, last = FIRST_NAMES[h[0] % len(FIRST_NAMES)], LAST_NAMES[h[1] % len(LAST_NAMES)]
-        cid = 6_500_000_000 + self.id_offset + i
+        cid = CUSTOMER_IDS + self.id_offset + i
         address_id = f"gid://shopify/MailingAddress/{7_000_000_000 + self.id_offset + i}"
         city, prov, code, zipc = ADDRESSES[self.country][h[2] % len(ADDRESSES[self.country])]
         created = iso(self._customer_created(i))
@@ -61,17 +64,25 @@ class Customers:
 
     @cached_property
     def customers(self) -> list[dict]:
+        """Every customer, as they stand at the store's end."""
         counts = self._counts()
-        out = []
-        for i in range(self.n_customers):
-            b = self._customer_base(i)
-            out.append({
-                "id": b["id"], "legacyResourceId": b["legacyResourceId"], "firstName": b["firstName"],
-                "lastName": b["lastName"], "displayName": b["displayName"], "email": b["email"], "phone": None,
-                "createdAt": b["createdAt"], "updatedAt": b["createdAt"], "numberOfOrders": str(counts[i]),
-                "state": "ENABLED" if counts[i] else "DISABLED", "tags": ["repeat"] if counts[i] > 1 else [],
-                "defaultAddress": b["address"],
-                "addresses": [b["address"]],
-            })
-        return out
+        return [self._customer(i, counts[i]) for i in range(self.n_customers)]
+
+    def customers_as_of(self, t: datetime) -> list[dict]:
+        """The customers signed up by `t`, with the orders they had placed by then."""
+        if t >= self._cutoff:
+            return self.customers
+        counts = self._counts_as_of(t)
+        return [self._customer(i, counts[i]) for i in range(self.n_customers) if self._customer_created(i) <= t]
+
+    def _customer(self, i: int, orders: int) -> dict:
+        b = self._customer_base(i)
+        return {
+            "id": b["id"], "legacyResourceId": b["legacyResourceId"], "firstName": b["firstName"],
+            "lastName": b["lastName"], "displayName": b["displayName"], "email": b["email"], "phone": None,
+            "createdAt": b["createdAt"], "updatedAt": b["createdAt"], "numberOfOrders": str(orders),
+            "state": "ENABLED" if orders else "DISABLED", "tags": ["repeat"] if orders > 1 else [],
+            "defaultAddress": b["address"],
+            "addresses": [b["address"]],
+        }
 

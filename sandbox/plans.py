@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import random
 from array import array
+from bisect import bisect_left
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -134,8 +136,30 @@ class DayPlanner:
     def _counts(self) -> list[int]:
         return [len(d) for d in self._order_days()] if self.n_customers else []
 
-    def _count(self, customer: int) -> int:
-        return len(self._order_days()[customer])
+    def _count_as_of(self, customer: int, t: datetime) -> int:
+        """The customer's non-test orders placed by `t`."""
+        if t >= self._cutoff:
+            return len(self._order_days()[customer])
+        day, placed_that_day = self._placed_on_day_by(t)
+        return bisect_left(self._order_days()[customer], (day - self.spec.start).days) + placed_that_day[customer]
+
+    def _counts_as_of(self, t: datetime) -> list[int]:
+        """Every customer's non-test orders placed by `t`."""
+        if t >= self._cutoff:
+            return self._counts()
+        day, placed_that_day = self._placed_on_day_by(t)
+        offset = (day - self.spec.start).days
+        return [bisect_left(days, offset) + placed_that_day[c] for c, days in enumerate(self._order_days())]
+
+    def _placed_on_day_by(self, t: datetime) -> tuple[date, Counter]:
+        """(the shop-local day of `t`, per customer its non-test orders of that day placed by `t`), kept for `t`."""
+        cached = self._placed_cache
+        if cached is None or cached[0] != t:
+            day = self._local_date(t)
+            placed = Counter(p.customer for p in self._plan_day(day)
+                             if p.customer is not None and not p.test and self._utc(p.at) <= t)
+            cached = self._placed_cache = (t, day, placed)
+        return cached[1], cached[2]
 
     def _plan_day(self, d: date) -> list[PlannedOrder]:
         if self._script is not None:

@@ -10,7 +10,7 @@ tests/sandbox/test_fidelity.py fails when any other read, non-null field comes b
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sandbox.customers import ADDRESSES, COUNTRY_NAMES, FIRST_NAMES, LAST_NAMES
@@ -39,8 +39,10 @@ CONFIRMATION_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # Shopify's, without 
 class OrderRenderer:
     """Renders a `SimOrder` as the API's order dict (a part of `Store`)."""
 
-    def render_order(self, sim: SimOrder) -> dict:
+    def render_order(self, sim: SimOrder, cutoff: datetime | None = None) -> dict:
+        """The order as it stands at `cutoff` (the store's end if None); `sim` was simulated to the same moment."""
         spec = self.spec
+        cutoff = cutoff or self._cutoff
         cur, pres, fx = spec.currency, sim.presentment, sim.fx
         incl = spec.taxes_included
         seq, p = sim.seq, sim.plan
@@ -182,7 +184,7 @@ class OrderRenderer:
                                "happenedAt": at, "reason": "REFUND", "refund": {"id": refund["id"]},
                                "sales": sales})
 
-        now_ok = sim.created + timedelta(days=2) < self._cutoff
+        now_ok = sim.created + timedelta(days=2) < cutoff
         if sim.cancelled_at is not None:
             fulfillment = "UNFULFILLED"
         elif p.source == "pos" or (now_ok and any(ln.kind == "product" for ln in sim.lines)):
@@ -197,7 +199,7 @@ class OrderRenderer:
             financial = "PARTIALLY_REFUNDED"
         closed_at = sim.cancelled_at or (sim.created + timedelta(days=2) if fulfillment == "FULFILLED" and now_ok
                                          else None)
-        if closed_at is not None and closed_at >= self._cutoff:
+        if closed_at is not None and closed_at >= cutoff:
             closed_at = None
         updated = max([e.at for e in sim.events] + ([closed_at] if closed_at else []))
 
@@ -207,7 +209,7 @@ class OrderRenderer:
         if p.customer is not None:
             base = self._customer_base(p.customer)
             customer = {"id": base["id"], "email": base["email"], "firstName": base["firstName"],
-                        "lastName": base["lastName"], "numberOfOrders": str(self._count(p.customer)),
+                        "lastName": base["lastName"], "numberOfOrders": str(self._count_as_of(p.customer, cutoff)),
                         "createdAt": base["createdAt"]}
             address = base["address"]
             email = base["email"]

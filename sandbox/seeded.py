@@ -53,3 +53,8 @@ ID_BLOCK = 10**9
 def id_offset(seed: int) -> int:
     """Where a store's ids start within each kind's range (its seed's block)."""
     return seed * ID_BLOCK
+
+
+def parse_iso(stamp: str) -> datetime:
+    """A timestamp as `iso` writes it."""
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

@@ -218,9 +218,10 @@ class ShopifyAPI:
                      "shopifyPlus": spec.plan == "Shopify Plus", "partnerDevelopment": False},
         }
 
-    def _visible_orders(self, ctx: dict, orders=None) -> list[dict]:
-        """Orders this token may see: not deleted, already placed, and within 60 days without read_all_orders."""
-        return list(self._visible(ctx, ctx["store"].orders() if orders is None else orders))
+    def _visible_orders(self, ctx: dict) -> list[dict]:
+        """Orders this token may see, as they stand at the sandbox's clock: not deleted, already placed, and
+        within 60 days without read_all_orders."""
+        return list(self._visible(ctx, ctx["store"].orders_as_of(self.now())))
 
     def _visible(self, ctx: dict, orders):
         now = self.now()
@@ -242,10 +243,11 @@ class ShopifyAPI:
         return _count(len(found), args.get("limit", 10000))
 
     def _customers(self, ctx: dict) -> list[dict]:
-        return list(ctx["store"].customers)
+        """The customers signed up by the sandbox's clock, as they stand then."""
+        return ctx["store"].customers_as_of(self.now())
 
     def _products(self, ctx: dict) -> list[dict]:
-        return list(ctx["store"].products)
+        return ctx["store"].products_as_of(self.now())
 
     def _plain(self, items: list[dict], args: dict) -> dict:
         found = _search(items, args.get("query"), _plain_term)
@@ -276,11 +278,12 @@ class ShopifyAPI:
     def _bulk_run(self, ctx: dict, args: dict) -> dict:
         def items_for(root: str, root_args: dict):
             groups = parse_search(root_args.get("query"))
+            judge = _order_term if root == "orders" else _plain_term
             if root == "orders":  # streamed: a million-order store is never held in memory
-                found = self._visible(ctx, ctx["store"].iter_orders())
-                judge = _order_term
+                found = self._visible(ctx, ctx["store"].iter_orders(as_of=self.now()))
             else:
-                found, judge = list(getattr(ctx["store"], root, []) or []), _plain_term
+                found = {"customers": self._customers, "products": self._products}[root](ctx) \
+                    if root in ("customers", "products") else []
             return (item for item in found if not groups or matches(groups, lambda t, item=item: judge(item, t)))
 
         payload = self.bulk.start(shop=ctx["store"].spec.domain, schema=ctx["schema"], query=args["query"],
@@ -347,7 +350,7 @@ class ShopifyAPI:
         for shop, store in self.stores.items():
             since, self._announced_until[shop] = self._announced_until[shop], now
             secret = store.spec.client_secret
-            for order in store.orders():
+            for order in store.orders_as_of(now):
                 if order["id"] in self.deleted:
                     continue
                 if since < parse_time(order["createdAt"]) <= now:

@@ -112,11 +112,12 @@ class Simulator:
     def _local_date(self, at: datetime) -> date:
         return at.astimezone(self.tz).date()
 
-    def sim_day(self, d: date) -> list[SimOrder]:
-        """What happened to the orders created on shop-local day `d`, ascending creation time."""
+    def sim_day(self, d: date, cutoff: datetime | None = None) -> list[SimOrder]:
+        """What happened to the orders created on shop-local day `d` before `cutoff` (the store's end if None),
+        ascending creation time."""
         plans = sorted(self._plan_day(d), key=lambda p: self._utc(p.at))
         first = self._first_seq(d)
-        sims = [self._simulate(first + j, p) for j, p in enumerate(plans)]
+        sims = [self._simulate(first + j, p, cutoff or self._cutoff) for j, p in enumerate(plans)]
         if any(p.customer is not None for p in plans):
             offset, seen = (d - self.spec.start).days, {}
             for sim in sims:
@@ -126,15 +127,17 @@ class Simulator:
                     seen[c] = seen.get(c, 0) + 1
         return sims
 
-    def iter_sim(self, start: date | None = None, end: date | None = None) -> Iterator[SimOrder]:
+    def iter_sim(self, start: date | None = None, end: date | None = None,
+                 cutoff: datetime | None = None) -> Iterator[SimOrder]:
         start = max(start or self.spec.start, self.spec.start)
         end = min(end or self.spec.end, self.spec.end)
         d = start
         while d <= end:
-            yield from self.sim_day(d)
+            yield from self.sim_day(d, cutoff)
             d += timedelta(days=1)
 
-    def _simulate(self, seq: int, p: PlannedOrder) -> SimOrder:
+    def _simulate(self, seq: int, p: PlannedOrder, cutoff: datetime) -> SimOrder:
+        """The order of plan `p` with what happened to it before `cutoff`."""
         spec = self.spec
         incl = spec.taxes_included
         rate = self.tax_rate
@@ -181,7 +184,7 @@ class Simulator:
         ship_refunded = False
         if p.edit_at is not None and p.edit_add is not None and p.cancel_at is None:
             at = self._utc(p.edit_at)
-            if created < at < self._cutoff:
+            if created < at < cutoff:
                 ln = p.edit_add
                 prod = self.products[ln.product]
                 var = prod["variants"][ln.variant]
@@ -196,7 +199,7 @@ class Simulator:
                     "Added an item"))
         if p.cancel_at is not None:
             at = self._utc(p.cancel_at)
-            if at < self._cutoff:
+            if at < cutoff:
                 sim.cancelled_at = at
                 ev = self._reversal(sim, [(ln.index, ln.quantity - ln.returned) for ln in lines], True, at, 1,
                                     "cancel", "Order cancelled")
@@ -204,7 +207,7 @@ class Simulator:
         else:
             for n, r in enumerate(p.refunds, start=1):
                 at = self._utc(r.at)
-                if at >= self._cutoff or at <= created:
+                if at >= cutoff or at <= created:
                     continue
                 wanted = [(k, min(q, lines[k].quantity - lines[k].returned)) for k, q in r.lines]
                 wanted = [(k, q) for k, q in wanted if q > 0]

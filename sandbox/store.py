@@ -9,10 +9,10 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sandbox.catalog import LOCALE, THEMES, Catalog
-from sandbox.customers import Customers
+from sandbox.customers import CUSTOMER_IDS, Customers
 from sandbox.plans import DayPlanner, PlannedOrder
 from sandbox.render import OrderRenderer
-from sandbox.seeded import ZERO, id_offset
+from sandbox.seeded import ZERO, id_offset, parse_iso
 from sandbox.simulation import Simulator
 from sandbox.specs import TEMPLATES, StoreSpec
 
@@ -60,13 +60,52 @@ class Store(Catalog, Customers, DayPlanner, Simulator, OrderRenderer):
         self._orders_cache: list[dict] | None = None
         self._first_seq_cache: list[int] | None = None
         self._customer_days: list[array] | None = None
+        self._order_times_cache: tuple[list[datetime], list[datetime]] | None = None
+        self._placed_cache: tuple | None = None
 
     # ---------------------------------------------------------------- public API
 
-    def iter_orders(self, start: date | None = None, end: date | None = None) -> Iterator[dict]:
-        """Orders created in [start, end] (shop-local dates), ascending createdAt. Streams day by day."""
-        for sim in self.iter_sim(start, end):
-            yield self.render_order(sim)
+    def iter_orders(self, start: date | None = None, end: date | None = None, *,
+                    as_of: datetime | None = None) -> Iterator[dict]:
+        """Orders created in [start, end] (shop-local dates), ascending createdAt, streamed day by day; with
+        `as_of`, only those placed by then, as they stood then."""
+        t = self._cutoff if as_of is None else min(as_of, self._cutoff)
+        for sim in self.iter_sim(start, end, t):
+            if sim.created > t:
+                return
+            yield self.render_order(sim, t)
+
+    def orders_as_of(self, now: datetime) -> list[dict]:
+        """The orders placed by `now` as they stood then: later refunds, edits, cancellations, fulfilment and
+        closing are not there yet, nor orders the customer placed later. Unchanged orders come from `orders()`."""
+        t = min(now, self._cutoff)
+        created_at, settled_at = self._order_times()
+        out, sims = [], {}
+        for order, created, settled in zip(self.orders(), created_at, settled_at, strict=True):
+            if created > t:
+                break
+            if settled > t:
+                day = self._local_date(created)
+                sims.setdefault(day, {s.seq: s for s in self.sim_day(day, t)})
+                order = self.render_order(sims[day][order["number"] - 1001], t)
+            elif t < self._cutoff and order["customer"]:
+                count = str(self._count_as_of(self._customer_index(order["customer"]["id"]), t))
+                if count != order["customer"]["numberOfOrders"]:
+                    order = dict(order, customer=dict(order["customer"], numberOfOrders=count))
+            out.append(order)
+        return out
+
+    def _order_times(self) -> tuple[list[datetime], list[datetime]]:
+        """Per order of `orders()`: when it was placed, and when it last changed (closing two days later included)."""
+        if self._order_times_cache is None:
+            created = [parse_iso(o["createdAt"]) for o in self.orders()]
+            settled = [max(parse_iso(o["updatedAt"]), c + timedelta(days=2)) for o, c in zip(self.orders(), created,
+                                                                                          strict=True)]
+            self._order_times_cache = (created, settled)
+        return self._order_times_cache
+
+    def _customer_index(self, gid: str) -> int:
+        return int(gid.rsplit("/", 1)[1]) - CUSTOMER_IDS - self.id_offset
 
     def orders(self) -> list[dict]:
         if self._orders_cache is None:

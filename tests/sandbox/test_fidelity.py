@@ -1,7 +1,9 @@
 """The sandbox as clients nobody here wrote see it, over real HTTP: ids, node(id:), zeros, clock, versions, REST."""
 
+import json
+import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -277,8 +279,6 @@ def _project_pages(sandbox) -> list[tuple[str, dict]]:
 
 
 def _project_bulk_lines(sandbox) -> list[dict]:
-    import json
-
     from ingest.shopify import queries
 
     lines = []
@@ -316,8 +316,6 @@ def test_bulk_and_paged_answers_agree_on_every_order_field(sandbox):
         page = graphql(sandbox, queries.ORDERS_PAGE, first=1, after=after, sortKey="CREATED_AT")["data"]["orders"]
         paged.update((node["id"], node) for node in page["nodes"])
         after = page["pageInfo"]["endCursor"]
-    import json
-
     node = _poll_by_node(sandbox, _run_bulk(sandbox, queries.bulk_query("orders", "")))
     bulk = {line["id"]: line for line in map(json.loads, requests.get(node["url"], timeout=60).text.splitlines())
             if "__parentId" not in line}
@@ -334,3 +332,115 @@ def _like(value, model):
     if isinstance(model, list) and isinstance(value, list):
         return [_like(v, m) for v, m in zip(value, model, strict=False)]
     return value
+
+
+class Clock:
+    """The sandbox's clock, settable (mid-history here)."""
+
+    def __init__(self, value: datetime):
+        self.value = value
+
+    def __call__(self) -> datetime:
+        return self.value
+
+
+MID = datetime(2026, 7, 14, 18, 45, 10, tzinfo=UTC)  # four months before the history ends
+
+
+@pytest.fixture(scope="module")
+def mid_history(tmp_path_factory):
+    clock = Clock(MID)
+    world = build_world(stores=1, seed=7, today=NOW.date(), files=tmp_path_factory.mktemp("bulk"), now=clock)
+    world.shopify.buckets[world.stores[0].spec.domain] = CostBucket(restore_rate=10**6, maximum=10**6)
+    server = SandboxServer(world)
+    # HTTP only, without the live webhook loop: the test announces events itself, at moments it chooses
+    threading.Thread(target=server.http.run, daemon=True).start()
+    yield server, clock
+    server.stop()
+
+
+def _stamps(value) -> list[str]:
+    """Every timestamp in an answer."""
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _stamps(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _stamps(v)]
+    return [value] if isinstance(value, str) and len(value) == 20 and value[10] == "T" and value[-1] == "Z" else []
+
+
+ORDER_VIEW = """id name createdAt updatedAt closedAt cancelledAt displayFinancialStatus displayFulfillmentStatus test
+    totalRefundedSet { shopMoney { amount } } customer { id numberOfOrders }
+    transactions { processedAt } refunds { createdAt }"""
+
+
+def test_nothing_is_visible_before_the_sandbox_clock_reaches_it(mid_history):
+    server, _ = mid_history
+    store = server.world.stores[0]
+    stamp = MID.strftime("%Y-%m-%dT%H:%M:%SZ")
+    orders, after = [], None
+    while True:
+        page = graphql(server, f"""query($after: String) {{ orders(first: 50, after: $after) {{
+            nodes {{ {ORDER_VIEW} agreements(first: 5) {{ nodes {{ happenedAt }} }} }}
+            pageInfo {{ hasNextPage endCursor }} }} }}""", after=after)["data"]["orders"]
+        orders += page["nodes"]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    placed = [o for o in store.orders() if o["createdAt"] <= stamp]
+    assert len(orders) == len(placed) < len(store.orders())
+    assert max(_stamps(orders)) <= stamp  # no updatedAt, closedAt, refund or transaction from the future
+    counted = graphql(server, "{ ordersCount(limit: null) { count } }")["data"]["ordersCount"]["count"]
+    assert counted == len(placed)
+
+    # an order whose refund is still to come shows none yet, paged, by node and in bulk alike
+    later = next(o for o in placed if o["refunds"] and o["refunds"][0]["createdAt"] > stamp)
+    seen = next(o for o in orders if o["id"] == later["id"])
+    assert seen["refunds"] == [] and seen["totalRefundedSet"]["shopMoney"]["amount"] == "0.00"
+    assert seen["displayFinancialStatus"] == "PAID"
+    node = graphql(server, f"query($id: ID!) {{ node(id: $id) {{ ... on Order {{ {ORDER_VIEW} }} }} }}",
+                   id=later["id"])["data"]["node"]
+    assert node == {k: seen[k] for k in node}
+    url = _poll_by_node(server, _run_bulk(server, f"{{ orders {{ edges {{ node {{ {ORDER_VIEW} }} }} }} }}"))["url"]
+    bulk = [json.loads(line) for line in requests.get(url, timeout=60).text.splitlines()]
+    assert sorted(o["id"] for o in bulk) == sorted(o["id"] for o in orders)
+    assert max(_stamps(bulk)) <= stamp
+    assert next(o for o in bulk if o["id"] == later["id"]) == {k: seen[k] for k in node}
+
+    # customers: only those signed up by now, with the orders they had placed by now
+    customers, after = [], None
+    while True:
+        page = graphql(server, """query($after: String) { customers(first: 250, after: $after) {
+            nodes { id createdAt numberOfOrders } pageInfo { hasNextPage endCursor } } }""", after=after)
+        customers += page["data"]["customers"]["nodes"]
+        if not page["data"]["customers"]["pageInfo"]["hasNextPage"]:
+            break
+        after = page["data"]["customers"]["pageInfo"]["endCursor"]
+    assert max(c["createdAt"] for c in customers) <= stamp < max(c["createdAt"] for c in store.customers)
+    assert len(customers) == graphql(server, "{ customersCount { count } }")["data"]["customersCount"]["count"]
+    placed_by = {}
+    for o in orders:
+        if o["customer"] and not o["test"]:
+            placed_by[o["customer"]["id"]] = placed_by.get(o["customer"]["id"], 0) + 1
+    assert {c["id"]: int(c["numberOfOrders"]) for c in customers if c["numberOfOrders"] != "0"} == placed_by
+    assert all(int(o["customer"]["numberOfOrders"]) == placed_by[o["customer"]["id"]] for o in orders
+               if o["customer"] and not o["test"])
+
+
+def test_webhooks_announce_only_what_has_happened_by_then(mid_history):
+    server, clock = mid_history
+    api = server.world.shopify
+    shop = server.world.stores[0].spec.domain
+    for topic in ("ORDERS_CREATE", "REFUNDS_CREATE", "ORDERS_UPDATED"):
+        api.webhooks.create(shop, topic, "http://127.0.0.1:1/hooks")
+    api._announced_until[shop] = MID
+    clock.value = MID + timedelta(days=3)
+    try:
+        api.announce_due_events()
+    finally:
+        clock.value = MID
+    stamp = (MID + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    bodies = [(d.topic, json.loads(d.body)) for d in api.webhooks.pending]
+    assert {topic for topic, _ in bodies} >= {"orders/create", "refunds/create"}
+    assert all(MID.strftime("%Y-%m-%dT%H:%M:%SZ") < body["created_at"] <= stamp for topic, body in bodies
+               if topic in ("orders/create", "refunds/create"))
+    assert all(body["updated_at"] <= stamp for topic, body in bodies if topic.startswith("orders/"))
