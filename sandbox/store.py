@@ -96,11 +96,12 @@ class Store(Catalog, Customers, DayPlanner, Simulator, OrderRenderer):
         return out
 
     def _order_times(self) -> tuple[list[datetime], list[datetime]]:
-        """Per order of `orders()`: when it was placed, and when it last changed (closing two days later included)."""
+        """Per order of `orders()`: when it was placed, and when it last changed."""
         if self._order_times_cache is None:
             created = [parse_iso(o["createdAt"]) for o in self.orders()]
-            settled = [max(parse_iso(o["updatedAt"]), c + timedelta(days=2)) for o, c in zip(self.orders(), created,
-                                                                                          strict=True)]
+            # an order is fulfilled and closed two days after it was placed, if the history runs that long
+            closing = [c + timedelta(days=2) if c + timedelta(days=2) < self._cutoff else c for c in created]
+            settled = [max(parse_iso(o["updatedAt"]), c) for o, c in zip(self.orders(), closing, strict=True)]
             self._order_times_cache = (created, settled)
         return self._order_times_cache
 
