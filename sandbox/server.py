@@ -155,7 +155,9 @@ class SandboxServer:
         self.world = world
         # waitress, not werkzeug's development server: it keeps HTTP/1.1 connections alive, as Shopify's edge
         # does (werkzeug closes every connection after one answer), and serves many requests at once.
-        self.http = create_server(create_app(world), host=host, port=port, threads=16, ident="sandbox")
+        self.app = create_app(world)
+        self.http = create_server(self.app, host=host, port=port, threads=16, ident="sandbox")
+        self.http.app = self.app  # where werkzeug's server kept it (tests reach blueprints' state through it)
         self.base_url = f"http://{host}:{self.http.effective_port}"
         self.stopping = threading.Event()
 
