@@ -24,7 +24,7 @@ PLACEHOLDERS = {
     "Order.poNumber": "null: no B2B purchase orders",
     "Order.customerLocale": "the shop's country's language, not a per-customer choice",
     "OrderTransaction.authorizationCode": "six digits from the transaction id, not from a payment processor",
-    "OrderTransaction.paymentId": "a hash of the transaction id",
+    "OrderTransaction.paymentId": "the order id and the attempt, not a checkout's",
 }
 
 GATEWAY_NAMES = {"shopify_payments": "Shopify Payments", "cash": "Cash", "bogus": "Bogus"}
@@ -49,9 +49,19 @@ class OrderRenderer:
         ids = self.id_offset  # this store's own id range
         oid = 5_500_000_000 + ids + seq
 
+        bags: dict[str, dict] = {}
+
         def bag(x: Decimal) -> dict:
-            return {"shopMoney": {"amount": str(x), "currencyCode": cur},
-                    "presentmentMoney": {"amount": str(q2(x * fx)), "currencyCode": pres}}
+            # one per amount as written ("0.00" and "-0.00" apart) and order, shared by every field that holds
+            # it (bags are never mutated)
+            amount = str(x)
+            made = bags.get(amount)
+            if made is None:
+                made = bags[amount] = {"shopMoney": {"amount": amount, "currencyCode": cur},
+                                       "presentmentMoney": {"amount": str(q2(x * fx)), "currencyCode": pres}}
+            return made
+
+        zero = bag(ZERO)
 
         def taxlines(amount: Decimal, rate: Decimal) -> list[dict]:
             if not rate:
@@ -90,9 +100,11 @@ class OrderRenderer:
         discounts = sum((ln.disc_display for ln in products), ZERO)
         tax = sum((ln.tax for ln in sim.lines), ZERO) + sim.shipping_tax
         tip = sum((ln.total for ln in sim.lines if ln.kind == "tip"), ZERO)
-        total = sum((e.amount for e in sim.events if e.kind in ("order", "edit")), ZERO)
+        sales_events = [e for e in sim.events if e.kind in ("order", "edit")]
+        total = sum((e.amount for e in sales_events), ZERO)
         reversals = [e for e in sim.events if e.kind in ("refund", "cancel")]
         refunded = -sum((e.amount for e in reversals), ZERO)
+        paid, net = bag(total), bag(total - refunded)
         returned_sales = [s for e in reversals for s in e.sales]
         ret_sub = -sum((s.total - (ZERO if incl else s.tax) for s in returned_sales
                         if s.line_type in ("PRODUCT", "GIFT_CARD")), ZERO)
@@ -118,8 +130,8 @@ class OrderRenderer:
                     "manualPaymentGateway": gateway == "cash", "amountSet": bag(amount), "createdAt": at,
                     "processedAt": at, "test": p.test, "parentTransaction": parent, "order": order_ref,
                     "authorizationCode": None if gateway == "cash" else f"{tid % 10**6:06d}",
-                    "paymentId": f"r{digest('payment', spec.seed, tid).hex()[:20]}", "errorCode": None,
-                    "totalUnsettledSet": bag(ZERO)}
+                    "paymentId": f"c{oid}.{number + 1}", "errorCode": None,
+                    "totalUnsettledSet": zero}
 
         sale_tx = transaction(0, "SALE", sim.events[0].amount, created, None)
         transactions = [sale_tx]
@@ -302,17 +314,18 @@ class OrderRenderer:
             "totalShippingPriceSet": bag(sim.shipping_display or ZERO),
             "totalTaxSet": bag(tax),
             "totalTipReceivedSet": bag(tip),
-            "totalPriceSet": bag(total),
+            "totalPriceSet": paid,
             "totalRefundedSet": bag(refunded),
             "currentSubtotalPriceSet": bag(subtotal - ret_sub),
             "currentTotalTaxSet": bag(tax - ret_tax),
             "currentTotalDiscountsSet": bag(discounts - ret_disc),
-            "currentTotalPriceSet": bag(total - refunded),
-            "totalOutstandingSet": bag(ZERO),
-            "originalTotalPriceSet": bag(sim.events[0].amount),  # at creation, before edits and refunds
-            "totalReceivedSet": bag(total),  # every sale transaction (the order and its edits)
-            "netPaymentSet": bag(total - refunded),  # received minus refunded
-            "totalCapturableSet": bag(ZERO),  # captured at checkout
+            "currentTotalPriceSet": net,
+            "totalOutstandingSet": zero,
+            # at creation, before edits and refunds
+            "originalTotalPriceSet": paid if len(sales_events) == 1 else bag(sim.events[0].amount),
+            "totalReceivedSet": paid,  # every sale transaction (the order and its edits)
+            "netPaymentSet": net,  # received minus refunded
+            "totalCapturableSet": zero,  # captured at checkout
             "currentTotalDutiesSet": None,  # no duties: Shopify answers null
             "originalTotalDutiesSet": None,
             "currentTotalAdditionalFeesSet": None,
