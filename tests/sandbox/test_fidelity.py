@@ -1,7 +1,6 @@
 """The sandbox as clients nobody here wrote see it, over real HTTP: ids, node(id:), zeros, clock, versions, REST."""
 
 import json
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -352,9 +351,7 @@ def mid_history(tmp_path_factory):
     clock = Clock(MID)
     world = build_world(stores=1, seed=7, today=NOW.date(), files=tmp_path_factory.mktemp("bulk"), now=clock)
     world.shopify.buckets[world.stores[0].spec.domain] = CostBucket(restore_rate=10**6, maximum=10**6)
-    server = SandboxServer(world)
-    # HTTP only, without the live webhook loop: the test announces events itself, at moments it chooses
-    threading.Thread(target=server.http.run, daemon=True).start()
+    server = SandboxServer(world).start(live=False)  # the test announces webhooks itself, when it chooses
     yield server, clock
     server.stop()
 
