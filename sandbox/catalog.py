@@ -193,7 +193,11 @@ class Catalog:
                   for k in range(1 if is_gift else 2)]
         tags = [ptype.lower(), self.theme] + (["bestseller"] if rng.random() < 0.3 else [])
         for variant in variants:  # a variant names its product (ProductVariant.product is non-null)
-            variant["product"] = {"id": f"gid://shopify/Product/{pid}"}
+            tracked = variant["inventoryItem"]["tracked"]
+            variant.update(product={"id": f"gid://shopify/Product/{pid}"}, inventoryPolicy="DENY",
+                           availableForSale=not tracked or variant["inventoryQuantity"] > 0,
+                           requiresComponents=False, showUnitPrice=False)
+        prices = sorted(Decimal(v["price"]) for v in variants)
         return {
             "id": f"gid://shopify/Product/{pid}",
             "legacyResourceId": str(pid),
@@ -221,6 +225,14 @@ class Catalog:
             ] or [{"id": f"gid://shopify/ProductOption/{pid}", "name": "Title", "position": 1,
                    "values": ["Default Title"]}],
             "totalInventory": sum(v["inventoryQuantity"] for v in variants),
+            "hasOnlyDefaultVariant": len(variants) == 1 and variants[0]["title"] == "Default Title",
+            "hasOutOfStockVariants": any(v["inventoryQuantity"] <= 0 for v in variants),
+            "tracksInventory": not is_gift,
+            "requiresSellingPlan": False,
+            "hasVariantsThatRequiresComponents": False,
+            "priceRangeV2": {"minVariantPrice": {"amount": str(prices[0]), "currencyCode": self.spec.currency},
+                             "maxVariantPrice": {"amount": str(prices[-1]), "currencyCode": self.spec.currency}},
+            "seo": {"title": None, "description": None},  # Shopify falls back to the title and description
             "featuredImage": images[0],
             "images": images,
             "media": [{"__typename": "MediaImage", "id": f"gid://shopify/MediaImage/{int(i['id'].rsplit('/', 1)[1])}",

@@ -72,6 +72,7 @@ class OrderRenderer:
         li_id = [f"gid://shopify/LineItem/{13_000_000_000 + ids + seq * 20 + ln.index}" for ln in sim.lines]
         ship_id = f"gid://shopify/ShippingLine/{4_300_000_000 + ids + seq}"
         line_items = []
+        code = {"__typename": "DiscountCodeApplication", "index": 0, "code": p.discount_code}
         for ln in sim.lines:
             shown = ln.unit * ln.quantity
             is_product = ln.kind == "product"
@@ -94,6 +95,13 @@ class OrderRenderer:
                 "discountedTotalSet": bag(shown - ln.disc_display),
                 "totalDiscountSet": bag(ln.disc_display),
                 "taxLines": taxlines(ln.tax, ln.rate),
+                "discountedUnitPriceSet": bag(q2(ln.unit - ln.disc_display / ln.quantity)),
+                "discountAllocations": [{"allocatedAmountSet": bag(ln.disc_display), "discountApplication": code}]
+                if ln.disc_display else [],
+                "customAttributes": [],
+                "duties": [],
+                "refundableQuantity": ln.quantity - ln.returned,
+                "restockable": is_product and ln.quantity > ln.returned,
             })
         products = [ln for ln in sim.lines if ln.kind != "tip"]
         subtotal = sum((ln.unit * ln.quantity - ln.disc_display for ln in products), ZERO)
@@ -131,7 +139,7 @@ class OrderRenderer:
                     "processedAt": at, "test": p.test, "parentTransaction": parent, "order": order_ref,
                     "authorizationCode": None if gateway == "cash" else f"{tid % 10**6:06d}",
                     "paymentId": f"c{oid}.{number + 1}", "errorCode": None,
-                    "totalUnsettledSet": zero}
+                    "totalUnsettledSet": zero, "manuallyCapturable": False, "multiCapturable": False, "fees": []}
 
         sale_tx = transaction(0, "SALE", sim.events[0].amount, created, None)
         transactions = [sale_tx]
@@ -203,6 +211,11 @@ class OrderRenderer:
             fulfillment = "FULFILLED"
         else:
             fulfillment = "UNFULFILLED"
+        fulfilled = fulfillment == "FULFILLED" or sim.cancelled_at is not None
+        for ln, item in zip(sim.lines, line_items, strict=True):
+            left = 0 if fulfilled or ln.kind != "product" else ln.quantity - ln.returned
+            item.update(unfulfilledQuantity=left, nonFulfillableQuantity=ln.quantity - ln.returned - left,
+                        merchantEditable=sim.cancelled_at is None)
         if refunded == 0:
             financial = "PAID"
         elif refunded >= total:
@@ -345,6 +358,24 @@ class OrderRenderer:
             "unpaid": False,
             "confirmed": True,
             "edited": any(e.kind == "edit" for e in sim.events),
+            "billingAddressMatchesShippingAddress": sim.shipping_display is not None,
+            "canMarkAsPaid": False,  # paid at checkout
+            "capturable": False,
+            "canNotifyCustomer": email is not None,
+            "customerAcceptsMarketing": False,
+            "estimatedTaxes": False,
+            "hasTimelineComment": False,
+            "merchantEditable": sim.cancelled_at is None,
+            "merchantEditableErrors": [] if sim.cancelled_at is None else ["Canceled orders can't be edited."],
+            "fulfillable": not fulfilled and any(ln.kind == "product" for ln in sim.lines),
+            "refundable": total > refunded,
+            "restockable": any(item["restockable"] for item in line_items),
+            "currentShippingPriceSet": bag((sim.shipping_display or ZERO) + sum(  # as displayed, less refunds
+                (s.total if incl else s.total - s.tax for s in returned_sales if s.line_type == "SHIPPING"), ZERO)),
+            "currentTaxLines": taxlines(tax - ret_tax, self.tax_rate) if tax - ret_tax else [],
+            "additionalFees": [],
+            "alerts": [],
+            "disputes": [],
             "transactions": transactions,
             "refunds": refunds,
             "agreements": agreements,
