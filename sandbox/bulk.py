@@ -6,6 +6,8 @@ connections are their own lines with `__parentId`, and with `groupObjects: false
 children are written in batches after their parents, not beside them, as Shopify warns they may be.
 """
 
+import hashlib
+import hmac
 import itertools
 import json
 import logging
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from graphql import (
     FieldNode,
@@ -39,6 +42,10 @@ ItemsFor = Callable[[str, dict], Iterable[dict]]  # (root field, its arguments) 
 MAX_CONCURRENT = 5  # per shop, from 2026-01
 MAX_CONNECTIONS = 5
 URL_LIFETIME = timedelta(days=7)
+# Results are served from a signed storage URL shaped like Shopify's (Google Cloud Storage, V4 signing), whose
+# path ends in the file name a client reads: .../bulk-<operation number>.jsonl?X-Goog-...&X-Goog-Signature=...
+STORAGE_BUCKET = "shopify-tiers-assets-prod-us-east1/bulk-operation-outputs"
+_SIGNING_KEY = secrets.token_bytes(32)
 CHILD_BATCH = 200  # parents written before their pending children are flushed (groupObjects: false)
 FAIL_AFTER = 10  # root objects written before an injected failure stops a run (its partial data)
 
@@ -78,9 +85,25 @@ class Operation:
     key: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     cancel: threading.Event = field(default_factory=threading.Event)
 
+    def signature(self) -> str:
+        return hmac.new(_SIGNING_KEY, self.key.encode(), hashlib.sha256).hexdigest()
+
+    def url(self, base_url: str) -> str:
+        """The signed storage URL of the result file (its name a client can read: bulk-<number>.jsonl)."""
+        number = self.id.rsplit("/", 1)[1]
+        signed = self.completed_at or self.created_at
+        query = urlencode({"X-Goog-Algorithm": "GOOG4-RSA-SHA256",
+                           "X-Goog-Credential": "assets-us-prod@shopify-tiers.iam.gserviceaccount.com/"
+                                                f"{signed:%Y%m%d}/auto/storage/goog4_request",
+                           "X-Goog-Date": f"{signed.astimezone(UTC):%Y%m%dT%H%M%SZ}",
+                           "X-Goog-Expires": str(int(URL_LIFETIME.total_seconds())), "X-Goog-SignedHeaders": "host",
+                           "response-content-disposition": f'attachment; filename="bulk-{number}.jsonl"',
+                           "response-content-type": "application/jsonl", "X-Goog-Signature": self.signature()})
+        return f"{base_url}/storage/{STORAGE_BUCKET}/{self.key}/bulk-{number}.jsonl?{query}"
+
     def as_graphql(self, base_url: str, now: datetime) -> dict[str, Any]:
         expired = self.completed_at is not None and now > self.completed_at + URL_LIFETIME
-        url = f"{base_url}/files/{self.key}.jsonl" if self.file and not expired else None
+        url = self.url(base_url) if self.file and not expired else None
         return {
             "id": self.id,
             "status": "EXPIRED" if expired and self.status == "COMPLETED" else self.status,
@@ -98,7 +121,7 @@ class Operation:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # whole seconds, as Shopify writes them
 
 
 class BulkOperations:
@@ -330,9 +353,13 @@ class Walker:
                 continue
             raw = value.get(selection.name.value)
             if raw is None:
-                if not is_connection(field_type):  # an empty connection simply writes no child lines
-                    out[name] = zero_value(field_type)
-                continue
+                if is_connection(field_type):  # an empty connection simply writes no child lines
+                    continue
+                # What the executor answers for it too: null, or a zero object walked like any other (never {})
+                raw = zero_value(field_type)
+                if raw is None:
+                    out[name] = None
+                    continue
             if is_connection(field_type):
                 inner = self._node_selection(selection)
                 inner_type = get_named_type(field_type).fields["nodes"].type

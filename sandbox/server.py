@@ -15,7 +15,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, abort, jsonify, request
-from werkzeug.serving import make_server
+from waitress import wasyncore
+from waitress.server import create_server
 
 from sandbox import ads, export, generator, meta_api, shopify_api, truth
 from sandbox.bulk import BulkFaults
@@ -153,13 +154,21 @@ class SandboxServer:
 
     def __init__(self, world: World, *, host: str = "127.0.0.1", port: int = 0):
         self.world = world
-        self.http = make_server(host, port, create_app(world), threaded=True)
-        self.base_url = f"http://{host}:{self.http.server_port}"
+        # waitress, not werkzeug's development server: it keeps HTTP/1.1 connections alive, as Shopify's edge
+        # does (werkzeug closes every connection after one answer), and serves many requests at once.
+        self.app = create_app(world)
+        self.http = create_server(self.app, host=host, port=port, threads=16, ident="sandbox")
+        self.http.app = self.app  # where werkzeug's server kept it (tests reach blueprints' state through it)
+        self.base_url = f"http://{host}:{self.http.effective_port}"
         self.stopping = threading.Event()
+        self._serving: threading.Thread | None = None
 
-    def start(self) -> "SandboxServer":
-        threading.Thread(target=self.http.serve_forever, name="sandbox-http", daemon=True).start()
-        threading.Thread(target=self._deliver, name="sandbox-webhooks", daemon=True).start()
+    def start(self, *, live: bool = True) -> "SandboxServer":
+        """Serve; `live` also announces and delivers webhooks every second (tests may announce them instead)."""
+        self._serving = threading.Thread(target=self._serve, name="sandbox-http", daemon=True)
+        self._serving.start()
+        if live:
+            threading.Thread(target=self._deliver, name="sandbox-webhooks", daemon=True).start()
         return self
 
     def _deliver(self) -> None:
@@ -168,6 +177,15 @@ class SandboxServer:
             self.world.shopify.announce_due_events()
             self.world.shopify.webhooks.deliver_due()
 
+    def _serve(self) -> None:
+        # waitress's own loop, a turn at a time, so that the sockets are closed by this thread once stopping
+        # is set (closing them from another thread while it waits in select() breaks that select)
+        while not self.stopping.is_set():
+            wasyncore.loop(timeout=0.2, map=self.http._map, count=1)
+        wasyncore.close_all(self.http._map)
+        self.http.task_dispatcher.shutdown(timeout=5)
+
     def stop(self) -> None:
         self.stopping.set()
-        self.http.shutdown()
+        if self._serving is not None:
+            self._serving.join(timeout=10)

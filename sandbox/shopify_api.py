@@ -8,7 +8,7 @@ import random
 import tempfile
 import threading
 import time
-import zlib
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, jsonify, redirect, request
 from graphql import GraphQLError, execute, parse, validate
 
-from sandbox.bulk import BulkOperations, Operation
+from sandbox.bulk import STORAGE_BUCKET, BulkOperations, Operation
 from sandbox.shopify_auth import CLIENT_CREDENTIALS_LIFETIME, Credentials, Grant, query_hmac
 from sandbox.shopify_graphql import (
     MAX_QUERY_COST,
@@ -35,6 +35,8 @@ from sandbox.shopify_graphql import (
     requested_cost,
     zero_value,
 )
+from sandbox.shopify_rest import rest_shop, shop_number
+from sandbox.versions import served_version
 from sandbox.webhooks import Webhooks, rest_order, rest_refund
 
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
@@ -69,11 +71,6 @@ class ShopifyFaults:
     slow_seconds: float = 0  # every answer waits this long (clients with a shorter timeout time out)
 
 
-def shop_number(domain: str) -> int:
-    """A shop's numeric id: stable across processes (Python's hash() is salted per process)."""
-    return zlib.crc32(domain.encode()) + 10**9
-
-
 def _number(gid: str) -> int:
     return int(gid.rsplit("/", 1)[1])
 
@@ -103,13 +100,15 @@ class ShopifyAPI:
             "currentAppInstallation": lambda ctx, args: {
                 "id": f"gid://shopify/AppInstallation/{shop_number(ctx['store'].spec.domain)}",
                 "accessScopes": [{"handle": scope, "description": ""} for scope in ctx["scopes"]]},
+            "node": lambda ctx, args: self._node(ctx, args["id"]),
+            "nodes": lambda ctx, args: [self._node(ctx, gid) for gid in args["ids"]],
             "orders": self._orders,
             "order": self._order,
             "ordersCount": self._orders_count,
-            "customers": lambda ctx, args: self._plain("customers", ctx, args),
-            "customersCount": lambda ctx, args: self._count("customers", ctx, args),
-            "products": lambda ctx, args: self._plain("products", ctx, args),
-            "productsCount": lambda ctx, args: self._count("products", ctx, args),
+            "customers": lambda ctx, args: self._plain(self._customers(ctx), args),
+            "customersCount": lambda ctx, args: self._count(self._customers(ctx), args),
+            "products": lambda ctx, args: self._plain(self._products(ctx), args),
+            "productsCount": lambda ctx, args: self._count(self._products(ctx), args),
             "bulkOperation": self._bulk_operation,
             "bulkOperations": self._bulk_operations,
             "currentBulkOperation": self._current_bulk_operation,
@@ -138,10 +137,7 @@ class ShopifyAPI:
         grant = self.credentials.grant(token)
         if grant is None or grant.shop != shop:
             return 401, {"errors": INVALID_TOKEN}
-        try:
-            schema = load_schema(version)
-        except FileNotFoundError:
-            return 404, {"errors": f"API version {version} is not supported by the sandbox"}
+        schema = load_schema(served_version(version, self.now()))
         try:
             document = parse(body.get("query") or "")
         except GraphQLError as error:
@@ -222,9 +218,10 @@ class ShopifyAPI:
                      "shopifyPlus": spec.plan == "Shopify Plus", "partnerDevelopment": False},
         }
 
-    def _visible_orders(self, ctx: dict, orders=None) -> list[dict]:
-        """Orders this token may see: not deleted, already placed, and within 60 days without read_all_orders."""
-        return list(self._visible(ctx, ctx["store"].orders() if orders is None else orders))
+    def _visible_orders(self, ctx: dict) -> list[dict]:
+        """Orders this token may see, as they stand at the sandbox's clock: not deleted, already placed, and
+        within 60 days without read_all_orders."""
+        return list(self._visible(ctx, ctx["store"].orders_as_of(self.now())))
 
     def _visible(self, ctx: dict, orders):
         now = self.now()
@@ -245,13 +242,35 @@ class ShopifyAPI:
         found = _search(self._visible_orders(ctx), args.get("query"), _order_term)
         return _count(len(found), args.get("limit", 10000))
 
-    def _plain(self, kind: str, ctx: dict, args: dict) -> dict:
-        found = _search(getattr(ctx["store"], kind), args.get("query"), _plain_term)
+    def _customers(self, ctx: dict) -> list[dict]:
+        """The customers signed up by the sandbox's clock, as they stand then."""
+        return ctx["store"].customers_as_of(self.now())
+
+    def _products(self, ctx: dict) -> list[dict]:
+        return ctx["store"].products_as_of(self.now())
+
+    def _plain(self, items: list[dict], args: dict) -> dict:
+        found = _search(items, args.get("query"), _plain_term)
         return _sorted_connection(found, args, PLAIN_SORTS, default="ID")
 
-    def _count(self, kind: str, ctx: dict, args: dict) -> dict:
-        found = _search(getattr(ctx["store"], kind), args.get("query"), _plain_term)
+    def _count(self, items: list[dict], args: dict) -> dict:
+        found = _search(items, args.get("query"), _plain_term)
         return _count(len(found), args.get("limit", 10000))
+
+    def _node(self, ctx: dict, gid: str) -> dict | None:
+        """The Node interface: any object the sandbox serves, by its global id (null if this token cannot see it)."""
+        kind = gid.removeprefix("gid://shopify/").partition("/")[0]
+        finders = {
+            "BulkOperation": lambda: self._bulk_operation(ctx, {"id": gid}),
+            "Order": lambda: self._order(ctx, {"id": gid}),
+            "Customer": lambda: _by_id(self._customers(ctx), gid),
+            "Product": lambda: _by_id(self._products(ctx), gid),
+            "ProductVariant": lambda: _by_id((v for p in self._products(ctx) for v in p["variants"]), gid),
+            "OrderTransaction": lambda: _by_id((t for o in self._visible_orders(ctx) for t in o["transactions"]),
+                                               gid),
+        }
+        found = finders[kind]() if kind in finders else None
+        return dict(found, __typename=kind) if found else None
 
 
     # -- bulk operations --------------------------------------------------------------------------------
@@ -259,11 +278,12 @@ class ShopifyAPI:
     def _bulk_run(self, ctx: dict, args: dict) -> dict:
         def items_for(root: str, root_args: dict):
             groups = parse_search(root_args.get("query"))
+            judge = _order_term if root == "orders" else _plain_term
             if root == "orders":  # streamed: a million-order store is never held in memory
-                found = self._visible(ctx, ctx["store"].iter_orders())
-                judge = _order_term
+                found = self._visible(ctx, ctx["store"].iter_orders(as_of=self.now()))
             else:
-                found, judge = list(getattr(ctx["store"], root, []) or []), _plain_term
+                found = {"customers": self._customers, "products": self._products}[root](ctx) \
+                    if root in ("customers", "products") else []
             return (item for item in found if not groups or matches(groups, lambda t, item=item: judge(item, t)))
 
         payload = self.bulk.start(shop=ctx["store"].spec.domain, schema=ctx["schema"], query=args["query"],
@@ -331,7 +351,7 @@ class ShopifyAPI:
         for shop, store in self.stores.items():
             since, self._announced_until[shop] = self._announced_until[shop], now
             secret = store.spec.client_secret
-            for order in store.orders():
+            for order in store.orders_as_of(now):
                 if order["id"] in self.deleted:
                     continue
                 if since < parse_time(order["createdAt"]) <= now:
@@ -345,12 +365,25 @@ class ShopifyAPI:
                     queued += self.emit_order(shop, "ORDERS_UPDATED", order)
         return queued
 
+    def rest_grant(self, shop: str, token: str | None) -> Grant | tuple[int, dict]:
+        """Who calls a REST endpoint: the token's grant, or Shopify's (status, error body)."""
+        if shop not in self.stores:
+            return 404, {"errors": "Not Found"}
+        grant = self.credentials.grant(token)
+        if grant is None or grant.shop != shop:
+            return 401, {"errors": INVALID_TOKEN}
+        return grant
+
     def uninstall(self, shop: str) -> None:
         """The merchant uninstalls the app: app/uninstalled is sent and every token stops working at once."""
         spec = self.stores[shop].spec
         self.webhooks.emit(shop, "APP_UNINSTALLED", {"id": shop_number(shop), "name": spec.name,
                                                      "myshopify_domain": shop}, secret=spec.client_secret)
         self.credentials.revoked |= {t for t, grant in self.credentials.tokens.items() if grant.shop == shop}
+
+
+def _by_id(items, gid: str) -> dict | None:
+    return next((item for item in items if item["id"] == gid), None)
 
 
 def _count(n: int, limit: int | None) -> dict:
@@ -385,6 +418,10 @@ def _order_term(order: dict, term) -> bool:
     if term.field == "status":
         status = "cancelled" if order.get("cancelledAt") else ("closed" if order.get("closedAt") else "open")
         return term.value.lower() in (status, "any")
+    if term.field == "name":  # `name:#1001` and `name:1001` both find order #1001
+        return order["name"].lstrip("#").lower() == term.value.lstrip("#").lower()
+    if term.field == "financial_status":
+        return (order.get("displayFinancialStatus") or "").lower() == term.value.lower()
     return True  # Shopify ignores filters it does not know (it warns in extensions.search)
 
 
@@ -429,11 +466,37 @@ def blueprint(api: ShopifyAPI) -> Blueprint:
     """The HTTP surface: POST /shopify/<shop>/admin/api/<version>/graphql.json with X-Shopify-Access-Token."""
     bp = Blueprint("shopify", __name__)
 
+    @bp.after_request
+    def identify(response: Response) -> Response:
+        # Shopify tags every answer with a request id (what its support asks for).
+        response.headers.setdefault("X-Request-Id", str(uuid.uuid4()))
+        return response
+
     @bp.post("/shopify/<shop>/admin/api/<version>/graphql.json")
     def graphql(shop: str, version: str):
-        status, body = api.handle(shop=shop, version=version, token=request.headers.get("X-Shopify-Access-Token"),
+        served = served_version(version, api.now())
+        status, body = api.handle(shop=shop, version=served, token=request.headers.get("X-Shopify-Access-Token"),
                                   body=request.get_json(silent=True) or {}, base_url=request.host_url.rstrip("/"))
-        return jsonify(body), status
+        return jsonify(body), status, {"X-Shopify-API-Version": served}
+
+    @bp.get("/shopify/<shop>/admin/api/<version>/shop.json")
+    def shop_json(shop: str, version: str):
+        served = served_version(version, api.now())
+        grant = api.rest_grant(shop, request.headers.get("X-Shopify-Access-Token"))
+        if isinstance(grant, tuple):
+            return jsonify(grant[1]), grant[0], {"X-Shopify-API-Version": served}
+        return jsonify(shop=rest_shop(api.stores[shop])), 200, {"X-Shopify-API-Version": served}
+
+    @bp.get("/shopify/<shop>/admin/oauth/access_scopes.json")
+    def access_scopes(shop: str):
+        grant = api.rest_grant(shop, request.headers.get("X-Shopify-Access-Token"))
+        if isinstance(grant, tuple):
+            return jsonify(grant[1]), grant[0]
+        return jsonify(access_scopes=[{"handle": scope} for scope in grant.scopes])
+
+    @bp.route("/shopify/<path:anything>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    def not_found(anything: str):
+        return jsonify(errors="Not Found"), 404
 
     @bp.post("/shopify/<shop>/admin/oauth/access_token")
     def access_token(shop: str):
@@ -478,10 +541,13 @@ def blueprint(api: ShopifyAPI) -> Blueprint:
         params["hmac"] = query_hmac(params, store.spec.client_secret)
         return redirect(f"{request.args['app_url']}?{urlencode(params)}")
 
-    @bp.get("/files/<key>.jsonl")
-    def bulk_file(key: str):
+    @bp.get(f"/storage/{STORAGE_BUCKET}/<key>/<name>.jsonl")
+    def bulk_file(key: str, name: str):
         # The signed, expiring storage URL a bulk operation's result is downloaded from.
         path, op = api.bulk.file_for(key)
+        if op is not None and request.args.get("X-Goog-Signature") != op.signature():
+            return Response("<Error><Code>SignatureDoesNotMatch</Code></Error>", status=403,
+                            mimetype="application/xml")
         if path is None:
             return Response("<Error><Code>ExpiredToken</Code></Error>", status=403 if op else 404,
                             mimetype="application/xml")
@@ -492,7 +558,8 @@ def blueprint(api: ShopifyAPI) -> Blueprint:
             data = data[: len(data) // 2]
         if faults is not None and faults.stall_downloads:
             return Response(_stalled(data, faults.resume_downloads), mimetype="application/jsonl")
-        return Response(data, mimetype="application/jsonl")
+        return Response(data, mimetype="application/jsonl",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.jsonl"'})
 
     return bp
 

@@ -22,7 +22,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from weakref import WeakKeyDictionary
 
-from sandbox.generator import MAX_EVENT_LAG_DAYS, SimSale, Store
+from sandbox.simulation import MAX_EVENT_LAG_DAYS, SimSale
+from sandbox.store import Store
 
 ZERO = Decimal("0.00")
 AMOUNT_KEYS = ("gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes", "duties",

@@ -86,7 +86,7 @@ class Webhooks:
                 {"field": ["webhookSubscription", "callbackUrl"], "message": "Address for this topic has already "
                                                                              "been taken"}]}
         number = next(self._ids)
-        stamp = self.now().isoformat().replace("+00:00", "Z")
+        stamp = self.now().strftime("%Y-%m-%dT%H:%M:%SZ")  # whole seconds, as Shopify writes timestamps
         subscription = {"id": f"gid://shopify/WebhookSubscription/{number}", "legacyResourceId": str(number),
                         "topic": topic, "uri": uri, "callbackUrl": uri, "format": fmt, "createdAt": stamp,
                         "updatedAt": stamp, "apiVersion": {"handle": self.api_version}, "includeFields": [],

@@ -58,8 +58,21 @@ class TinyStore:
     def orders(self):
         return [_order(n) for n in range(30)]
 
-    def iter_orders(self):
-        yield from self.orders()
+    def orders_as_of(self, now):
+        return [o for o in self.orders() if o["createdAt"] <= _stamp(now)]
+
+    def iter_orders(self, *, as_of=None):
+        yield from self.orders() if as_of is None else self.orders_as_of(as_of)
+
+    def customers_as_of(self, now):
+        return [c for c in self.customers if c["createdAt"] <= _stamp(now)]
+
+    def products_as_of(self, now):
+        return [p for p in self.products if p["createdAt"] <= _stamp(now)]
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Clock:

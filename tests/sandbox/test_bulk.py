@@ -31,7 +31,7 @@ def finished(client, op_id):
 
 
 def download(client, url):
-    return client.get(url[url.index("/files/"):]).get_data(as_text=True)
+    return client.get(url[url.index("/storage/"):]).get_data(as_text=True)
 
 
 def test_jsonl_reassembles_by_parent_id_into_exactly_the_orders(client):
@@ -101,7 +101,7 @@ def test_urls_expire_after_seven_days(client, now):
     now.value += timedelta(days=8)
     expired = gql(client, POLL, id=op["id"])[1]["data"]["bulkOperation"]
     assert (expired["status"], expired["url"]) == ("EXPIRED", None)
-    assert client.get(op["url"][op["url"].index("/files/"):]).status_code == 403
+    assert client.get(op["url"][op["url"].index("/storage/"):]).status_code == 403
 
 
 def test_malformed_lines_and_truncated_downloads_on_demand(client, api):

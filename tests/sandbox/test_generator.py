@@ -5,7 +5,7 @@ import json
 import time
 import tracemalloc
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from itertools import islice
@@ -320,3 +320,12 @@ def test_customer_order_index_counts_each_customers_orders_in_time_order():
                                                   if o["customer"] and o["customer"]["id"] == cid) or n == 0
         assert any(o["customerJourneySummary"]["firstVisit"] and
                    o["customerJourneySummary"]["firstVisit"]["utmParameters"] for o in store.orders())
+
+
+def test_a_store_as_of_a_moment_is_the_same_however_it_is_read():
+    """orders_as_of (the cached history, re-rendered where it changed later) equals a fresh simulation to then."""
+    store = build_store(small_spec())
+    end = datetime.combine(store.spec.end, datetime.min.time(), UTC)
+    for moment in (end - timedelta(days=40, hours=5, seconds=7), end - timedelta(hours=30), end + timedelta(days=9)):
+        assert store.orders_as_of(moment) == list(store.iter_orders(as_of=moment))
+    assert store.orders_as_of(end + timedelta(days=9)) == store.orders()
