@@ -228,52 +228,48 @@ BEGIN
 END $$;
 
 -- Customer facts of the noted customers; a customer whose first order changed re-dates new and returning
--- figures on the days of both orders.
+-- figures on the days of both orders. Each customer is its own few index probes (LATERAL): no join between
+-- two CTEs, whose row counts the planner cannot know.
 CREATE FUNCTION reporting.flush_customers(me bigint) RETURNS void LANGUAGE sql AS $$
-    WITH noted AS (
-        SELECT DISTINCT shop_id, customer_id FROM reporting.rollup_dirty_customers WHERE xact = me
-    ), placed AS (
-        SELECT n.shop_id, n.customer_id, o.order_id, o.created_at, {LOCAL_DAY.format(column="o.created_at")} AS day
-        FROM noted n JOIN core_warehouse.orders o ON o.shop_id = n.shop_id AND o.customer_id = n.customer_id
+    WITH fresh AS MATERIALIZED (
+        SELECT n.shop_id, n.customer_id, cf.first_order_id AS old_first_order_id, f.first_order_id,
+               f.first_order_day, f.last_order_day, f.orders, coalesce(net.net_sales, 0) AS net_sales,
+               c.display_name, c.email
+        FROM (SELECT DISTINCT shop_id, customer_id FROM reporting.rollup_dirty_customers WHERE xact = me) n
         JOIN app_dashboard.shops sh ON sh.id = n.shop_id
-        WHERE NOT o.is_test AND o.deleted_at IS NULL
-    ), per_customer AS (
-        SELECT shop_id, customer_id, (array_agg(order_id ORDER BY created_at, order_id))[1] AS first_order_id,
-               min(day) AS first_order_day, max(day) AS last_order_day, count(*) AS orders
-        FROM placed GROUP BY shop_id, customer_id
-    ), net AS (
-        SELECT p.shop_id, p.customer_id, sum(s.total_amount_shop - s.tax_shop) AS net_sales
-        FROM placed p
-        JOIN core_warehouse.order_agreements a ON a.shop_id = p.shop_id AND a.order_id = p.order_id
-        JOIN core_warehouse.order_sales s ON s.shop_id = a.shop_id AND s.agreement_id = a.agreement_id
-        WHERE s.line_type = 'PRODUCT'
-        GROUP BY p.shop_id, p.customer_id
-    ), fresh AS (
-        SELECT f.*, coalesce(net.net_sales, 0) AS net_sales, c.display_name, c.email
-        FROM per_customer f LEFT JOIN net USING (shop_id, customer_id)
-        LEFT JOIN core_warehouse.customers c USING (shop_id, customer_id)
-    ), old AS (
-        SELECT cf.shop_id, cf.customer_id, cf.first_order_id
-        FROM reporting.customer_facts cf JOIN noted USING (shop_id, customer_id)
+        LEFT JOIN reporting.customer_facts cf ON cf.shop_id = n.shop_id AND cf.customer_id = n.customer_id
+        CROSS JOIN LATERAL (
+            SELECT (array_agg(o.order_id ORDER BY o.created_at, o.order_id))[1] AS first_order_id,
+                   min({LOCAL_DAY.format(column="o.created_at")}) AS first_order_day,
+                   max({LOCAL_DAY.format(column="o.created_at")}) AS last_order_day, count(*) AS orders
+            FROM core_warehouse.orders o
+            WHERE o.shop_id = n.shop_id AND o.customer_id = n.customer_id AND NOT o.is_test AND o.deleted_at IS NULL
+        ) f
+        CROSS JOIN LATERAL (
+            SELECT sum(s.total_amount_shop - s.tax_shop) AS net_sales
+            FROM core_warehouse.orders o
+            JOIN core_warehouse.order_agreements a ON a.shop_id = o.shop_id AND a.order_id = o.order_id
+            JOIN core_warehouse.order_sales s ON s.shop_id = a.shop_id AND s.agreement_id = a.agreement_id
+            WHERE o.shop_id = n.shop_id AND o.customer_id = n.customer_id AND NOT o.is_test
+              AND o.deleted_at IS NULL AND s.line_type = 'PRODUCT'
+        ) net
+        LEFT JOIN core_warehouse.customers c ON c.shop_id = n.shop_id AND c.customer_id = n.customer_id
     ), gone AS (
-        DELETE FROM reporting.customer_facts cf USING noted n
-        WHERE cf.shop_id = n.shop_id AND cf.customer_id = n.customer_id
-          AND NOT EXISTS (SELECT FROM per_customer p WHERE p.shop_id = n.shop_id AND p.customer_id = n.customer_id)
+        DELETE FROM reporting.customer_facts cf USING fresh
+        WHERE fresh.orders = 0 AND cf.shop_id = fresh.shop_id AND cf.customer_id = fresh.customer_id
     ), kept AS (
         INSERT INTO reporting.customer_facts AS cf (shop_id, customer_id, display_name, email, first_order_id,
             first_order_day, last_order_day, orders, net_sales)
         SELECT shop_id, customer_id, display_name, email, first_order_id, first_order_day, last_order_day, orders,
-               net_sales FROM fresh
+               net_sales FROM fresh WHERE orders > 0
         ON CONFLICT (shop_id, customer_id) DO UPDATE SET display_name = excluded.display_name,
             email = excluded.email, first_order_id = excluded.first_order_id,
             first_order_day = excluded.first_order_day, last_order_day = excluded.last_order_day,
             orders = excluded.orders, net_sales = excluded.net_sales
     ), moved AS (
-        SELECT old.shop_id, old.first_order_id AS order_id FROM old LEFT JOIN fresh USING (shop_id, customer_id)
-        WHERE fresh.first_order_id IS DISTINCT FROM old.first_order_id
-        UNION
-        SELECT fresh.shop_id, fresh.first_order_id FROM fresh LEFT JOIN old USING (shop_id, customer_id)
-        WHERE old.first_order_id IS DISTINCT FROM fresh.first_order_id
+        SELECT DISTINCT shop_id, order_id
+        FROM fresh, unnest(ARRAY[old_first_order_id, first_order_id]) AS order_id
+        WHERE old_first_order_id IS DISTINCT FROM first_order_id AND order_id IS NOT NULL
     )
     INSERT INTO reporting.rollup_dirty_days (xact, shop_id, day)
     SELECT DISTINCT me, x.shop_id, x.day FROM (
@@ -295,12 +291,15 @@ CREATE FUNCTION reporting.noted_days(me bigint)
     WHERE d.xact = me
 $$;
 
--- Shopify's sales report (as core_warehouse.shop_daily_sales) with units and new and returning customers.
-CREATE FUNCTION reporting.flush_sales(me bigint) RETURNS void LANGUAGE sql AS $$
+-- Shopify's sales report (as core_warehouse.shop_daily_sales) with units and new and returning customers, and
+-- the same day's sales per product and variant: one read of the noted days' sales feeds both.
+CREATE FUNCTION reporting.flush_days(me bigint) RETURNS void LANGUAGE sql AS $$
     DELETE FROM reporting.daily_sales r USING reporting.noted_days(me) d WHERE r.shop_id = d.shop_id AND r.day = d.day;
+    DELETE FROM reporting.daily_products r USING reporting.noted_days(me) d
+    WHERE r.shop_id = d.shop_id AND r.day = d.day;
     WITH days AS MATERIALIZED (SELECT * FROM reporting.noted_days(me)),
-    sales AS (
-        SELECT d.shop_id, d.day, s.action_type, s.line_type, s.quantity, o.customer_id,
+    sales AS MATERIALIZED (
+        SELECT d.shop_id, d.day, s.action_type, s.line_type, s.quantity, s.line_item_id, o.customer_id,
                cf.first_order_id = o.order_id AS first_order,
                s.total_amount_shop - s.tax_shop + s.discount_before_taxes_shop AS gross,
                s.discount_before_taxes_shop AS discount, s.tax_shop AS tax
@@ -338,6 +337,18 @@ CREATE FUNCTION reporting.flush_sales(me bigint) RETURNS void LANGUAGE sql AS $$
         LEFT JOIN reporting.customer_facts cf ON cf.shop_id = o.shop_id AND cf.customer_id = o.customer_id
         WHERE NOT o.is_test AND o.deleted_at IS NULL
         GROUP BY d.shop_id, d.day
+    ), products AS (
+        INSERT INTO reporting.daily_products (shop_id, day, product_id, variant_id, product_title, variant_title,
+            sku, units_sold, units_returned, net_sales)
+        SELECT s.shop_id, s.day, coalesce(li.product_id, ''), coalesce(li.variant_id, ''), max(li.title),
+               max(li.variant_title), max(li.sku),
+               coalesce(sum(s.quantity) FILTER (WHERE s.action_type <> 'RETURN'), 0),
+               coalesce(-sum(s.quantity) FILTER (WHERE s.action_type = 'RETURN'), 0),
+               sum(s.gross - s.discount)
+        FROM sales s
+        LEFT JOIN core_warehouse.order_line_items li ON li.shop_id = s.shop_id AND li.line_item_id = s.line_item_id
+        WHERE s.line_type = 'PRODUCT'
+        GROUP BY s.shop_id, s.day, coalesce(li.product_id, ''), coalesce(li.variant_id, '')
     )
     INSERT INTO reporting.daily_sales (shop_id, day, orders, units, gross_sales, discounts, returns, net_sales,
         shipping, taxes, duties, additional_fees, total_sales, new_customers, new_customer_orders,
@@ -350,26 +361,6 @@ CREATE FUNCTION reporting.flush_sales(me bigint) RETURNS void LANGUAGE sql AS $$
            coalesce(p.new_customers, 0), coalesce(p.new_orders, 0), coalesce(a.new_net, 0),
            coalesce(p.returning_customers, 0), coalesce(p.returning_orders, 0), coalesce(a.returning_net, 0)
     FROM amounts a FULL JOIN placed p USING (shop_id, day)
-$$;
-
-CREATE FUNCTION reporting.flush_products(me bigint) RETURNS void LANGUAGE sql AS $$
-    DELETE FROM reporting.daily_products r USING reporting.noted_days(me) d
-    WHERE r.shop_id = d.shop_id AND r.day = d.day;
-    WITH days AS MATERIALIZED (SELECT * FROM reporting.noted_days(me))
-    INSERT INTO reporting.daily_products (shop_id, day, product_id, variant_id, product_title, variant_title, sku,
-        units_sold, units_returned, net_sales)
-    SELECT d.shop_id, d.day, coalesce(li.product_id, ''), coalesce(li.variant_id, ''), max(li.title),
-           max(li.variant_title), max(li.sku),
-           coalesce(sum(s.quantity) FILTER (WHERE s.action_type <> 'RETURN'), 0),
-           coalesce(-sum(s.quantity) FILTER (WHERE s.action_type = 'RETURN'), 0),
-           sum(s.total_amount_shop - s.tax_shop)
-    FROM days d
-    JOIN core_warehouse.order_agreements a ON a.shop_id = d.shop_id AND a.happened_at >= d.lo AND a.happened_at < d.hi
-    JOIN core_warehouse.order_sales s ON s.shop_id = a.shop_id AND s.agreement_id = a.agreement_id
-    JOIN core_warehouse.orders o ON o.shop_id = a.shop_id AND o.order_id = a.order_id
-    LEFT JOIN core_warehouse.order_line_items li ON li.shop_id = s.shop_id AND li.line_item_id = s.line_item_id
-    WHERE NOT o.is_test AND o.deleted_at IS NULL AND s.line_type = 'PRODUCT'
-    GROUP BY d.shop_id, d.day, coalesce(li.product_id, ''), coalesce(li.variant_id, '')
 $$;
 
 CREATE FUNCTION reporting.flush_marketing(me bigint) RETURNS void LANGUAGE sql AS $$
@@ -402,13 +393,18 @@ BEGIN
     FROM (SELECT shop_id FROM reporting.rollup_dirty_days WHERE xact = me
           UNION SELECT shop_id FROM reporting.rollup_dirty_customers WHERE xact = me ORDER BY 1) shops;
     PERFORM reporting.flush_customers(me);
-    PERFORM reporting.flush_sales(me);
-    PERFORM reporting.flush_products(me);
+    PERFORM reporting.flush_days(me);
     PERFORM reporting.flush_marketing(me);
     DELETE FROM reporting.rollup_dirty_days WHERE xact = me;
     DELETE FROM reporting.rollup_dirty_customers WHERE xact = me;
     DELETE FROM reporting.rollup_pending WHERE xact = me;
 END $$;
+
+-- A flush reads a few keys of large tables that a backfill is filling (their statistics lag behind): index
+-- probes are always right here, and a hash join over a whole table never is.
+ALTER FUNCTION reporting.flush_rollups() SET enable_hashjoin = off;
+ALTER FUNCTION reporting.flush_rollups() SET enable_mergejoin = off;
+ALTER FUNCTION reporting.flush_rollups() SET enable_seqscan = off;
 
 CREATE FUNCTION reporting.flush_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -508,7 +504,7 @@ def downgrade() -> None:
     for function in ("touch_orders", "touch_agreements", "touch_sales", "touch_line_items", "touch_customers",
                      "touch_marketing", "flush_at_commit"):
         op.execute(f"DROP FUNCTION reporting.{function}()")
-    for function in ("flush_customers", "noted_days", "flush_sales", "flush_products", "flush_marketing"):
+    for function in ("flush_customers", "noted_days", "flush_days", "flush_marketing"):
         op.execute(f"DROP FUNCTION reporting.{function}(bigint)")
     op.execute("DROP FUNCTION reporting.flush_rollups(), reporting.rebuild_rollups(bigint), "
                "reporting.queue_flush(), reporting.current_xact()")

@@ -10,7 +10,7 @@ import settings
 from database import session_scope
 from ingest import fx
 from tests.conftest import scalar
-from tests.reporting.warehouse import add_order
+from tests.reporting.warehouse import add_order, fetch
 
 ECB = """Date,USD,JPY,BGN,CYP,GBP,
 2026-03-06,1.0850,161.20,1.9558,N/A,0.8450,
@@ -28,9 +28,8 @@ def test_a_malformed_line_is_reported_by_number_and_the_rest_loads(scheduler_ses
     assert fx.main(["load", str(path)]) == 0
     out = capsys.readouterr().out
     assert "line 3: JPY rate 'oops' is not a number" in out and "line 4: month must be in 1..12" in out
-    loaded = scheduler_sessions().execute(text(
-        "SELECT day::text, quote, rate FROM reporting.fx_rates ORDER BY day, quote")).all()
-    assert [(d, q) for d, q, _ in loaded] == [("2026-03-04", q) for q in ("BGN", "GBP", "JPY", "USD")] + [
+    loaded = fetch(scheduler_sessions, "SELECT day::text, quote FROM reporting.fx_rates ORDER BY day, quote")
+    assert [(r["day"], r["quote"]) for r in loaded] == [("2026-03-04", q) for q in ("BGN", "GBP", "JPY", "USD")] + [
         ("2026-03-06", q) for q in ("BGN", "GBP", "JPY", "USD")]  # N/A cells are no rate, not zero
     assert fx.main(["load", str(path)]) == 0  # again: the same rates, replaced
     assert scalar(scheduler_sessions, "SELECT count(*) FROM reporting.fx_rates") == 8
@@ -43,10 +42,9 @@ def test_a_day_without_a_rate_uses_the_latest_earlier_one_and_says_so(scheduler_
     shop = make_shop(currency="USD", timezone="UTC")
     for day in (6, 7):  # Friday has a rate; Saturday does not
         add_order(scheduler_sessions, shop, f"o{day}", datetime(2026, 3, day, 12, tzinfo=UTC), gross="108.50")
-    rows = scheduler_sessions().execute(text(
-        "SELECT day::text, fx_rate, fx_estimated FROM reporting.daily_revenue WHERE shop_id = :s ORDER BY day"),
-        {"s": shop}).all()
-    assert [(d, round(r, 6), e) for d, r, e in rows] == [
+    rows = fetch(scheduler_sessions, "SELECT day::text, fx_rate, fx_estimated FROM reporting.daily_revenue "
+                 "WHERE shop_id = :s ORDER BY day", s=shop)
+    assert [(r["day"], round(r["fx_rate"], 6), r["fx_estimated"]) for r in rows] == [
         ("2026-03-06", Decimal("0.921659"), False), ("2026-03-07", Decimal("0.921659"), True)]
     cross = scalar(scheduler_sessions, "SELECT round(rate, 6) FROM reporting.fx('GBP', 'USD', '2026-03-05')")
     assert cross == round(Decimal("1.0750") / Decimal("0.8350"), 6)  # 5 March's line is malformed: 4 March's

@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from database import web_session_scope
 from tests.conftest import scalar
-from tests.reporting.warehouse import add_order, add_rates, add_spend
+from tests.reporting.warehouse import add_order, add_rates, add_spend, fetch
 
 VIEWS = ("daily_revenue", "marketing_daily", "campaign_daily", "mer_roas", "product_daily", "customer_summary")
 
@@ -48,8 +48,8 @@ def test_mer_roas_cac_aov_by_their_definitions_and_no_mer_without_spend(schedule
     add_order(scheduler_sessions, shop, "3", datetime(2026, 3, 3, 10, tzinfo=UTC), gross="40.00", customer="a")
     add_spend(scheduler_sessions, shop, "2026-03-02", spend="60.00", currency="EUR", purchase_value="90")
     add_rates(scheduler_sessions, "2026-03-02", USD="1.1000")
-    rows = {r["day"].isoformat(): r for r in scheduler_sessions().execute(text(
-        "SELECT * FROM reporting.mer_roas WHERE shop_id = :s"), {"s": shop}).mappings()}
+    rows = {r["day"].isoformat(): r for r in fetch(scheduler_sessions, "SELECT * FROM reporting.mer_roas "
+                                                                       "WHERE shop_id = :s", s=shop)}
     first, second = rows["2026-03-02"], rows["2026-03-03"]
     assert first["total_sales"] == Decimal("170.00") and first["spend"] == Decimal("60.00")
     assert first["mer"] == Decimal("2.8333")  # 170 / 60

@@ -48,3 +48,9 @@ def add_rates(sessions, day: str, **per_euro: str) -> None:
         for quote, rate in per_euro.items():
             session.execute(text("INSERT INTO reporting.fx_rates (day, base, quote, rate) "
                                  "VALUES (:d, 'EUR', :q, :r)"), {"d": day, "q": quote, "r": Decimal(rate)})
+
+
+def fetch(sessions, sql: str, **params) -> list:
+    """All rows of a query, as mappings, in a transaction of its own."""
+    with session_scope(sessions) as session:
+        return [dict(r) for r in session.execute(text(sql), params).mappings()]
