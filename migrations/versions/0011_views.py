@@ -57,10 +57,10 @@ REPORTING_JOIN = """CROSS JOIN app_dashboard.agency_settings a
 LEFT JOIN LATERAL reporting.fx({currency}, a.reporting_currency, {day}) rc ON true"""
 
 META_COLUMNS = """m.currency AS account_currency, m.spend, m.impressions, m.clicks, m.link_clicks, m.purchases,
-       m.purchase_value, sh.currency,
+       m.purchase_value, sh.currency, sc.rate AS shop_fx_rate,
        round(m.spend * sc.rate, 2) AS spend_shop, round(m.purchase_value * sc.rate, 2) AS purchase_value_shop,
-       a.reporting_currency, rc.rate AS fx_rate,
-       coalesce(sc.rate_day < m.day, true) OR coalesce(rc.rate_day < m.day, true) AS fx_estimated"""
+       coalesce(sc.rate_day < m.day, true) AS shop_fx_estimated,
+       a.reporting_currency, rc.rate AS fx_rate, coalesce(rc.rate_day < m.day, true) AS fx_estimated"""
 META_JOINS = """JOIN app_dashboard.shops sh ON sh.id = m.shop_id
 CROSS JOIN app_dashboard.agency_settings a
 LEFT JOIN LATERAL reporting.fx(m.currency, sh.currency, m.day) sc ON true
@@ -77,8 +77,8 @@ SELECT r.shop_id, sh.shop_domain, r.day, sh.currency, r.orders, r.units, r.gross
 FROM reporting.daily_sales r JOIN app_dashboard.shops sh ON sh.id = r.shop_id
 {REPORTING_JOIN.format(currency="sh.currency", day="r.day")};
 
--- Meta's figures per ad account, in its currency, in the shop's (spend_shop, purchase_value_shop), and the
--- rate from the account's currency to the reporting currency.
+-- Meta's figures per ad account, in its currency, in the shop's (spend_shop, purchase_value_shop: the rate
+-- shop_fx_rate, shop_fx_estimated), and the rate from the account's currency to the reporting currency.
 CREATE VIEW reporting.marketing_daily WITH (security_invoker = true) AS
 SELECT m.shop_id, sh.shop_domain, m.day, m.account_id, {META_COLUMNS}
 FROM reporting.daily_marketing m
@@ -91,10 +91,11 @@ FROM reporting.daily_campaigns m
 
 -- Sales beside spend, per shop and day, in the shop's currency. MER = total sales / spend,
 -- ROAS = Meta purchase value / spend, CAC = spend / new customers: null, never zero or infinite, without spend.
+-- shop_fx_estimated: spend was converted to the shop's currency at an earlier day's rate.
 CREATE VIEW reporting.mer_roas WITH (security_invoker = true) AS
 WITH spend AS (
     SELECT shop_id, day, sum(spend_shop) AS spend, sum(purchases) AS purchases,
-           sum(purchase_value_shop) AS purchase_value, bool_or(fx_estimated) AS fx_estimated
+           sum(purchase_value_shop) AS purchase_value, bool_or(shop_fx_estimated) AS shop_fx_estimated
     FROM reporting.marketing_daily GROUP BY shop_id, day
 )
 SELECT shop_id, sh.shop_domain, day, sh.currency, coalesce(r.orders, 0) AS orders,
@@ -104,8 +105,8 @@ SELECT shop_id, sh.shop_domain, day, sh.currency, coalesce(r.orders, 0) AS order
        round(coalesce(r.total_sales, 0) / nullif(s.spend, 0), 4) AS mer,
        round(s.purchase_value / nullif(s.spend, 0), 4) AS roas,
        round(s.spend / nullif(r.new_customers, 0), 2) AS cac,
-       a.reporting_currency, rc.rate AS fx_rate,
-       coalesce(rc.rate_day < day, true) OR coalesce(s.fx_estimated, false) AS fx_estimated
+       coalesce(s.shop_fx_estimated, false) AS shop_fx_estimated, a.reporting_currency, rc.rate AS fx_rate,
+       coalesce(rc.rate_day < day, true) OR coalesce(s.shop_fx_estimated, false) AS fx_estimated
 FROM reporting.daily_sales r FULL JOIN spend s USING (shop_id, day)
 JOIN app_dashboard.shops sh ON sh.id = shop_id
 {REPORTING_JOIN.format(currency="sh.currency", day="day")};
