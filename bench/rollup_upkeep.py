@@ -3,7 +3,8 @@
 Each run loads a store's bulk `orders` and `order_sales` files (land with COPY, then promote, as
 HISTORICAL_INIT does) into a fresh database cloned from a migrated template; "without" disables the
 rollup triggers first. Runs alternate (with, without, with, without...) on the shared machine and the
-median of each is kept. Run: `.venv/bin/python -m bench.rollup_upkeep [--orders 50000] [--runs 2]`.
+median of each is kept.
+Run: `.venv/bin/python -m bench.rollup_upkeep [--orders 50000] [--runs 2] [--parts orders,order_sales]`.
 """
 
 import argparse
@@ -79,8 +80,10 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=2, help="runs of each kind, alternating")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help="which bulk parts to load (orders alone is what bench.ingest loads)")
     args = parser.parse_args()
-    paths = bulk_files(args.orders, args.seed)
+    paths = {part: path for part, path in bulk_files(args.orders, args.seed).items() if part in args.parts.split(",")}
     server = embedded.start(settings.VAR_DIR / "bench-pgdata", database="postgres")
     embedded.drop_database(server, TEMPLATE)
     embedded.create_database(server, TEMPLATE)
@@ -98,7 +101,7 @@ def main() -> None:
             embedded.drop_database(server, "bench_rollups_run")
     embedded.drop_database(server, TEMPLATE)
     with_s, without_s = statistics.median(times["with"]), statistics.median(times["without"])
-    print(f"\nBackfill of {args.orders:,} orders (parts {', '.join(PARTS)}), median of {args.runs} runs each\n")
+    print(f"\nBackfill of {args.orders:,} orders (parts {', '.join(paths)}), median of {args.runs} runs each\n")
     print("| rollup upkeep | seconds |\n|---|---|")
     print(f"| without (triggers disabled) | {without_s:.1f} |\n| with | {with_s:.1f} |")
     print(f"\nThe upkeep adds {100 * (with_s / without_s - 1):.1f} % to the backfill.")
