@@ -233,7 +233,7 @@ END $$;
 CREATE FUNCTION reporting.flush_customers(me bigint) RETURNS void LANGUAGE sql AS $$
     WITH fresh AS MATERIALIZED (
         SELECT n.shop_id, n.customer_id, cf.first_order_id AS old_first_order_id, f.first_order_id,
-               f.first_order_day, f.last_order_day, f.orders, coalesce(f.net_sales, 0) AS net_sales,
+               f.first_order_day, f.last_order_day, f.orders, coalesce(net.net_sales, 0) AS net_sales,
                c.display_name, c.email
         FROM (SELECT DISTINCT shop_id, customer_id FROM reporting.rollup_dirty_customers WHERE xact = me) n
         JOIN app_dashboard.shops sh ON sh.id = n.shop_id
@@ -241,15 +241,18 @@ CREATE FUNCTION reporting.flush_customers(me bigint) RETURNS void LANGUAGE sql A
         CROSS JOIN LATERAL (
             SELECT (array_agg(o.order_id ORDER BY o.created_at, o.order_id))[1] AS first_order_id,
                    min({LOCAL_DAY.format(column="o.created_at")}) AS first_order_day,
-                   max({LOCAL_DAY.format(column="o.created_at")}) AS last_order_day, count(*) AS orders,
-                   sum((SELECT sum(s.total_amount_shop - s.tax_shop)
-                        FROM core_warehouse.order_agreements a
-                        JOIN core_warehouse.order_sales s ON s.shop_id = a.shop_id AND s.agreement_id = a.agreement_id
-                        WHERE a.shop_id = o.shop_id AND a.order_id = o.order_id AND s.line_type = 'PRODUCT'))
-                       AS net_sales
+                   max({LOCAL_DAY.format(column="o.created_at")}) AS last_order_day, count(*) AS orders
             FROM core_warehouse.orders o
             WHERE o.shop_id = n.shop_id AND o.customer_id = n.customer_id AND NOT o.is_test AND o.deleted_at IS NULL
         ) f
+        CROSS JOIN LATERAL (
+            SELECT sum(s.total_amount_shop - s.tax_shop) AS net_sales
+            FROM core_warehouse.orders o
+            JOIN core_warehouse.order_agreements a ON a.shop_id = o.shop_id AND a.order_id = o.order_id
+            JOIN core_warehouse.order_sales s ON s.shop_id = a.shop_id AND s.agreement_id = a.agreement_id
+            WHERE o.shop_id = n.shop_id AND o.customer_id = n.customer_id AND NOT o.is_test
+              AND o.deleted_at IS NULL AND s.line_type = 'PRODUCT'
+        ) net
         LEFT JOIN core_warehouse.customers c ON c.shop_id = n.shop_id AND c.customer_id = n.customer_id
     ), gone AS (
         DELETE FROM reporting.customer_facts cf USING fresh
