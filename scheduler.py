@@ -9,16 +9,18 @@ import signal
 import sys
 from datetime import datetime
 
+import requests
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
 import embedded
 import ingest.meta.sync  # noqa: F401  (registers the Meta job handlers)
 import logs
 import settings
 from database import libpq_url, scheduler_sessionmaker, session_scope
-from ingest import staging
+from ingest import fx, staging
 from ingest.meta import schedule as meta_schedule
 from ingest.runner import Listener, Worker
 from ingest.shopify import sync, webhooks  # importing sync registers the Shopify job handlers
@@ -50,6 +52,8 @@ class SchedulerService:
                   "webhooks": (self.drain_webhooks, settings.WEBHOOK_DRAIN_SECONDS),
                   "shopify_incremental": (self.enqueue_incremental, settings.SHOPIFY_ENQUEUE_SECONDS),
                   "prune_staging": (self.prune_staging, 3600)}
+        if settings.FX_RATES_URL:
+            duties["fx_rates"] = (self.refresh_fx, settings.FX_REFRESH_SECONDS)
         for name, (duty, seconds) in duties.items():
             scheduler.add_job(
                 duty, "interval", seconds=seconds, id=name, next_run_time=now,
@@ -76,6 +80,17 @@ class SchedulerService:
             pruned = staging.prune(session=session)
         if any(pruned.values()):
             log.info("pruned staging: %s", pruned)
+
+    def refresh_fx(self) -> None:
+        """Load the FX rates from FX_RATES_URL (a failure is logged and tried again next time)."""
+        try:
+            with session_scope(self.worker.sessions) as session:
+                parsed = fx.refresh(session=session)
+        except (requests.RequestException, SQLAlchemyError) as error:
+            log.warning("FX rates not refreshed from %s: %s", settings.FX_RATES_URL, error)
+            return
+        if parsed and parsed.errors:
+            log.warning("FX rates: %d malformed lines (%s)", len(parsed.errors), parsed.errors[0])
 
     def start(self) -> None:
         """Start listening and the timers (blocks for a BlockingScheduler until shutdown)."""

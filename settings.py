@@ -221,3 +221,11 @@ AUDIT_ROWS_SHOWN = 50
 SETTINGS_POLL_MS = int(_env("SETTINGS_POLL_MS", "2000"))
 SYNC_INTERVAL_MINUTES = (5, 10, 15, 30, 60, 180, 360, 720, 1440)
 REPORTING_CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "SEK", "NOK", "DKK", "PLN", "JPY")
+
+# Dated FX rates in the European Central Bank's reference-rate CSV format (ingest/fx.py): the scheduler loads
+# them from this URL every FX_REFRESH_SECONDS when it is set (a URL serving that CSV, unzipped). The embedded
+# default reads the sandbox's file.
+FX_RATES_URL = _env("FX_RATES_URL", f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/ecb/eurofxref-hist.csv"
+                    if EMBEDDED else None)
+FX_REFRESH_SECONDS = float(_env("FX_REFRESH_SECONDS", "21600"))
+FX_TIMEOUT_SECONDS = float(_env("FX_TIMEOUT_SECONDS", "30"))

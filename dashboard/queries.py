@@ -163,3 +163,109 @@ def read_sync_status(*, session: Session, shop_id: int | None = None) -> list:
         coverage=list_meta_coverage(session=session, shop_id=shop_id),
         now=datetime.now(UTC),
     )
+
+
+# -- reports: the pages and `python -m dashboard.export` read these, nothing else -------------------------------
+# One store's figures are in its currency. All stores' (shop_id None) are converted to the agency's reporting
+# currency day by day before they are summed; a day whose rate is missing sums to null, never to raw money.
+# `fx_estimated`: a conversion used an earlier day's rate (a day without a published rate).
+REPORTS = ("daily-revenue", "marketing-daily", "mer-roas", "campaigns", "top-products", "top-customers")
+_RANGE = "(CAST(:shop_id AS bigint) IS NULL OR shop_id = :shop_id) AND day BETWEEN :start AND :end"
+TOP_ROWS = 100
+
+
+def _money(column: str, all_shops: bool, rate: str = "fx_rate") -> str:
+    """The sum of a money column: raw for one store, converted per row (and null if any rate is missing) for all."""
+    if not all_shops:
+        return f"sum({column})"
+    return f"CASE WHEN bool_and({rate} IS NOT NULL) THEN round(sum({column} * {rate}), 2) END"
+
+
+def _currency(all_shops: bool) -> str:
+    return "max(reporting_currency)" if all_shops else "max(currency)"
+
+
+def _daily_revenue(all_shops: bool) -> str:
+    money = ", ".join(f"{_money(c, all_shops)} AS {c}" for c in (
+        "gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes", "duties", "additional_fees",
+        "total_sales"))
+    return f"""
+        SELECT day AS date, {_currency(all_shops)} AS currency, sum(orders) AS orders, sum(units) AS units, {money},
+               round(({_money("gross_sales", all_shops)} - {_money("discounts", all_shops)})
+                     / nullif(sum(orders), 0), 2) AS aov,
+               sum(new_customers) AS new_customers, sum(returning_customers) AS returning_customers,
+               {"bool_or(fx_estimated)" if all_shops else "false"} AS fx_estimated
+        FROM reporting.daily_revenue WHERE {_RANGE} GROUP BY day ORDER BY day"""
+
+
+def _marketing(all_shops: bool, source: str, keys: str, columns: str, order: str) -> str:
+    # One store: Meta's money in the store's currency (spend_shop); all stores: the account's, converted.
+    spend, value = ("spend", "purchase_value") if all_shops else ("spend_shop", "purchase_value_shop")
+    return f"""
+        SELECT {columns}, {_currency(all_shops)} AS currency, {_money(spend, all_shops)} AS spend,
+               sum(impressions) AS impressions, sum(clicks) AS clicks, sum(link_clicks) AS link_clicks,
+               sum(purchases) AS purchases, {_money(value, all_shops)} AS purchase_value,
+               round({_money(value, all_shops)} / nullif({_money(spend, all_shops)}, 0), 2) AS roas,
+               bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
+        FROM {source} WHERE {_RANGE} GROUP BY {keys} ORDER BY {order}"""
+
+
+def _mer_roas(all_shops: bool) -> str:
+    total, spend, value = (_money(c, all_shops) for c in ("total_sales", "spend", "purchase_value"))
+    return f"""
+        SELECT day AS date, {_currency(all_shops)} AS currency, {total} AS total_sales, {spend} AS spend,
+               {value} AS purchase_value, sum(new_customers) AS new_customers,
+               round({total} / nullif({spend}, 0), 2) AS mer, round({value} / nullif({spend}, 0), 2) AS roas,
+               round({spend} / nullif(sum(new_customers), 0), 2) AS cac,
+               bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
+        FROM reporting.mer_roas WHERE {_RANGE} GROUP BY day ORDER BY day"""
+
+
+def _top_products(all_shops: bool) -> str:
+    return f"""
+        SELECT shop_domain, product_id, variant_id, max(product_title) AS product_title,
+               max(variant_title) AS variant_title, max(sku) AS sku, {_currency(all_shops)} AS currency,
+               sum(units_sold) AS units_sold, sum(units_returned) AS units_returned,
+               {_money("net_sales", all_shops)} AS net_sales,
+               {"bool_or(fx_estimated)" if all_shops else "false"} AS fx_estimated
+        FROM reporting.product_daily WHERE {_RANGE}
+        GROUP BY shop_domain, product_id, variant_id ORDER BY net_sales DESC NULLS LAST, product_id, variant_id
+        LIMIT {TOP_ROWS}"""
+
+
+def _top_customers(all_shops: bool) -> str:
+    # Customers who ordered in the range, by net sales to date (converted at their last order day's rate).
+    net = "round(net_sales * fx_rate, 2)" if all_shops else "net_sales"
+    return f"""
+        SELECT shop_domain, customer_id, display_name, email, first_order_day, last_order_day, orders,
+               {"reporting_currency" if all_shops else "currency"} AS currency, {net} AS net_sales,
+               {"fx_estimated" if all_shops else "false AS fx_estimated"}
+        FROM reporting.customer_summary
+        WHERE (CAST(:shop_id AS bigint) IS NULL OR shop_id = :shop_id)
+          AND first_order_day <= :end AND last_order_day >= :start
+        ORDER BY {net} DESC NULLS LAST, customer_id LIMIT {TOP_ROWS}"""
+
+
+def _report_sql(report: str, all_shops: bool) -> str:
+    if report == "daily-revenue":
+        return _daily_revenue(all_shops)
+    if report == "marketing-daily":
+        return _marketing(all_shops, "reporting.marketing_daily", "day", "day AS date", "day")
+    if report == "mer-roas":
+        return _mer_roas(all_shops)
+    if report == "campaigns":
+        keys = "shop_domain, account_id, campaign_id"
+        return _marketing(all_shops, "reporting.campaign_daily", keys, f"{keys}, max(campaign_name) AS campaign_name",
+                          "spend DESC NULLS LAST, campaign_id")
+    if report == "top-products":
+        return _top_products(all_shops)
+    if report == "top-customers":
+        return _top_customers(all_shops)
+    raise ValueError(f"unknown report {report!r}")
+
+
+def read_report(*, session: Session, report: str, shop_id: int | None, start, end) -> list[dict]:
+    """One of REPORTS for a store (or all stores when shop_id is None) over [start, end], one dict a row."""
+    rows = session.execute(text(_report_sql(report, shop_id is None)),
+                           {"shop_id": shop_id, "start": start, "end": end}).mappings()
+    return [dict(row) for row in rows]

@@ -18,7 +18,7 @@ from flask import Flask, Response, abort, jsonify, request
 from waitress import wasyncore
 from waitress.server import create_server
 
-from sandbox import ads, export, generator, meta_api, shopify_api, truth
+from sandbox import ads, ecb, export, generator, meta_api, shopify_api, truth
 from sandbox.bulk import BulkFaults
 from sandbox.shopify_api import ShopifyFaults
 from sandbox.webhooks import Quirks
@@ -103,6 +103,12 @@ def create_app(world: World) -> Flask:
     def daily_truth():
         start, end = date.fromisoformat(request.args["start"]), date.fromisoformat(request.args["end"])
         return jsonify(world.truth(request.args.get("shop", ""), start, end) or abort(404))
+
+    @app.get("/sandbox/ecb/eurofxref-hist.csv")
+    def reference_rates():
+        """The ECB's reference rates over the stores' history, up to the sandbox's today."""
+        start = min((s.spec.start for s in world.stores), default=world.shopify.now().date())
+        return Response(ecb.reference_rates_csv(start, world.shopify.now().date()), mimetype="text/csv")
 
     @app.get("/sandbox/catalog/<shop>.csv")
     def catalog(shop: str):

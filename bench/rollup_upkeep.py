@@ -1,0 +1,111 @@
+"""What the rollups' upkeep adds to a backfill: the same bulk files loaded with and without the triggers.
+
+Each run loads a store's bulk `orders` and `order_sales` files (land with COPY, then promote, as
+HISTORICAL_INIT does) into a fresh database cloned from a migrated template; "without" disables the
+rollup triggers first. Runs alternate (with, without, with, without...) on the shared machine and the
+median of each is kept.
+Run: `.venv/bin/python -m bench.rollup_upkeep [--orders 50000] [--runs 2] [--parts orders,order_sales]`.
+"""
+
+import argparse
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from sqlalchemy import text
+
+import embedded
+import settings
+from bench.ingest import CACHE, DAYS, TODAY, add_shop, checkpoint, write_bulk_file
+from database import make_engine, migrate, scheduler_sessionmaker, session_scope
+from ingest.shopify import load
+
+TEMPLATE = "bench_rollups_template"
+PARTS = ("orders", "order_sales")
+
+
+def bulk_files(orders: int, seed: int) -> dict[str, Path]:
+    """The cached bulk files of one store, a part each, holding exactly `orders` orders."""
+    from sandbox.generator import build_store, demo_specs
+
+    paths = {part: CACHE / f"rollups-{part}-{orders}-seed{seed}.jsonl" for part in PARTS}
+    if not all(p.exists() for p in paths.values()):
+        CACHE.mkdir(parents=True, exist_ok=True)
+        spec = demo_specs(stores=1, seed=seed, days=DAYS, today=TODAY)[0]
+        store = build_store(replace(spec, orders_per_day=1.25 * orders / DAYS))
+        for part, path in paths.items():
+            written = write_bulk_file(store, part, path, orders=orders)
+            assert written == orders, f"the store had only {written} orders"
+    return paths
+
+
+def fresh_database(server: str, name: str) -> str:
+    """A new database cloned from the migrated template; return its URL."""
+    embedded.drop_database(server, name)
+    embedded.create_database(server, name, template=TEMPLATE)
+    return embedded.with_database(server, name)
+
+
+def disable_rollups(url: str) -> None:
+    """Switch off every rollup trigger (the owner may; the load then runs as it did before migration 0010)."""
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        triggers = connection.exec_driver_sql(
+            "SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE tgname LIKE 'rollups\\_%%'").all()
+        for table, name in triggers:
+            connection.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER {name}")
+    engine.dispose()
+
+
+def backfill(url: str, paths: dict[str, Path]) -> tuple[float, int]:
+    """Land and promote every part; the seconds it took."""
+    sessions = scheduler_sessionmaker(url)
+    shop_id = add_shop(sessions)
+    started = time.perf_counter()
+    for part, path in paths.items():
+        with session_scope(sessions) as session, open(path, "rb") as lines:
+            batch = load.create_batch(session=session, shop_id=shop_id, job_id=None, origin="bench", parts=[part])
+            load.land(session=session, shop_id=shop_id, batch_id=batch, lines=lines)
+        load.promote_batch(sessions=sessions, shop_id=shop_id, batch_id=batch, parts=[part])
+    seconds = time.perf_counter() - started
+    with session_scope(sessions) as session:
+        days = session.execute(text("SELECT count(*) FROM reporting.daily_sales")).scalar_one()
+    sessions.kw["bind"].dispose()
+    return seconds, days
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=50_000)
+    parser.add_argument("--runs", type=int, default=2, help="runs of each kind, alternating")
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help="which bulk parts to load (orders alone is what bench.ingest loads)")
+    args = parser.parse_args()
+    paths = {part: path for part, path in bulk_files(args.orders, args.seed).items() if part in args.parts.split(",")}
+    server = embedded.start(settings.VAR_DIR / "bench-pgdata", database="postgres")
+    embedded.drop_database(server, TEMPLATE)
+    embedded.create_database(server, TEMPLATE)
+    migrate(embedded.with_database(server, TEMPLATE))
+    times: dict[str, list[float]] = {"with": [], "without": []}
+    for _ in range(args.runs):
+        for kind in ("with", "without"):
+            url = fresh_database(server, "bench_rollups_run")
+            if kind == "without":
+                disable_rollups(url)
+            checkpoint(server)
+            seconds, days = backfill(url, paths)
+            times[kind].append(seconds)
+            print(f"{kind} rollups: {seconds:.1f} s ({days} rollup days)", flush=True)
+            embedded.drop_database(server, "bench_rollups_run")
+    embedded.drop_database(server, TEMPLATE)
+    with_s, without_s = statistics.median(times["with"]), statistics.median(times["without"])
+    print(f"\nBackfill of {args.orders:,} orders (parts {', '.join(paths)}), median of {args.runs} runs each\n")
+    print("| rollup upkeep | seconds |\n|---|---|")
+    print(f"| without (triggers disabled) | {without_s:.1f} |\n| with | {with_s:.1f} |")
+    print(f"\nThe upkeep adds {100 * (with_s / without_s - 1):.1f} % to the backfill.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Rollups kept current by every load: equal to the sandbox's truth per day, and to a full rebuild."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+import settings
+from database import session_scope
+from ingest import rollups
+from tests.ingest.shopify.conftest import run_job, truth_days
+from tests.reporting.warehouse import add_order
+
+SALES = ("orders", "gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes", "duties",
+         "additional_fees", "total_sales")
+
+
+def rollup_rows(sessions, table: str, shop_id: int) -> list[dict]:
+    """Every row of a rollup table for the shop, in key order, without the shop."""
+    with session_scope(sessions) as session:
+        rows = session.execute(text(f"SELECT * FROM reporting.{table} WHERE shop_id = :s ORDER BY 2, 3, 4, 5"),
+                               {"s": shop_id}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def rollup_days(sessions, shop_id: int) -> dict[str, dict]:
+    """The daily sales rollup in the truth's shape: amounts as strings, only days with something."""
+    out = {}
+    for row in rollup_rows(sessions, "daily_sales", shop_id):
+        values = {k: (row[k] if k == "orders" else str(row[k])) for k in SALES}
+        if values["orders"] or any(v != "0.00" for k, v in values.items() if k != "orders"):
+            out[row["day"].isoformat()] = values
+    return out
+
+
+def all_rollups(sessions, shop_id: int) -> dict[str, list[dict]]:
+    return {t: rollup_rows(sessions, t, shop_id)
+            for t in ("daily_sales", "daily_products", "customer_facts", "daily_marketing", "daily_campaigns")}
+
+
+def rebuilt(sessions, shop_id: int) -> dict[str, list[dict]]:
+    with session_scope(sessions) as session:
+        rollups.rebuild(session=session, shop_id=shop_id)
+    return all_rollups(sessions, shop_id)
+
+
+def test_a_backfill_leaves_rollups_equal_to_the_truth_and_to_a_rebuild(scheduler_sessions, worker, shop_id, store):
+    run_job(scheduler_sessions, worker, shop_id, "HISTORICAL_INIT")
+    assert rollup_days(scheduler_sessions, shop_id) == truth_days(store)
+    incremental = all_rollups(scheduler_sessions, shop_id)
+    assert incremental["daily_products"] and incremental["customer_facts"]
+    assert rebuilt(scheduler_sessions, shop_id) == incremental
+    with session_scope(scheduler_sessions) as session:
+        left = session.execute(text("SELECT (SELECT count(*) FROM reporting.rollup_dirty_days) "
+                                    "+ (SELECT count(*) FROM reporting.rollup_pending)")).scalar_one()
+    assert left == 0  # the bookkeeping leaves nothing behind
+
+
+def test_rollups_add_up_to_the_warehouse(scheduler_sessions, worker, shop_id, store):
+    run_job(scheduler_sessions, worker, shop_id, "HISTORICAL_INIT")
+    with session_scope(scheduler_sessions) as session:
+        check = session.execute(text("""
+            SELECT (SELECT sum(net_sales) FROM reporting.daily_products WHERE shop_id = :s)
+                   = (SELECT sum(net_sales) FROM reporting.daily_sales WHERE shop_id = :s) AS products,
+                   (SELECT sum(net_sales) FROM reporting.customer_facts WHERE shop_id = :s)
+                   = (SELECT sum(new_customer_net_sales + returning_customer_net_sales)
+                      FROM reporting.daily_sales WHERE shop_id = :s) AS customers,
+                   (SELECT sum(new_customers) FROM reporting.daily_sales WHERE shop_id = :s)
+                   = (SELECT count(*) FROM reporting.customer_facts WHERE shop_id = :s) AS new_customers,
+                   (SELECT sum(orders) FROM reporting.customer_facts WHERE shop_id = :s)
+                   = (SELECT sum(new_customer_orders + returning_customer_orders)
+                      FROM reporting.daily_sales WHERE shop_id = :s) AS orders
+        """), {"s": shop_id}).mappings().one()
+    assert dict(check) == {"products": True, "customers": True, "new_customers": True, "orders": True}
+
+
+def test_the_rebuild_cli_restores_rollups_and_refuses_an_unknown_shop(scheduler_sessions, make_shop, db_url,
+                                                                       monkeypatch, capsys):
+    monkeypatch.setattr(settings, "DATABASE_URL", db_url)
+    shop = make_shop(domain="rebuild.myshopify.com", currency="EUR", timezone="UTC")
+    add_order(scheduler_sessions, shop, "r1", datetime(2026, 3, 2, 10, tzinfo=UTC), gross="12.00", customer="c")
+    before = all_rollups(scheduler_sessions, shop)
+    with session_scope(scheduler_sessions) as session:  # lost rollups (a bug, a restore): rebuild brings them back
+        session.execute(text("DELETE FROM reporting.daily_sales; DELETE FROM reporting.customer_facts"))
+    assert rollups.main(["rebuild", "--shop", "rebuild.myshopify.com"]) == 0
+    assert all_rollups(scheduler_sessions, shop) == before and before["daily_sales"]
+    assert rollups.main(["rebuild", "--shop", "nope.myshopify.com"]) == 2
+    assert capsys.readouterr().err == "error: unknown shop nope.myshopify.com\n"
