@@ -1,7 +1,7 @@
 """Reporting rollups kept current by every write to the warehouse, and the views the web reads.
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0009
 
 One mechanism, whoever writes (sync job, webhook drain, load-bulk, uploads): statement-level triggers with
 transition tables note the (shop, day) pairs and customers a statement touched, tagged with the transaction;
@@ -16,7 +16,7 @@ from alembic import op
 from migrations.rls import SCHEDULER_ROLE, WEB_ROLE, tenant_table
 
 revision = "0010"
-down_revision = "0005"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
