@@ -352,20 +352,23 @@ def require_token_refused(*, sessions: sessionmaker, shop_id: int) -> None:
 # -- topics acted on in the database ---------------------------------------------------------------------
 
 def delete_order(*, sessions: sessionmaker, session: Session, shop_id: int, delivery: Delivery) -> str:
-    """orders/delete, once Shopify no longer has the order: soft delete (reports exclude it).
-
-    The completeness counts lose the order on both sides when it was counted (Shopify's count dropped too).
-    """
+    """orders/delete, once Shopify no longer has the order: soft delete (reports exclude it)."""
     number = order_number(delivery)
     if number is None:
         raise Refused("the body is not an order")
     gid = f"gid://shopify/Order/{number}"
     if client_for_shop(sessions, shop_id).execute(queries.ORDER_EXISTS, {"id": gid})["order"] is not None:
         raise Refused(f"Shopify still has order {number}")
+    return soft_delete_order(session=session, shop_id=shop_id, order_id=gid, at=delivery.triggered_at)
+
+
+def soft_delete_order(*, session: Session, shop_id: int, order_id: str, at: datetime | None) -> str:
+    """Mark an order deleted; the completeness counts lose it on both sides when it was counted (Shopify's
+    count dropped too)."""
     created = session.execute(text(
         "UPDATE core_warehouse.orders SET deleted_at = coalesce(:at, now()) "
         "WHERE shop_id = :s AND order_id = :gid AND deleted_at IS NULL RETURNING created_at"),
-        {"s": shop_id, "gid": gid, "at": delivery.triggered_at}).scalar()
+        {"s": shop_id, "gid": order_id, "at": at}).scalar()
     if created is None:
         return "deleted (order not in the warehouse)"
     session.execute(text(

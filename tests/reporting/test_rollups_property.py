@@ -137,9 +137,9 @@ class Simulation:
         if kind == "replay":
             self.load(session, order.order_lines() + order.sales_lines(), ["orders", "order_sales"])
         elif kind == "delete":
-            delivery = webhooks.Delivery(id=0, shop_domain=self.domain, shop_id=self.shop_id, topic="orders/delete",
-                                         payload={"id": order.number}, triggered_at=order.updated)
-            webhooks.delete_order(session=session, shop_id=self.shop_id, delivery=delivery)
+            # What an orders/delete webhook does to the warehouse once Shopify confirms the order is gone.
+            webhooks.soft_delete_order(session=session, shop_id=self.shop_id,
+                                       order_id=f"gid://shopify/Order/{order.number}", at=order.updated)
         else:
             getattr(self, kind)(session, order, *args[1:])
             order.version += 1
