@@ -157,6 +157,8 @@ LOAD_PROMOTE_LINES = int(_env("LOAD_PROMOTE_LINES", "50000"))
 STAGING_KEEP_DAYS = int(_env("STAGING_KEEP_DAYS", "14"))
 # RECENT loads this many days at once on connect; INCREMENTAL re-reads this overlap before its cursor.
 SHOPIFY_RECENT_DAYS = int(_env("SHOPIFY_RECENT_DAYS", "3"))
+# A backfill starts its bulk operations once the store's RECENT is done, or after this long at most.
+SHOPIFY_RECENT_HEAD_START_SECONDS = float(_env("SHOPIFY_RECENT_HEAD_START_SECONDS", "30"))
 SHOPIFY_OVERLAP_SECONDS = float(_env("SHOPIFY_OVERLAP_SECONDS", "600"))
 # More changed orders than this are fetched by a bulk query rather than page by page: an order with its
 # lines and sales costs ~200 points, so paging is for the steady trickle, not for a backlog.

@@ -6,6 +6,7 @@ from the chunk it had reached, and cursors only move in the transaction that com
 """
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -181,10 +182,25 @@ def historical_init(ctx: JobContext) -> None:
     client = client_for_shop(ctx.sessions, ctx.job.shop_id)
     if "parts" not in ctx.state:
         plan(ctx, client)
+    let_recent_go_first(ctx)
     run_parts(ctx, client, ctx.state["parts"], total=ctx.state["expected"])
     check_completeness(ctx, client)
     if "since" not in ctx.params:
         hand_over_cursors(ctx)
+
+
+def let_recent_go_first(ctx: JobContext) -> None:
+    """Start no bulk operation while the store's RECENT runs (for SHOPIFY_RECENT_HEAD_START_SECONDS at most):
+    its last days are what a newly connected store's owner looks at first, and the backfill's operations would
+    share Shopify's five slots and the store's query budget with them."""
+    deadline = time.monotonic() + settings.SHOPIFY_RECENT_HEAD_START_SECONDS
+    while time.monotonic() < deadline:
+        with session_scope(ctx.sessions) as session:
+            if not session.execute(text(
+                    "SELECT 1 FROM app_dashboard.sync_jobs WHERE shop_id = :s AND source = 'shopify' "
+                    "AND kind = 'RECENT' AND status IN ('queued', 'running')"), {"s": ctx.job.shop_id}).first():
+                return
+        ctx.wait(settings.SHOPIFY_BULK_FIRST_POLL_SECONDS)
 
 
 def hand_over_cursors(ctx: JobContext) -> None:

@@ -177,3 +177,15 @@ def test_an_expired_result_is_asked_for_again(scheduler_sessions, worker, shop_i
     assert any("was expired; running it again" in e for e in events(scheduler_sessions, job_id))
     assert len(store.sandbox_api.bulk.operations) > len(started)
     assert warehouse_days(scheduler_sessions, shop_id, store) == truth_days(store)
+
+
+def test_the_backfill_starts_its_bulk_operations_once_recent_is_done(scheduler_sessions, worker, shop_id, store):
+    with session_scope(scheduler_sessions) as session:
+        jobs.enqueue(session=session, shop_id=shop_id, source="shopify", kind="RECENT")
+    backfill = run_job(scheduler_sessions, worker, shop_id, "HISTORICAL_INIT")
+    recent_done = scalar(scheduler_sessions, "SELECT finished_at FROM app_dashboard.sync_jobs WHERE kind = 'RECENT' "
+                         "AND status = 'succeeded'")
+    first_start = scalar(scheduler_sessions, "SELECT min(created_at) FROM app_dashboard.sync_events WHERE job_id = :j "
+                         "AND message LIKE 'Started a bulk query%'", j=backfill.id)
+    assert recent_done is not None and first_start >= recent_done
+    assert warehouse_days(scheduler_sessions, shop_id, store) == truth_days(store)
