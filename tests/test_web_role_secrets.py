@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+from datetime import date
 
 import pytest
 from alembic import command
@@ -23,7 +24,7 @@ BODY = b'{"id": 1}'
 # Values of each argument type the web's functions are called with (every combination is tried).
 SAMPLES = {"text": lambda c: [c["domain"], EMAIL, sign(BODY, SECRET), ""], "bytea": lambda c: [BODY],
            "bigint": lambda c: [c["shop_id"], c["user_id"]], "integer": lambda c: [c["shop_id"]],
-           "boolean": lambda c: [True]}
+           "boolean": lambda c: [True], "date": lambda c: [date(2026, 11, 30)]}
 
 
 @pytest.fixture

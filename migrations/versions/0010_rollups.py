@@ -483,6 +483,8 @@ BOOKKEEPING = ("reporting.rollup_dirty_days", "reporting.rollup_dirty_customers"
 
 GRANTS = f"""
 REVOKE ALL ON {", ".join(BOOKKEEPING)} FROM {WEB_ROLE};
+-- Functions are executable by PUBLIC unless revoked: the upkeep is the writer's alone.
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA reporting FROM PUBLIC;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA reporting TO {SCHEDULER_ROLE};
 """
 
