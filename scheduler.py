@@ -100,9 +100,10 @@ class SchedulerService:
         self.scheduler.start()
 
     def stop(self, *, grace_seconds: float = settings.SHUTDOWN_GRACE_SECONDS) -> None:
-        """Stop the timers, then drain the worker."""
+        """Stop the timers and let a duty under way finish (an FX load, a drain: each one short transaction),
+        then drain the worker: nothing is still writing when the database stops after us."""
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.shutdown(wait=True)
         self.worker.stop(grace_seconds=grace_seconds)
 
 
