@@ -4,9 +4,11 @@ A test never depends on the day it runs. The sandbox's history, the product's "n
 "now" all derive from the instant a test travels to, and the date-sensitive tests run at each of `DATES`.
 """
 
+import os
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import pytest
 import time_machine
 
 # The day CI first went red: the fixtures' last days are Black Friday's, more changed orders than a page holds.
@@ -20,15 +22,14 @@ DATES = {
     "leap-day": datetime(2024, 3, 2, 12, 0, tzinfo=UTC),  # history ends on 29 February
 }
 
-travelling: list[time_machine.travel] = []  # the journeys under way, innermost last
+travelling: list[time_machine.Traveller] = []  # the journeys under way, innermost last
 
 
 @contextmanager
 def frozen(instant: datetime):
     """Travel to `instant` (the clock ticks on from there) for the duration of the block."""
     journey = time_machine.travel(instant, tick=True)
-    journey.start()
-    travelling.append(journey)
+    travelling.append(journey.start())
     try:
         yield instant
     finally:
@@ -38,19 +39,17 @@ def frozen(instant: datetime):
 
 def child_environment() -> dict[str, str]:
     """What a spawned process needs to share this process's clock (nothing when the clock is real)."""
-    return {"TEST_NOW": datetime.now(UTC).isoformat()} if travelling else {}
+    if not travelling:
+        return {}
+    return {"TEST_NOW": datetime.fromtimestamp(travelling[-1].time_ns() / 1e9, UTC).isoformat()}
 
 
 def follow_parent() -> None:
     """In a spawned process: travel to the parent's instant, if it was travelling."""
-    import os
-
     if os.environ.get("TEST_NOW"):
         time_machine.travel(datetime.fromisoformat(os.environ["TEST_NOW"]), tick=True).start()
 
 
 def at_each_date(test):
     """Run a test (whose fixtures use `frozen_now`) once at each of `DATES`."""
-    import pytest
-
     return pytest.mark.parametrize("frozen_now", list(DATES.values()), ids=list(DATES), indirect=True)(test)
