@@ -31,11 +31,10 @@ def shopify():
             log.warning("webhook rejected: bad or missing signature (shop %r)", domain)
             return jsonify(error="invalid signature"), 401
         try:
-            new = webhooks.accept(session=session, headers=request.headers, raw_body=raw_body)
+            accepted = webhooks.accept(session=session, headers=request.headers, raw_body=raw_body)
         except ValueError as error:
             return jsonify(error=f"bad delivery: {error}"), 400
-    problem = webhooks.unreadable(raw_body)  # read again only to say so: accept() landed it with its reason
-    if problem:  # 200 all the same: Shopify would send the same body again and again, then unsubscribe
-        log.warning("webhook from %s kept but refused: %s", domain, problem)
-        return jsonify(status="refused", reason=problem), 200
-    return jsonify(status="accepted" if new else "duplicate"), 200
+    if accepted.refused:  # 200 all the same: Shopify would send the same body again and again, then unsubscribe
+        log.warning("webhook from %s kept but refused: %s", domain, accepted.refused)
+        return jsonify(status="refused", reason=accepted.refused), 200
+    return jsonify(status="accepted" if accepted.new else "duplicate"), 200

@@ -60,10 +60,19 @@ SHOP_TABLES = (
 verify = signing.verify  # the HMAC check in Python (for the public app's secret, which the web holds)
 
 
-def accept(*, session: Session, headers: Mapping[str, str], raw_body: bytes) -> bool:
-    """Land a verified delivery in the inbox; return False for a delivery already there (same webhook id).
+@dataclass(frozen=True)
+class Accepted:
+    """What landing a delivery did: `new` is False for one already there (same webhook id); `refused` says why
+    a body could not be read."""
 
-    A body that cannot be read (unreadable() says why) is landed as {UNREADABLE: reason, "body": its start}, and
+    new: bool
+    refused: str | None = None
+
+
+def accept(*, session: Session, headers: Mapping[str, str], raw_body: bytes) -> Accepted:
+    """Land a verified delivery in the inbox.
+
+    A body that cannot be read is landed as {UNREADABLE: reason, "body": its start}, and
     the drain refuses it with that reason: answered with an error, Shopify would send the same body again and
     again, then drop the subscription. Raises ValueError for a delivery without topic, shop or webhook id.
     """
@@ -77,25 +86,19 @@ def accept(*, session: Session, headers: Mapping[str, str], raw_body: bytes) -> 
     if malformed:
         raise ValueError(f"malformed {', '.join(malformed)}")
     values["triggered_at"] = parse_time(values["triggered_at"])
+    refused = None
     try:
         payload = read_payload(raw_body)
     except UnreadableBody as error:
-        payload = {UNREADABLE: str(error), "body": raw_body[:1000].decode("utf-8", "replace").replace("\0", "\ufffd")}
+        refused = str(error)
+        payload = {UNREADABLE: refused, "body": raw_body[:1000].decode("utf-8", "replace").replace("\0", "\ufffd")}
     values["payload"] = json.dumps(payload)
     # No conflict target: the web role may not read webhook_id, and it is the only other unique column.
-    return session.execute(text(
+    new = session.execute(text(
         "INSERT INTO staging_ingest.webhook_inbox (shop_domain, topic, webhook_id, event_id, triggered_at, "
         "api_version, payload) VALUES (:shop_domain, :topic, :webhook_id, :event_id, :triggered_at, :api_version, "
         "CAST(:payload AS jsonb)) ON CONFLICT DO NOTHING"), values).rowcount == 1
-
-
-def unreadable(raw_body: bytes) -> str | None:
-    """Why the inbox cannot hold this body as it is, or None."""
-    try:
-        read_payload(raw_body)
-    except UnreadableBody as error:
-        return str(error)
-    return None
+    return Accepted(new=new, refused=refused)
 
 
 class UnreadableBody(ValueError):

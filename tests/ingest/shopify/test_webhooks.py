@@ -61,7 +61,7 @@ def deliver(web_sessions, domain: str, topic: str, payload: dict, *, webhook_id:
                "X-Shopify-Triggered-At": (triggered_at or datetime.now(UTC)).isoformat(),
                "X-Shopify-API-Version": "2026-01"}
     with web_session_scope(web_sessions, user_id=None) as session:
-        return webhooks.accept(session=session, headers=headers, raw_body=json.dumps(payload).encode())
+        return webhooks.accept(session=session, headers=headers, raw_body=json.dumps(payload).encode()).new
 
 
 def number(gid: str) -> int:
