@@ -157,12 +157,9 @@ def hash_matches(*, session: Session, email: str, computed: str) -> bool:
 
 
 def hash_like(parameters: tuple[str, int], password: str) -> str:
-    """The argon2 hash of `password` under an account's settings and salt ("" if they are unreadable)."""
-    return _hash_like(*parameters, password) or ""
-
-
-def _hash_like(encoded_settings: str, hash_len: int, password: str) -> str | None:
-    """The argon2 hash of `password` under `$argon2id$v=19$m=..,t=..,p=..$<salt>`; None if unreadable."""
+    """The argon2 hash of `password` under an account's settings (`$argon2id$v=19$m=..,t=..,p=..$<salt>`) and
+    digest length; "" if they are unreadable."""
+    encoded_settings, hash_len = parameters
     try:
         _, variant, version, costs, salt = encoded_settings.split("$")
         cost = dict(part.split("=") for part in costs.split(","))
@@ -171,7 +168,7 @@ def _hash_like(encoded_settings: str, hash_len: int, password: str) -> str | Non
             memory_cost=int(cost["m"]), parallelism=int(cost["p"]), hash_len=hash_len, type=_TYPES[variant],
             version=int(version.removeprefix("v="))).decode()
     except (ValueError, KeyError, argon2.exceptions.HashingError):
-        return None
+        return ""
 
 
 # -- ending sessions ----------------------------------------------------------------------------------------------
