@@ -12,6 +12,7 @@ An unknown shop or user, a bad date or an end before the start is a one-line err
 
 import argparse
 import csv
+import io
 import json
 import sys
 from datetime import date
@@ -79,6 +80,17 @@ def export(*, report: str, shop: str, start: date, end: date, as_user: str | Non
     return [{key: plain(key, value) for key, value in row.items()} for row in rows]
 
 
+def to_csv(rows: list[dict]) -> str:
+    """Printed rows as CSV text with a header (nothing at all for no rows)."""
+    if not rows:
+        return ""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dashboard.export", description=__doc__.splitlines()[0])
     parser.add_argument("report", choices=queries.REPORTS)
@@ -97,10 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.format == "json":
         json.dump(rows, sys.stdout, indent=1)
         sys.stdout.write("\n")
-    elif rows:
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    else:
+        sys.stdout.write(to_csv(rows))
     return 0
 
 
