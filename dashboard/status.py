@@ -136,14 +136,20 @@ def completeness_percent(warehouse: int | None, shopify: int | None) -> float | 
     return 100.0 if shopify == 0 else round(100 * warehouse / shopify, 1)
 
 
-def indicator_text(*, syncing: int, percent: int | None, failing: int) -> tuple[str, str]:
-    """The navbar's words and colour: syncing first, then failures, else all is well."""
+def indicator_text(*, syncing: int, percent: int | None, failing: int, delayed: int = 0,
+                   scheduler_running: bool = True) -> tuple[str, str]:
+    """The navbar's words and colour: a stopped scheduler first, then syncing, failures, delays; else all is well."""
+    if not scheduler_running:
+        return "Sync stopped: no scheduler running", "danger"
     if syncing:
         stores = "store" if syncing == 1 else "stores"
         return f"Syncing {syncing} {stores}" + (f", {percent}%" if percent is not None else ""), "info"
     if failing:
         stores = "store is" if failing == 1 else "stores are"
         return f"{failing} {stores} failing to sync", "warning"
+    if delayed:
+        stores = "store is" if delayed == 1 else "stores are"
+        return f"{delayed} {stores} behind schedule", "warning"
     return "All stores up to date", "success"
 
 

@@ -46,7 +46,7 @@ def register_callbacks(app: Dash, location: str) -> None:
         session = db.get_session()
         summaries = queries.read_sync_status(session=session)
         schedulers_fresh = sum(1 for row in queries.list_schedulers(session=session) if row.fresh)
-        words, colour = summarise(summaries)
+        words, colour = summarise(summaries, scheduler_running=bool(schedulers_fresh))
         banner_text = status.scheduler_banner(
             fresh=schedulers_fresh, oldest_queued_at=queries.get_oldest_queued_at(session=session),
             timezone=ZoneInfo(settings.REPORTING_TIMEZONE))
@@ -62,9 +62,10 @@ def register_callbacks(app: Dash, location: str) -> None:
         )
 
 
-def summarise(summaries: list) -> tuple[str, str]:
+def summarise(summaries: list, *, scheduler_running: bool = True) -> tuple[str, str]:
     """The indicator's words and colour from every visible store's sources."""
-    syncing = {s.shop_id for s in summaries if s.state.state == status.SYNCING}
-    failing = {s.shop_id for s in summaries if s.state.state == status.FAILING}
+    def stores(state: str) -> int:
+        return len({s.shop_id for s in summaries if s.state.state == state})
     percent = status.overall_percent([s.running for s in summaries if s.running is not None])
-    return status.indicator_text(syncing=len(syncing), percent=percent, failing=len(failing))
+    return status.indicator_text(syncing=stores(status.SYNCING), percent=percent, failing=stores(status.FAILING),
+                                 delayed=stores(status.DELAYED), scheduler_running=scheduler_running)

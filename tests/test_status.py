@@ -84,6 +84,13 @@ def test_indicator_text(syncing, percent, failing, words, colour):
     assert status.indicator_text(syncing=syncing, percent=percent, failing=failing) == (words, colour)
 
 
+def test_the_indicator_never_says_up_to_date_when_stores_are_behind_or_nothing_syncs():
+    assert status.indicator_text(syncing=0, percent=None, failing=0, delayed=2) == (
+        "2 stores are behind schedule", "warning")
+    assert status.indicator_text(syncing=1, percent=40, failing=0, scheduler_running=False) == (
+        "Sync stopped: no scheduler running", "danger")
+
+
 def test_overall_percent_weighs_by_size():
     jobs = [job("running", progress_done=90, progress_total=100), job("running", progress_done=0,
                                                                       progress_total=900), job("running")]
