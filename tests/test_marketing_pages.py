@@ -79,7 +79,8 @@ def test_products_show_the_repeat_rate_and_masked_customers(client, scheduler_se
     shop = make_shop(currency="EUR", timezone="UTC")
     with session_scope(scheduler_sessions) as session:
         session.execute(text("INSERT INTO core_warehouse.customers (shop_id, customer_id, email, updated_at, raw) "
-                             "VALUES (:s, 'c1', 'jane@example.com', now(), '{}'), (:s, 'c2', NULL, now(), '{}')"), {"s": shop})
+                             "VALUES (:s, 'c1', 'jane@example.com', now(), '{}'), (:s, 'c2', NULL, now(), '{}')"),
+                        {"s": shop})
     add_order(scheduler_sessions, shop, "o1", datetime(2026, 3, 2, 10, tzinfo=UTC), gross="30.00", customer="c1")
     add_order(scheduler_sessions, shop, "o2", datetime(2026, 3, 5, 10, tzinfo=UTC), gross="20.00", customer="c1")
     add_order(scheduler_sessions, shop, "o3", datetime(2026, 3, 6, 10, tzinfo=UTC), gross="5.00", customer="c2")
