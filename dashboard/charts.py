@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import plotly.graph_objects as go
 import plotly.io as pio
+from babel.numbers import get_currency_symbol
 
 from dashboard import formats
 from dashboard.metrics import METRICS
@@ -124,15 +125,15 @@ def grid_columns(columns: list[tuple[str, str, str]], *, pinned: str | None = No
     """ag-grid column definitions: numbers right-aligned with a number filter, each metric's formula as tooltip."""
     defs = []
     for field, header, kind in columns:
-        column = {"field": field, "headerName": header}
+        column = {"field": field, "headerName": header, "wrapHeaderText": True, "autoHeaderHeight": True}
         if field in METRICS:
             column["headerTooltip"] = METRICS[field].formula
         if kind == "text":
-            column |= {"filter": "agTextColumnFilter", "minWidth": 160, "flex": 2}
+            column |= {"filter": "agTextColumnFilter", "minWidth": 130, "flex": 2}
         elif kind == "date":
-            column |= {"filter": "agDateColumnFilter", "minWidth": 120, "flex": 1}
+            column |= {"filter": "agDateColumnFilter", "minWidth": 110, "flex": 1}
         else:
-            column |= {"type": "numericColumn", "filter": "agNumberColumnFilter", "minWidth": 110, "flex": 1,
+            column |= {"type": "numericColumn", "filter": "agNumberColumnFilter", "minWidth": 88, "flex": 1,
                        "valueFormatter": {"function": f"params.data ? params.data.{field}{GRID_TEXT} : ''"}}
         if field == pinned:
             column["pinned"] = "left"
@@ -141,7 +142,13 @@ def grid_columns(columns: list[tuple[str, str, str]], *, pinned: str | None = No
 
 
 def campaign_trend(rows: list[dict], *, title: str = "") -> go.Figure:
-    """A campaign's daily spend and purchase value, with ROAS on a right-hand axis."""
+    """A campaign's daily spend and purchase value in their currency, with ROAS dotted on a right-hand axis."""
     if not rows:
         return empty("No delivery for this campaign in the period")
-    return lines(rows, "date", ["spend", "purchase_value", "roas"], title=title, secondary=("roas",))
+    figure = lines(rows, "date", ["spend", "purchase_value", "roas"], title=title, secondary=("roas",))
+    # ROAS shares purchase value's colour (it is that value per unit spent): the dots tell them apart.
+    figure.update_traces(line_dash="dot", selector=dict(name=METRICS["roas"].label))
+    currency = rows[0].get("currency")
+    symbol = get_currency_symbol(currency, locale=formats.LOCALE) if currency else ""
+    figure.update_layout(yaxis=dict(tickprefix=symbol, tickformat=",.0f"), yaxis2=dict(ticksuffix="×"))
+    return figure

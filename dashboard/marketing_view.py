@@ -20,7 +20,7 @@ CAMPAIGN_COLUMNS = [
 PRODUCT_COLUMNS = [
     ("product_title", "Product", "text"), ("variant_title", "Variant", "text"), ("sku", "SKU", "text"),
     ("net_sales", "Net sales", "money"), ("units_sold", "Units sold", "count"),
-    ("units_returned", "Units returned", "count"), ("return_rate", "Returned", "percent"),
+    ("units_returned", "Units returned", "count"), ("return_rate", "Return rate", "percent"),
 ]
 CUSTOMER_COLUMNS = [
     ("customer", "Customer", "text"), ("orders", "Orders", "count"), ("first_order_day", "First order", "date"),
@@ -84,7 +84,7 @@ def grid(id: str, rows: list[dict], columns: list, *, selectable: bool = False, 
     return dag.AgGrid(
         id=id, rowData=charts.grid_rows(rows, columns), columnDefs=charts.grid_columns(columns, pinned=columns[0][0]),
         defaultColDef={"sortable": True, "resizable": True, "floatingFilter": False},
-        dashGridOptions=options, columnSize="responsiveSizeToFit", className="grid", style={"height": None},
+        dashGridOptions=options, className="grid", style={"height": None},
         **extra)
 
 

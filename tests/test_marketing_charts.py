@@ -75,14 +75,18 @@ def test_grid_columns_filter_numbers_as_numbers_and_explain_each_metric():
 
 
 def test_the_campaign_trend_draws_spend_and_value_with_roas_on_its_own_axis():
-    rows = [{"date": date(2026, 3, 1), "spend": Decimal("10"), "purchase_value": Decimal("30"), "roas": Decimal("3")},
-            {"date": date(2026, 3, 2), "spend": Decimal("20"), "purchase_value": Decimal("20"), "roas": Decimal("1")}]
+    rows = [{"date": date(2026, 3, 1), "currency": "EUR", "spend": Decimal("10"), "purchase_value": Decimal("30"),
+             "roas": Decimal("3")},
+            {"date": date(2026, 3, 2), "currency": "EUR", "spend": Decimal("20"), "purchase_value": Decimal("20"),
+             "roas": Decimal("1")}]
     figure = charts.campaign_trend(rows, title="Prospecting")
     assert [trace.name for trace in figure.data] == ["Ad spend", "Purchase value", "ROAS"]
     assert [trace.yaxis for trace in figure.data] == ["y", "y", "y2"]
     assert list(figure.data[2].y) == [Decimal("3"), Decimal("1")]
     assert figure.data[0].line.color == METRICS["spend"].colour
     assert figure.layout.title.text == "Prospecting"
+    assert figure.data[2].line.dash == "dot" and figure.data[1].line.dash is None
+    assert figure.layout.yaxis.tickprefix == "€" and figure.layout.yaxis2.ticksuffix == "×"
 
 
 def test_a_campaign_without_delivery_gets_a_message_not_a_blank_chart():
