@@ -129,11 +129,12 @@ def grid_columns(columns: list[tuple[str, str, str]], *, pinned: str | None = No
         if field in METRICS:
             column["headerTooltip"] = METRICS[field].formula
         if kind == "text":
-            column |= {"filter": "agTextColumnFilter", "minWidth": 130, "flex": 2}
+            column |= {"filter": "agTextColumnFilter", "tooltipField": field,
+                       "minWidth": 120 if field == pinned else 110, "flex": 2 if field == pinned else 1}
         elif kind == "date":
             column |= {"filter": "agDateColumnFilter", "minWidth": 110, "flex": 1}
         else:
-            column |= {"type": "numericColumn", "filter": "agNumberColumnFilter", "minWidth": 88, "flex": 1,
+            column |= {"type": "numericColumn", "filter": "agNumberColumnFilter", "minWidth": 92, "flex": 1,
                        "valueFormatter": {"function": f"params.data ? params.data.{field}{GRID_TEXT} : ''"}}
         if field == pinned:
             column["pinned"] = "left"

@@ -83,7 +83,8 @@ def grid(id: str, rows: list[dict], columns: list, *, selectable: bool = False, 
         options["rowSelection"] = {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}
     return dag.AgGrid(
         id=id, rowData=charts.grid_rows(rows, columns), columnDefs=charts.grid_columns(columns, pinned=columns[0][0]),
-        defaultColDef={"sortable": True, "resizable": True, "floatingFilter": False},
+        defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True, "suppressHeaderMenuButton": True,
+                       "suppressHeaderFilterButton": True, "suppressFloatingFilterButton": False},
         dashGridOptions=options, className="grid", style={"height": None},
         **extra)
 

@@ -229,7 +229,7 @@ def test_marketing_and_products_match_the_export_cli(dash_duo, server, synced, c
 
     def ranked_by_units():
         units = [int(text.replace(",", "")) for text in _column(dash_duo, "product-grid", "units_sold")]
-        csv_arg = dash_duo.find_element("#products-csv button").get_attribute("id")
+        csv_arg = dash_duo.driver.execute_script("return document.querySelector('#products-csv button').id")
         return "units_sold" in csv_arg and units == sorted(units, reverse=True) and units[0] >= most
 
     wait_for(ranked_by_units, what="products ranked by units")
