@@ -2,6 +2,7 @@
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import text
@@ -90,3 +91,55 @@ def test_products_show_the_repeat_rate_and_masked_customers(client, scheduler_se
     assert "50.0%" in page and "1 of 2 customers" in page
     assert "j***@example.com" in page and "jane@example.com" not in page
     assert "€50.00" in page
+
+
+def test_all_stores_campaign_days_and_totals_are_converted_day_by_day(scheduler_sessions, make_shop):
+    from dashboard import queries
+    from tests.reporting.warehouse import add_rates
+
+    euro = make_shop(currency="EUR", timezone="UTC")
+    dollar = make_shop(currency="USD", timezone="UTC")
+    with session_scope(scheduler_sessions) as session:
+        session.execute(text("UPDATE app_dashboard.agency_settings SET reporting_currency = 'USD'"))
+    add_rates(scheduler_sessions, "2026-03-02", USD="1.1000")
+    add_rates(scheduler_sessions, "2026-03-03", USD="1.2000")
+    for day in ("2026-03-02", "2026-03-03"):
+        add_spend(scheduler_sessions, euro, day, spend="10.00", currency="EUR", purchase_value="30")
+        add_spend(scheduler_sessions, dollar, day, spend="5.00", currency="USD", purchase_value="5", account="act_2")
+    with session_scope(scheduler_sessions) as session:
+        days = queries.read_campaign_daily(session=session, shop_id=None, account_id="act_1", campaign_id="c1",
+                                           start="2026-03-01", end="2026-03-31")
+        totals = queries.read_marketing_totals(session=session, shop_id=None, periods={
+            "current": ("2026-03-02", "2026-03-03"), "previous": ("2026-02-28", "2026-03-01")})
+        one = queries.read_campaign_daily(session=session, shop_id=euro, account_id="act_1", campaign_id="c1",
+                                          start="2026-03-01", end="2026-03-31")
+    assert [(str(r["date"]), r["currency"], r["spend"], r["purchase_value"], r["roas"]) for r in days] == [
+        ("2026-03-02", "USD", Decimal("11.00"), Decimal("33.00"), Decimal("3.00")),
+        ("2026-03-03", "USD", Decimal("12.00"), Decimal("36.00"), Decimal("3.00"))]
+    assert [(r["currency"], r["spend"]) for r in one] == [("EUR", Decimal("10.00"))] * 2
+    assert list(totals) == ["current"]  # no delivery before: no comparison row, not zeros
+    assert (totals["current"]["currency"], totals["current"]["spend"]) == ("USD", Decimal("33.00"))  # 23 + 10
+
+
+def test_top_products_rank_by_units_or_net_sales_per_variant_or_product(scheduler_sessions, make_shop):
+    from dashboard import queries
+
+    shop = make_shop(currency="EUR", timezone="UTC")
+    with session_scope(scheduler_sessions) as session:
+        session.execute(text("""
+            INSERT INTO reporting.daily_products (shop_id, day, product_id, variant_id, product_title, variant_title,
+                                                  units_sold, units_returned, net_sales)
+            VALUES (:s, '2026-03-02', 'p1', 'v1', 'Mug', 'Red', 1, 0, 90), (:s, '2026-03-02', 'p1', 'v2', 'Mug',
+                    'Blue', 1, 1, 20), (:s, '2026-03-02', 'p2', 'v3', 'Spoon', '', 9, 0, 45)"""), {"s": shop})
+
+        def read(**view):
+            rows = queries.read_top_products(session=session, shop_id=shop, start="2026-03-01", end="2026-03-31",
+                                             **view)
+            return [(r["product_title"], r["variant_title"], r["units_sold"], r["net_sales"]) for r in rows]
+
+        assert read() == [("Mug", "Red", 1, 90), ("Spoon", "", 9, 45), ("Mug", "Blue", 1, 20)]
+        assert read(order="units_sold")[0] == ("Spoon", "", 9, 45)
+        assert read(level="product") == [("Mug", None, 2, 110), ("Spoon", None, 9, 45)]
+        with pytest.raises(ValueError):
+            queries.read_top_products(session=session, shop_id=shop, start="2026-03-01", end="2026-03-31",
+                                      order="net_sales; DROP TABLE x")
