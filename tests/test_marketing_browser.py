@@ -31,6 +31,13 @@ SHOTS = settings.ROOT / "screenshots"
 DAYS = 60
 STORE = 1  # Harbor & Pine Coffee: USD, two USD ad accounts
 MEMBER = "mo@agency.test"
+# Scroll a part to the top of the window; true once it is there (or the page can scroll no further).
+SCROLL_TO = """
+    const part = document.querySelector(arguments[0]);
+    window.scrollTo(0, part.getBoundingClientRect().top + scrollY - 8);
+    return Math.abs(part.getBoundingClientRect().top - 8) < 2
+        || innerHeight + scrollY >= document.documentElement.scrollHeight - 1;
+"""
 
 
 @pytest.fixture
@@ -99,18 +106,20 @@ def _shots(dash_duo, url, name, width, height, parts):
     SHOTS.mkdir(exist_ok=True)
     # The viewport itself (a headless window does not always pass a resize on to the page).
     dash_duo.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 576})
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
     dash_duo.driver.get(url)
     assert dash_duo.driver.execute_script("return innerWidth") == width
     for part in parts:
         dash_duo.wait_for_element(part)
-    dash_duo.wait_for_element(".ag-row")
+    for part in parts:  # every grid's rows drawn, so the sections below stop moving
+        if dash_duo.find_elements(f"{part} .ag-root"):
+            dash_duo.wait_for_element(f"{part} .ag-row")
     if "#campaign-trend" in parts:
         dash_duo.wait_for_element("#campaign-trend-graph .scatterlayer .trace")
     dash_duo.driver.execute_script("window.scrollTo(0, document.getElementById('page-title').offsetTop - 8)")
     dash_duo.driver.save_screenshot(str(SHOTS / f"{name}-{width}x{height}.png"))
     for part in parts:  # scrolled into the viewport: an element screenshot resizes the page under the charts
-        dash_duo.driver.execute_script("arguments[0].scrollIntoView()", dash_duo.find_element(part))
+        wait_for(lambda: dash_duo.driver.execute_script(SCROLL_TO, part), what=f"{part} in view")  # noqa: B023
         dash_duo.driver.save_screenshot(str(SHOTS / f"{name}-{width}x{height}-{part.strip('#')}.png"))
     widths = dash_duo.driver.execute_script(
         "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
