@@ -4,6 +4,8 @@ The store is the sandbox's (Shopify and Meta over HTTP), connected and synced th
 must equal `python -m dashboard.export` for the same range and user, and a CSV download must equal its CSV.
 """
 
+import csv
+import io
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -16,7 +18,6 @@ import settings
 from dashboard import export as export_cli
 from dashboard import formats
 from database import session_scope
-from ingest import crypto  # noqa: F401  (the connect path encrypts tokens)
 from ingest.meta import connect as meta_connect
 from ingest.runner import Worker
 from ingest.shopify.connect import connect_store
@@ -147,6 +148,17 @@ def _rows_by_index(dash_duo, grid, columns):
     return out
 
 
+def _click(dash_duo, selector):
+    """Click a button wherever it is on the page (a click event, as a tap or a mouse sends)."""
+    dash_duo.driver.execute_script("arguments[0].click()", dash_duo.find_element(selector))
+
+
+def _download(dash_duo, name):
+    """The text of a file the browser downloaded, once it is complete."""
+    path = Path(dash_duo.download_path) / name
+    return wait_for(lambda: path.exists() and path.read_text(), what=f"the download {name}")
+
+
 def _amount(money_text):
     return Decimal(re.sub(r"[^0-9.\-]", "", money_text))
 
@@ -214,12 +226,17 @@ def test_marketing_and_products_match_the_export_cli(dash_duo, server, synced, c
     dash_duo.wait_for_contains_text("#campaign-trend h2", second)
     legend = dash_duo.find_element("#campaign-trend-graph").text
     assert "Ad spend" in legend and "ROAS" in legend
+    # Its days (the trend's CSV) add up to the CLI's figures for that campaign.
+    _click(dash_duo, "#campaign-trend-csv button")
+    key = f"{campaigns[1]['account_id']}-{campaigns[1]['campaign_id']}"
+    trend_csv = _download(dash_duo, f"campaign-trend_shop-{shop_id}_{key}_{start}_{end}.csv")
+    days = list(csv.DictReader(io.StringIO(trend_csv)))
+    assert sum(Decimal(day["spend"]) for day in days) == Decimal(campaigns[1]["spend"])
+    assert sum(Decimal(day["purchase_value"]) for day in days) == Decimal(campaigns[1]["purchase_value"])
 
     # The campaigns' CSV is the CLI's, byte for byte.
-    dash_duo.find_element("#campaigns-csv button").click()
-    name = f"campaigns_shop-{shop_id}_{start}_{end}.csv"
-    downloaded = wait_for(lambda: (Path(dash_duo.download_path) / name).exists() and
-                          (Path(dash_duo.download_path) / name).read_text(), what="the CSV download")
+    _click(dash_duo, "#campaigns-csv button")
+    downloaded = _download(dash_duo, f"campaigns_shop-{shop_id}_{start}_{end}.csv")
     assert downloaded == _cli(capsys, "campaigns", spec.domain, start, end)
 
     # Products: the top product is the CLI's top product.
@@ -230,6 +247,9 @@ def test_marketing_and_products_match_the_export_cli(dash_duo, server, synced, c
     first = _rows_by_index(dash_duo, "product-grid", ["product_title", "variant_title", "net_sales"])[0]
     assert first == {"product_title": top[0]["product_title"], "variant_title": top[0]["variant_title"] or "",
                      "net_sales": formats.money(top[0]["net_sales"], "USD")}
+    _click(dash_duo, "#products-csv button")
+    downloaded = _download(dash_duo, f"top-products_shop-{shop_id}_variant-net_sales_{start}_{end}.csv")
+    assert downloaded == _cli(capsys, "top-products", spec.domain, start, end)
     dash_duo.wait_for_element("#customer-grid .ag-row [col-id='customer']")
     assert "@" not in "".join(_column(dash_duo, "customer-grid", "customer")).replace("***@", "")
     # Ranked by units, the first variant sold the most units.
