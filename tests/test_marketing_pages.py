@@ -143,3 +143,17 @@ def test_top_products_rank_by_units_or_net_sales_per_variant_or_product(schedule
         with pytest.raises(ValueError):
             queries.read_top_products(session=session, shop_id=shop, start="2026-03-01", end="2026-03-31",
                                       order="net_sales; DROP TABLE x")
+
+
+@pytest.mark.parametrize("path", ["/marketing", "/products"])
+def test_a_store_not_granted_is_refused_and_no_store_says_so(client, server, make_shop, make_user, path):
+    hidden = make_shop(currency="EUR", timezone="UTC")
+    granted = make_shop(currency="EUR", timezone="UTC")
+    make_user("ana@agency.test", shops=[granted])
+    make_user("new@agency.test")
+    login(client, "ana@agency.test")
+    page = _render(client, path, RANGE.format(shop=hidden))
+    assert "no access" in page and "€" not in page
+    newcomer = server.test_client()
+    login(newcomer, "new@agency.test")
+    assert "No store connected yet" in _render(newcomer, path)
