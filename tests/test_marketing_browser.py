@@ -270,3 +270,29 @@ def test_marketing_and_products_match_the_export_cli(dash_duo, server, synced, c
                ["#products-kpis", "#products", "#customers"])
     logs = dash_duo.get_logs()
     assert logs == [], logs
+
+
+def test_empty_states_are_designed_and_lead_an_admin_to_settings(dash_duo, server, make_shop, make_user):
+    shop = make_shop("quiet.myshopify.com", "Quiet Candles", currency="EUR", timezone="Europe/Paris")
+    make_user("boss@agency.test", role="admin", shops=[shop])
+    dash_duo.start_server(server.extensions["dash"], navigate=False)
+    base = dash_duo.server.url.rstrip("/")
+    dash_duo.driver.get(base + "/login")
+    dash_duo.wait_for_element("#login-submit")
+    dash_duo.find_element("#email").send_keys("boss@agency.test")
+    dash_duo.find_element("#password").send_keys("correct horse")
+    dash_duo.find_element("#login-submit").click()
+    dash_duo.wait_for_element("#page-title")
+    for width, height in ((1440, 900), (390, 844)):
+        dash_duo.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        dash_duo.driver.get(f"{base}/products?shop={shop}")
+        dash_duo.wait_for_contains_text("#no-orders", "No orders in this period")
+        dash_duo.driver.save_screenshot(str(SHOTS / f"products-empty-{width}x{height}.png"))
+        dash_duo.driver.get(f"{base}/marketing?shop={shop}")
+        dash_duo.wait_for_contains_text("#no-ad-account", "No ad account linked")
+        dash_duo.driver.save_screenshot(str(SHOTS / f"marketing-no-ad-account-{width}x{height}.png"))
+    _click(dash_duo, "#no-ad-account-settings")
+    dash_duo.wait_for_element("#settings-page")
+    logs = dash_duo.get_logs()
+    assert logs == [], logs

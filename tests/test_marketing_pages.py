@@ -34,7 +34,7 @@ def test_a_store_without_an_ad_account_says_so(client, make_shop, make_user, rol
     make_user("ana@agency.test", role=role, shops=[shop])
     login(client, "ana@agency.test")
     page = _render(client, "/marketing", RANGE.format(shop=shop))
-    assert "No ad account linked" in page and "This store has" in page
+    assert "No ad account linked" in page and "This store has no Meta ad account linked" in page
     assert ("no-ad-account-settings" in page) is link
 
 

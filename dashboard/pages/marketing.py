@@ -20,10 +20,10 @@ def layout(**query):
     if not facts:
         return marketing_view.no_access()
     if not any(fact.has_ad_account for fact in facts):
-        whose = "This store has" if chosen.shop_id is not None else "None of your stores has"
+        whose = "This store has no" if chosen.shop_id is not None else "None of your stores has a"
         return html.Div([
             page_header.header(session=session, chosen=chosen, title="Marketing"),
-            empty_state("No ad account linked", f"{whose} a Meta ad account linked, so there is no ad spend, "
+            empty_state("No ad account linked", f"{whose} Meta ad account linked, so there is no ad spend, "
                         "ROAS or campaign to show.", id="no-ad-account", settings_link=True),
         ])
     campaigns = marketing_view.read_campaigns(session=session, chosen=chosen)
