@@ -90,10 +90,12 @@ def grid(id: str, rows: list[dict], columns: list, *, selectable: bool = False, 
 
 
 def no_access() -> dbc.Alert:
+    """A store in the URL this user may not see (or that is gone)."""
     return dbc.Alert("This store does not exist or you have no access to it.", color="warning", id="no-access")
 
 
 def no_stores() -> dbc.Alert:
+    """What a user sees before any store is connected (or granted to them)."""
     text = ("Connect a Shopify store in Settings." if current_user.is_admin
             else "Ask an admin of your agency to give you access to a store.")
     return empty_state("No store connected yet", text, id="no-stores")
@@ -129,6 +131,7 @@ def read_campaigns(*, session: Session, chosen: selection.Selection) -> list[dic
 
 
 def read_products(*, session: Session, chosen: selection.Selection, level: str, order: str) -> list[dict]:
+    """The top variants or products, with the share of their units returned."""
     rows = queries.read_top_products(session=session, shop_id=chosen.shop_id, start=chosen.start, end=chosen.end,
                                      level=level, order=order)
     return [row | {"return_rate": charts.ratio_or_none(row["units_returned"], row["units_sold"])} for row in rows]
@@ -162,6 +165,7 @@ def campaigns_csv(*, session, chosen, arg=""):
 
 @downloads.reader("campaign-trend")
 def campaign_trend_csv(*, session, chosen, arg=""):
+    """The selected campaign's days, as its chart draws them."""
     key = parse_campaign_key(arg)
     if key is None:
         return []
@@ -171,6 +175,7 @@ def campaign_trend_csv(*, session, chosen, arg=""):
 
 @downloads.reader("top-products")
 def top_products_csv(*, session, chosen, arg=""):
+    """The products table as toggled (`variant-net_sales` is the export CLI's top-products)."""
     level, order = parse_product_view(arg)
     return queries.read_top_products(session=session, shop_id=chosen.shop_id, start=chosen.start, end=chosen.end,
                                      level=level, order=order)
@@ -178,6 +183,7 @@ def top_products_csv(*, session, chosen, arg=""):
 
 @downloads.reader("top-customers")
 def top_customers_csv(*, session, chosen, arg=""):
+    """The customers table as shown: names or masked emails, never the address itself."""
     return read_customers(session=session, chosen=chosen)
 
 
@@ -206,6 +212,7 @@ def register_callbacks(app: Dash, location: str) -> None:
         State(location, "search"),
     )
     def show_trend(selected_rows, search):
+        """The selected campaign's trend (the first load selects the biggest spender)."""
         chosen = selection.parse(search or "", today=selection.today())
         first = selected_rows[0] if isinstance(selected_rows, list) and selected_rows else None
         return trend_section(db.get_session(), chosen, first if isinstance(first, dict) else None)
@@ -220,6 +227,7 @@ def register_callbacks(app: Dash, location: str) -> None:
         prevent_initial_call=True,
     )
     def switch_products(level, order, search):
+        """Re-rank the products table, and point its CSV button at the same rows."""
         level, order = parse_product_view(f"{level}-{order}")
         chosen = selection.parse(search or "", today=selection.today())
         rows = read_products(session=db.get_session(), chosen=chosen, level=level, order=order)
