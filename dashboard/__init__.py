@@ -6,7 +6,7 @@ import xstatic.pkg.bootstrap
 from dash import Dash
 from flask import Flask, jsonify, request, send_from_directory
 
-from dashboard import admin_ui, downloads, layout, status_view
+from dashboard import admin_ui, downloads, layout, marketing_view, status_view
 
 HERE = Path(__file__).resolve().parent
 BOOTSTRAP_DIR = Path(xstatic.pkg.bootstrap.BASE_DIR)
@@ -33,6 +33,7 @@ def create_dash(server: Flask) -> Dash:
     admin_ui.register_callbacks(app)
     status_view.register_callbacks(app)
     downloads.register_callbacks(app, layout.LOCATION)
+    marketing_view.register_callbacks(app, layout.LOCATION)
     server.extensions["dash"] = app
     return app
 

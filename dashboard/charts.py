@@ -1,8 +1,13 @@
 """Pure figure builders: rows in, `go.Figure` out. One template and one colour per metric on every page."""
 
+from datetime import date
+from decimal import Decimal
+
 import plotly.graph_objects as go
 import plotly.io as pio
+from babel.numbers import get_currency_symbol
 
+from dashboard import formats
 from dashboard.metrics import METRICS
 
 TEMPLATE = "storefront"
@@ -44,4 +49,107 @@ def lines(rows: list[dict], x: str, metrics: list[str], *, title: str = "", heig
                            yaxis="y2" if metric in secondary else "y")
     if secondary:
         figure.update_layout(yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero"))
+    return figure
+
+
+# Marketing, products and customers
+# Tables are dash-ag-grid's: each numeric column sorts and filters on its number and shows the text formats made
+# (money in its currency), so sorting is numeric and every figure reads as on the rest of the dashboard.
+GRID_TEXT = "_text"  # a row's display text of `field` is under `field + GRID_TEXT`
+
+
+def ratio_or_none(numerator, denominator, scale=1):
+    """numerator ÷ denominator × scale; None when either is missing or the denominator is zero (never 0 or ∞)."""
+    if numerator is None or denominator is None or denominator == 0:
+        return None
+    return Decimal(str(numerator)) * scale / Decimal(str(denominator))
+
+
+def with_ad_ratios(row: dict) -> dict:
+    """A campaign row with CTR, CPC, CPM and CPA beside Meta's figures (and ROAS when the row has none)."""
+    spend = row.get("spend")
+    derived = {
+        "ctr": ratio_or_none(row.get("clicks"), row.get("impressions")),
+        "cpc": ratio_or_none(spend, row.get("clicks")),
+        "cpm": ratio_or_none(spend, row.get("impressions"), 1000),
+        "cpa": ratio_or_none(spend, row.get("purchases")),
+    }
+    if row.get("roas") is None:
+        derived["roas"] = ratio_or_none(row.get("purchase_value"), spend)
+    return {**row, **derived}
+
+
+def mask_email(email: str | None) -> str:
+    """`j***@example.com`: enough to tell customers apart on screen, not enough to write to them."""
+    if not email or "@" not in email:
+        return "***"
+    local, domain = email.rsplit("@", 1)
+    return f"{local[:1]}***@{domain}"
+
+
+def customer_label(name: str | None, email: str | None) -> str:
+    """A customer's name, else their masked email, else that they are unnamed."""
+    if name and name.strip():
+        return name.strip()
+    return mask_email(email) if email else "Unnamed customer"
+
+
+def _display(kind: str, value, currency: str | None) -> str:
+    if kind == "money":
+        return formats.money(value, currency)
+    if kind in ("count", "ratio", "percent"):
+        return {"count": formats.count, "ratio": formats.ratio, "percent": formats.percent}[kind](value)
+    return "" if value is None else str(value)
+
+
+def grid_rows(rows: list[dict], columns: list[tuple[str, str, str]]) -> list[dict]:
+    """Rows for a grid of `columns` (field, header, kind): numbers as floats to sort on, and their display text."""
+    out = []
+    for row in rows:
+        shown = {key: value for key, value in row.items() if not isinstance(value, Decimal | date)}
+        for field, _header, kind in columns:
+            value = row.get(field)
+            if kind == "text":
+                shown[field] = "" if value is None else str(value)
+                continue
+            if kind == "date":
+                shown[field] = value.isoformat() if isinstance(value, date) else value
+                continue
+            shown[field] = None if value is None else float(value)
+            shown[field + GRID_TEXT] = _display(kind, value, row.get("currency"))
+        out.append(shown)
+    return out
+
+
+def grid_columns(columns: list[tuple[str, str, str]], *, pinned: str | None = None) -> list[dict]:
+    """ag-grid column definitions: numbers right-aligned with a number filter, each metric's formula as tooltip."""
+    defs = []
+    for field, header, kind in columns:
+        column = {"field": field, "headerName": header, "wrapHeaderText": True, "autoHeaderHeight": True}
+        if field in METRICS:
+            column["headerTooltip"] = METRICS[field].formula
+        if kind == "text":
+            column |= {"filter": "agTextColumnFilter", "tooltipField": field,
+                       "minWidth": 120 if field == pinned else 110, "flex": 2 if field == pinned else 1}
+        elif kind == "date":
+            column |= {"filter": "agDateColumnFilter", "minWidth": 110, "flex": 1}
+        else:
+            column |= {"type": "numericColumn", "filter": "agNumberColumnFilter", "minWidth": 92, "flex": 1,
+                       "valueFormatter": {"function": f"params.data ? params.data.{field}{GRID_TEXT} : ''"}}
+        if field == pinned:
+            column["pinned"] = "left"
+        defs.append(column)
+    return defs
+
+
+def campaign_trend(rows: list[dict], *, title: str = "") -> go.Figure:
+    """A campaign's daily spend and purchase value in their currency, with ROAS dotted on a right-hand axis."""
+    if not rows:
+        return empty("No delivery for this campaign in the period")
+    figure = lines(rows, "date", ["spend", "purchase_value", "roas"], title=title, secondary=("roas",))
+    # ROAS shares purchase value's colour (it is that value per unit spent): the dots tell them apart.
+    figure.update_traces(line_dash="dot", selector=dict(name=METRICS["roas"].label))
+    currency = rows[0].get("currency")
+    symbol = get_currency_symbol(currency, locale=formats.LOCALE) if currency else ""
+    figure.update_layout(yaxis=dict(tickprefix=symbol, tickformat=",.0f"), yaxis2=dict(ticksuffix="×"))
     return figure

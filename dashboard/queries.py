@@ -269,3 +269,112 @@ def read_report(*, session: Session, report: str, shop_id: int | None, start, en
     rows = session.execute(text(_report_sql(report, shop_id is None)),
                            {"shop_id": shop_id, "start": start, "end": end}).mappings()
     return [dict(row) for row in rows]
+
+
+# -- marketing, products and customers ---------------------------------------------------------------------------
+# Reads of the Marketing and the Products and customers pages beside REPORTS, one query each. Money as in
+# REPORTS: one store's in its currency, all stores' converted to the reporting currency row by row.
+
+
+def _shop_or_all(alias: str = "") -> str:
+    return f"(CAST(:shop_id AS bigint) IS NULL OR {alias}shop_id = :shop_id)"
+
+
+PRODUCT_LEVELS = ("variant", "product")
+PRODUCT_ORDERS = ("net_sales", "units_sold")
+
+
+def _converted(column: str, all_shops: bool) -> str:
+    """A money column's sum: raw for one store, converted per row for all (null if any rate is missing)."""
+    if not all_shops:
+        return f"sum({column})"
+    return f"CASE WHEN bool_and(fx_rate IS NOT NULL) THEN round(sum({column} * fx_rate), 2) END"
+
+
+def read_store_facts(*, session: Session, shop_id: int | None) -> list[Row]:
+    """Each visible store (or the one chosen): whether it has an ad account, whether its history is loading."""
+    return list(session.execute(text("""
+        SELECT s.id AS shop_id, s.name,
+               EXISTS (SELECT FROM app_dashboard.ad_accounts a WHERE a.shop_id = s.id) AS has_ad_account,
+               EXISTS (SELECT FROM app_dashboard.sync_jobs j
+                       WHERE j.shop_id = s.id AND j.source = 'shopify' AND j.kind = 'HISTORICAL_INIT'
+                         AND j.status IN ('queued', 'running')) AS backfilling
+        FROM app_dashboard.shops s
+        WHERE CAST(:shop_id AS bigint) IS NULL OR s.id = :shop_id
+        ORDER BY lower(s.name), s.id
+    """), {"shop_id": shop_id}))
+
+
+def read_marketing_totals(*, session: Session, shop_id: int | None, periods: dict[str, tuple]) -> dict[str, dict]:
+    """Meta's totals per named period ({"current": (start, end), ...}) in one query; no rows, no entry."""
+    all_shops = shop_id is None
+    spend, value = ("spend", "purchase_value") if all_shops else ("spend_shop", "purchase_value_shop")
+    names = list(periods)
+    params = {"shop_id": shop_id, "names": names, "starts": [periods[n][0] for n in names],
+              "ends": [periods[n][1] for n in names]}
+    rows = session.execute(text(f"""
+        SELECT p.name AS period, {_currency(all_shops)} AS currency, {_converted(spend, all_shops)} AS spend,
+               sum(impressions) AS impressions, sum(clicks) AS clicks, sum(purchases) AS purchases,
+               {_converted(value, all_shops)} AS purchase_value,
+               bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
+        FROM unnest(CAST(:names AS text[]), CAST(:starts AS date[]), CAST(:ends AS date[])) AS p(name, lo, hi)
+        JOIN reporting.marketing_daily m ON m.day BETWEEN p.lo AND p.hi
+        WHERE {_shop_or_all("m.")}
+        GROUP BY p.name
+    """), params).mappings()
+    return {row["period"]: dict(row) for row in rows}
+
+
+def read_campaign_daily(*, session: Session, shop_id: int | None, account_id: str, campaign_id: str,
+                        start, end) -> list[dict]:
+    """One campaign's days: spend, purchases, purchase value and ROAS (all stores: converted like REPORTS)."""
+    all_shops = shop_id is None
+    spend, value = ("spend", "purchase_value") if all_shops else ("spend_shop", "purchase_value_shop")
+    rows = session.execute(text(f"""
+        SELECT day AS date, {_currency(all_shops)} AS currency, {_converted(spend, all_shops)} AS spend,
+               sum(impressions) AS impressions, sum(clicks) AS clicks, sum(purchases) AS purchases,
+               {_converted(value, all_shops)} AS purchase_value,
+               round({_converted(value, all_shops)} / nullif({_converted(spend, all_shops)}, 0), 2) AS roas,
+               bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
+        FROM reporting.campaign_daily
+        WHERE {_shop_or_all()} AND account_id = :account_id AND campaign_id = :campaign_id
+          AND day BETWEEN :start AND :end
+        GROUP BY day ORDER BY day
+    """), {"shop_id": shop_id, "account_id": account_id, "campaign_id": campaign_id, "start": start, "end": end})
+    return [dict(row) for row in rows.mappings()]
+
+
+def read_top_products(*, session: Session, shop_id: int | None, start, end, level: str = "variant",
+                      order: str = "net_sales") -> list[dict]:
+    """The top TOP_ROWS variants (or products) by net sales (or units sold), with units returned."""
+    if level not in PRODUCT_LEVELS or order not in PRODUCT_ORDERS:
+        raise ValueError(f"unknown product level or order {level!r}, {order!r}")
+    all_shops = shop_id is None
+    variant = level == "variant"
+    keys = "shop_domain, product_id" + (", variant_id" if variant else "")
+    rows = session.execute(text(f"""
+        SELECT shop_domain, product_id, {"variant_id" if variant else "''"} AS variant_id,
+               max(product_title) AS product_title, {"max(variant_title)" if variant else "NULL"} AS variant_title,
+               {"max(sku)" if variant else "NULL"} AS sku, {_currency(all_shops)} AS currency,
+               sum(units_sold) AS units_sold, sum(units_returned) AS units_returned,
+               {_converted("net_sales", all_shops)} AS net_sales,
+               {"bool_or(fx_estimated)" if all_shops else "false"} AS fx_estimated
+        FROM reporting.product_daily WHERE {_shop_or_all()} AND day BETWEEN :start AND :end
+        GROUP BY {keys} ORDER BY {order} DESC NULLS LAST, {keys.removeprefix("shop_domain, ")} LIMIT {TOP_ROWS}
+    """), {"shop_id": shop_id, "start": start, "end": end})
+    return [dict(row) for row in rows.mappings()]
+
+
+def read_repeat_rates(*, session: Session, shop_id: int | None, periods: dict[str, tuple]) -> dict[str, dict]:
+    """Per named period: customers who ordered in it, those with two or more orders to date, and their ratio."""
+    names = list(periods)
+    rows = session.execute(text(f"""
+        SELECT p.name AS period, count(*) AS customers, count(*) FILTER (WHERE c.orders >= 2) AS repeat_customers,
+               round(count(*) FILTER (WHERE c.orders >= 2)::numeric / nullif(count(*), 0), 4) AS repeat_rate
+        FROM unnest(CAST(:names AS text[]), CAST(:starts AS date[]), CAST(:ends AS date[])) AS p(name, lo, hi)
+        JOIN reporting.customer_summary c ON c.first_order_day <= p.hi AND c.last_order_day >= p.lo
+        WHERE {_shop_or_all("c.")}
+        GROUP BY p.name
+    """), {"shop_id": shop_id, "names": names, "starts": [periods[n][0] for n in names],
+           "ends": [periods[n][1] for n in names]}).mappings()
+    return {row["period"]: dict(row) for row in rows}
