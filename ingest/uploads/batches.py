@@ -31,6 +31,7 @@ def log(*, session: Session, batch: UploadBatch | int, shop_id: int | None = Non
     """Append a step to the batch's processing log."""
     batch_id = batch if isinstance(batch, int) else batch.id
     shop_id = shop_id if shop_id is not None else batch.shop_id
+    # The moment the step happened, not its transaction's start (a load is one long transaction).
     session.add(UploadLogEntry(batch_id=batch_id, shop_id=shop_id, step=step, rows=rows, good=good, bad=bad,
-                               details=details))
+                               details=details, at=func.clock_timestamp()))
     session.flush()

@@ -69,7 +69,7 @@ CREATE INDEX upload_log_batch_idx ON app_dashboard.upload_log (batch_id, id);
 -- Staged rows as the file had them (text: COPY never refuses a row; the checks are set-based, in SQL), their
 -- columns in the kind's canonical order (ingest/uploads/formats.py). No key: COPY speed; the batch is the unit.
 CREATE TABLE staging_ingest.marketplace_order_rows (
-    batch_id   bigint NOT NULL REFERENCES app_dashboard.upload_batches (id) ON DELETE CASCADE,
+    batch_id   bigint NOT NULL,  -- no foreign key: COPY would check it row by row
     line_no    bigint NOT NULL,
     order_id   text, ordered_at text, currency text, gross text, discounts text, refunds text, fees text,
     net        text, channel text
@@ -77,7 +77,7 @@ CREATE TABLE staging_ingest.marketplace_order_rows (
 CREATE INDEX marketplace_order_rows_batch_idx ON staging_ingest.marketplace_order_rows (batch_id, line_no);
 
 CREATE TABLE staging_ingest.payout_rows (
-    batch_id bigint NOT NULL REFERENCES app_dashboard.upload_batches (id) ON DELETE CASCADE,
+    batch_id bigint NOT NULL,
     line_no  bigint NOT NULL,
     transaction_date text, type text, order_name text, card_brand text, card_source text, payout_status text,
     payout_date text, payout_id text, available_on text, amount text, fee text, net text, checkout text,
@@ -99,7 +99,7 @@ CREATE TABLE core_warehouse.marketplace_orders (
     shop_id    bigint NOT NULL REFERENCES app_dashboard.shops (id) ON DELETE CASCADE,
     channel    text NOT NULL,
     order_id   text NOT NULL,
-    batch_id   bigint NOT NULL REFERENCES app_dashboard.upload_batches (id),
+    batch_id   bigint NOT NULL,  -- no foreign key: a check per row; batches are never deleted under it
     line_no    bigint NOT NULL,
     ordered_at timestamptz NOT NULL,
     currency   text NOT NULL,
@@ -120,7 +120,7 @@ CREATE INDEX marketplace_orders_id_idx ON core_warehouse.marketplace_orders (sho
 CREATE TABLE core_warehouse.payout_transactions (
     shop_id              bigint NOT NULL REFERENCES app_dashboard.shops (id) ON DELETE CASCADE,
     transaction_key      text NOT NULL,
-    batch_id             bigint NOT NULL REFERENCES app_dashboard.upload_batches (id),
+    batch_id             bigint NOT NULL,
     line_no              bigint NOT NULL,
     transaction_at       timestamptz NOT NULL,
     type                 text NOT NULL,
@@ -171,14 +171,15 @@ LOCAL_DAY = "((c.ordered_at) AT TIME ZONE sh.iana_timezone)::date"
 FUNCTIONS = f"""
 -- A money amount as a file may write it (12.50, -3, 1,234.50, 12,50, 1.234,50), or NULL when it is none of those.
 -- A comma with one or two digits after it is a decimal comma; with three, a thousands separator.
+-- One expression over its argument, so the planner inlines it (a call per row and column costs more than COPY).
 CREATE FUNCTION staging_ingest.to_money(v text) RETURNS numeric LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE
-        WHEN s ~ '^[+-]?[0-9]+([.][0-9]{{1,2}})?$' THEN s::numeric
-        WHEN s ~ '^[+-]?[0-9]{{1,3}}(,[0-9]{{3}})+([.][0-9]{{1,2}})?$' THEN replace(s, ',', '')::numeric
-        WHEN s ~ '^[+-]?[0-9]+,[0-9]{{1,2}}$' THEN replace(s, ',', '.')::numeric
-        WHEN s ~ '^[+-]?[0-9]{{1,3}}([.][0-9]{{3}})+(,[0-9]{{1,2}})?$'
-            THEN replace(replace(s, '.', ''), ',', '.')::numeric
-    END FROM (SELECT translate(v, E' \u00a0', '') AS s) x
+        WHEN v ~ '^ *[+-]?[0-9]+([.][0-9]{{1,2}})? *$' THEN v::numeric
+        WHEN v ~ '^ *[+-]?[0-9]{{1,3}}(,[0-9]{{3}})+([.][0-9]{{1,2}})? *$' THEN replace(v, ',', '')::numeric
+        WHEN v ~ '^ *[+-]?[0-9]+,[0-9]{{1,2}} *$' THEN replace(v, ',', '.')::numeric
+        WHEN v ~ '^ *[+-]?[0-9]{{1,3}}([.][0-9]{{3}})+(,[0-9]{{1,2}})? *$'
+            THEN replace(replace(v, '.', ''), ',', '.')::numeric
+    END
 $$;
 
 -- An instant with its UTC offset (ISO 8601, or Shopify's export's "2026-10-03 10:12:31 +0200"); NULL otherwise.
@@ -189,7 +190,7 @@ CREATE FUNCTION staging_ingest.to_instant(v text) RETURNS timestamptz LANGUAGE s
 $$;
 
 -- A calendar day, 2026-10-06 or 2026/10/6; NULL otherwise.
-CREATE FUNCTION staging_ingest.to_day(v text) RETURNS date LANGUAGE sql IMMUTABLE AS $$
+CREATE FUNCTION staging_ingest.to_day(v text) RETURNS date LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN v ~ '^[0-9]{{4}}[-/][0-9]{{1,2}}[-/][0-9]{{1,2}}$'
                  AND pg_input_is_valid(translate(v, '/', '-'), 'date') THEN translate(v, '/', '-')::date END
 $$;
@@ -245,8 +246,9 @@ CREATE FUNCTION reporting.reconcile(shop bigint, start date, finish date)
         FROM sh JOIN core_warehouse.marketplace_orders m ON m.shop_id = sh.id
              AND m.ordered_at >= sh.lo AND m.ordered_at < sh.hi
         -- Only when payouts cover marketplace orders at all (their payout lines were given).
-        WHERE EXISTS (SELECT FROM core_warehouse.marketplace_orders m2 JOIN payouts p ON p.ref = m2.order_id
-                      WHERE m2.shop_id = sh.id)
+        -- (uncorrelated: evaluated once, not per order)
+        WHERE EXISTS (SELECT FROM payouts p JOIN core_warehouse.marketplace_orders m2
+                      ON m2.shop_id = shop AND m2.order_id = p.ref)
     )
     SELECT shop, 'shopify', CASE WHEN p.ref IS NULL THEN 'missing_payout' ELSE 'matched' END, s.ref, s.day,
            s.currency, s.amount, p.amount, p.fees, coalesce(p.amount, 0) - s.amount, coalesce(p.lines, 0)
