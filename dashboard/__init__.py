@@ -6,7 +6,7 @@ import xstatic.pkg.bootstrap
 from dash import Dash
 from flask import Flask, jsonify, request, send_from_directory
 
-from dashboard import admin_ui, layout, status_view
+from dashboard import admin_ui, layout, status_view, uploads_view
 
 HERE = Path(__file__).resolve().parent
 BOOTSTRAP_DIR = Path(xstatic.pkg.bootstrap.BASE_DIR)
@@ -32,6 +32,7 @@ def create_dash(server: Flask) -> Dash:
     layout.register_callbacks(app)
     admin_ui.register_callbacks(app)
     status_view.register_callbacks(app)
+    uploads_view.register_callbacks(app)
     server.extensions["dash"] = app
     return app
 
