@@ -60,21 +60,19 @@ class Promoted:
     replaced: list[int] = field(default_factory=list)
 
 
-def period(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format) -> tuple[date, date] | None:
-    """The first and last shop-local day of the batch's staged rows."""
-    column = {"marketplace-orders": "ordered_at", "payouts": "transaction_date"}[fmt.kind]
-    row = session.execute(text(f"""
-        SELECT min(d), max(d) FROM (
-            SELECT (staging_ingest.to_instant(btrim({column})) AT TIME ZONE sh.iana_timezone)::date AS d
-            FROM {fmt.staging} r, app_dashboard.shops sh WHERE r.batch_id = :b AND sh.id = :s) x
-    """), {"b": batch_id, "s": shop_id}).one()
-    return None if row[0] is None else (row[0], row[1])
-
-
 def promote(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format, rejected: int) -> Promoted:
     """Replace the batches this one covers and upsert its rows, in the caller's (one) transaction."""
-    table, _, insert = WAREHOUSE[fmt.kind]
-    promoted = Promoted(period=period(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt))
+    table, instant, insert = WAREHOUSE[fmt.kind]
+    sql = insert.format(key=checks.KEYS["payouts"][0]) if fmt.kind == "payouts" else insert
+    # Upsert first (rows the new file shares with an old batch become the new batch's), then retire what the
+    # replaced batches held beyond that: the same end state as delete-then-insert, in one pass over the file.
+    loaded, lo, hi = session.execute(text(f"""
+        WITH upserted AS ({sql} RETURNING {instant})
+        SELECT count(*), min(({instant} AT TIME ZONE sh.iana_timezone)::date),
+               max(({instant} AT TIME ZONE sh.iana_timezone)::date)
+        FROM upserted, app_dashboard.shops sh WHERE sh.id = :s
+    """), {"s": shop_id, "b": batch_id}).one()
+    promoted = Promoted(loaded=loaded, period=None if lo is None else (lo, hi))
     if promoted.period is not None:
         promoted.replaced = list(session.scalars(text("""
             SELECT id FROM app_dashboard.upload_batches
@@ -85,8 +83,6 @@ def promote(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Forma
     if promoted.replaced:
         session.execute(text(f"DELETE FROM {table} WHERE shop_id = :s AND batch_id = ANY(:old)"),
                         {"s": shop_id, "old": promoted.replaced})
-    sql = insert.format(key=checks.KEYS["payouts"][0]) if fmt.kind == "payouts" else insert
-    promoted.loaded = session.execute(text(sql), {"s": shop_id, "b": batch_id}).rowcount
     session.execute(text(f"DELETE FROM {fmt.staging} WHERE batch_id = :b"), {"b": batch_id})
     for old in promoted.replaced:
         batches.set_status(session=session, batch_id=old, status="replaced", replaced_by=batch_id)

@@ -197,20 +197,21 @@ $$;
 
 CREATE FUNCTION reporting.touch_marketplace_orders() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- Whole days (every channel): one index range per day, however many channels a day has.
     DELETE FROM reporting.daily_channel_sales r USING (
-        SELECT DISTINCT c.shop_id, {LOCAL_DAY} AS day, c.channel
+        SELECT DISTINCT c.shop_id, {LOCAL_DAY} AS day
         FROM changed c JOIN app_dashboard.shops sh ON sh.id = c.shop_id) k
-    WHERE r.shop_id = k.shop_id AND r.day = k.day AND r.channel = k.channel;
+    WHERE r.shop_id = k.shop_id AND r.day = k.day;
     INSERT INTO reporting.daily_channel_sales (shop_id, day, channel, currency, orders, gross, discounts, refunds,
         fees, net_sales)
-    SELECT k.shop_id, k.day, k.channel, o.currency, count(*), sum(o.gross), sum(o.discounts), sum(o.refunds),
+    SELECT k.shop_id, k.day, o.channel, o.currency, count(*), sum(o.gross), sum(o.discounts), sum(o.refunds),
            sum(o.fees), sum(o.gross - o.discounts - o.refunds)
-    FROM (SELECT DISTINCT c.shop_id, {LOCAL_DAY} AS day, c.channel, sh.iana_timezone
+    FROM (SELECT DISTINCT c.shop_id, {LOCAL_DAY} AS day, sh.iana_timezone
           FROM changed c JOIN app_dashboard.shops sh ON sh.id = c.shop_id) k
-    JOIN core_warehouse.marketplace_orders o ON o.shop_id = k.shop_id AND o.channel = k.channel
+    JOIN core_warehouse.marketplace_orders o ON o.shop_id = k.shop_id
          AND o.ordered_at >= (k.day::timestamp AT TIME ZONE k.iana_timezone)
          AND o.ordered_at < ((k.day + 1)::timestamp AT TIME ZONE k.iana_timezone)
-    GROUP BY k.shop_id, k.day, k.channel, o.currency;
+    GROUP BY k.shop_id, k.day, o.channel, o.currency;
     RETURN NULL;
 END $$;
 
