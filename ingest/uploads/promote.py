@@ -63,6 +63,7 @@ class Promoted:
 def promote(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format, rejected: int) -> Promoted:
     """Replace the batches this one covers and upsert its rows, in the caller's (one) transaction."""
     table, instant, insert = WAREHOUSE[fmt.kind]
+    session.execute(text(f"SET LOCAL work_mem = '{checks.WORK_MEM}'"))  # the rollup's distinct days, in memory
     sql = insert.format(key=checks.KEYS["payouts"][0]) if fmt.kind == "payouts" else insert
     # Upsert first (rows the new file shares with an old batch become the new batch's), then retire what the
     # replaced batches held beyond that: the same end state as delete-then-insert, in one pass over the file.
