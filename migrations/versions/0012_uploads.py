@@ -111,7 +111,7 @@ CREATE TABLE core_warehouse.marketplace_orders (
     loaded_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (shop_id, channel, order_id)
 );
-CREATE INDEX marketplace_orders_batch_idx ON core_warehouse.marketplace_orders (batch_id);
+-- No index on batch_id: only a replacement looks rows up by batch, once, and every index slows each load.
 CREATE INDEX marketplace_orders_day_idx ON core_warehouse.marketplace_orders (shop_id, ordered_at);
 CREATE INDEX marketplace_orders_id_idx ON core_warehouse.marketplace_orders (shop_id, order_id);
 
