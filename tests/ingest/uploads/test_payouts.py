@@ -82,3 +82,42 @@ def test_the_web_reads_the_reconciliation_only_for_its_own_stores(shop, make_sho
     with web_session_scope(web_sessions, user_id=owner) as session:
         assert session.execute(text("SELECT count(*) FROM reporting.reconciliation(:s, '2026-11-01', '2026-11-30')"),
                                {"s": shop_id}).scalar() == 1
+
+
+def test_marketplace_orders_reconcile_against_payout_lines_that_name_them(cli, capsys, shop, tmp_path,
+                                                                           scheduler_sessions):
+    shop_id, domain = shop
+    orders = write(tmp_path / "orders.csv", "Order ID,Date,Currency,Gross,Discounts,Refunds,Fees,Net,Channel\n"
+                   "AMZ-1,2026-11-05T10:00:00+01:00,EUR,30.00,0,0,3,27,Amazon\n"
+                   "AMZ-2,2026-11-06T10:00:00+01:00,EUR,20.00,0,0,2,18,Amazon\n")
+    payouts = write(tmp_path / "payouts.csv", HEADER
+                    + "2026-11-05 10:15:00 +0100,charge,AMZ-1,visa,online,paid,2026-11-07,1,2026-11-07,"
+                      "30.00,0.90,29.10,,card,30.00,EUR,EUR\n")
+    assert cli(["load", "--shop", domain, "--kind", "marketplace-orders", orders]) == 0
+    assert cli(["load", "--shop", domain, "--kind", "payouts", payouts]) == 0
+    capsys.readouterr()
+    with session_scope(scheduler_sessions) as session:
+        counts = reconcile.summarise(session=session, shop_id=shop_id, start=date(2026, 11, 1),
+                                     end=date(2026, 11, 30))
+    assert counts == {"marketplace/matched": 1, "marketplace/missing_payout": 1}
+
+
+def test_sales_by_channel_puts_marketplaces_beside_shopify(cli, capsys, shop, tmp_path, scheduler_sessions,
+                                                           web_sessions, make_user):
+    from dashboard import queries
+    from database import web_session_scope
+
+    shop_id, domain = shop
+    with session_scope(scheduler_sessions) as session:  # Shopify's own day, as the rollup holds it
+        session.execute(text("INSERT INTO reporting.daily_sales (shop_id, day, orders, total_sales) "
+                             "VALUES (:s, '2026-11-05', 3, 100.00)"), {"s": shop_id})
+    orders = write(tmp_path / "orders.csv", "Order ID,Date,Currency,Gross,Discounts,Refunds,Fees,Net,Channel\n"
+                   "AMZ-1,2026-11-05T10:00:00+01:00,EUR,30.00,5.00,0,3,22,Amazon\n"
+                   "Z-1,2026-11-06T10:00:00+01:00,EUR,20.00,0,2.00,2,16,Zalando\n")
+    assert cli(["load", "--shop", domain, "--kind", "marketplace-orders", orders]) == 0
+    user = make_user("member@example.com", shops=[shop_id])
+    with web_session_scope(web_sessions, user_id=user) as session:
+        rows = queries.read_sales_by_channel(session=session, shop_id=shop_id, start=date(2026, 11, 1),
+                                             end=date(2026, 11, 30))
+    assert [(r["channel"], r["orders"], str(r["sales"])) for r in rows] == [
+        ("Shopify", 3, "100.00"), ("Amazon", 1, "25.00"), ("Zalando", 1, "18.00")]
