@@ -166,3 +166,16 @@ def test_an_unknown_shop_an_empty_file_and_a_missing_file_are_one_line_errors(cl
         code = cli(["load", "--shop", args[0], "--kind", "marketplace-orders", args[1]])
         err = capsys.readouterr().err
         assert code == 2 and err.count("\n") == 1 and expected in err, err
+
+
+def test_a_file_without_a_good_row_fails_keeps_its_bad_rows_and_may_be_sent_again(cli, capsys, shop, tmp_path,
+                                                                                   scheduler_sessions):
+    path = write(tmp_path / "orders.csv", HEADER + "A-1,yesterday,EUR,10,0,0,1,9,Amazon\r\n")
+    code, out, _ = _load(cli, capsys, shop, path)
+    assert code == 1 and "batch 1 failed" in out and "no row of the file could be loaded" in out
+    assert _rejects(scheduler_sessions) == [
+        (2, "bad date: 'yesterday' in Date is not a date and time with a UTC offset")]
+    assert scalar(scheduler_sessions, "SELECT status FROM app_dashboard.sync_jobs") == "failed"
+    assert scalar(scheduler_sessions, "SELECT step FROM app_dashboard.upload_log ORDER BY id DESC LIMIT 1") == "failed"
+    code, out, _ = _load(cli, capsys, shop, path)  # a failed batch does not hold its file: it is tried again
+    assert code == 1 and "batch 2 failed" in out
