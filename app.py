@@ -22,7 +22,7 @@ import cli
 import embedded
 import logs
 import settings
-from dashboard import auth, create_dash, db, health, shopify_oauth, sync_api, webhooks
+from dashboard import auth, create_dash, db, health, shopify_oauth, sync_api, uploads_api, webhooks
 from database import current_revision, migrate, scheduler_sessionmaker, session_scope, web_sessionmaker
 
 log = logging.getLogger("app")
@@ -61,6 +61,7 @@ def create_app(config: dict | None = None) -> Flask:
     server.register_blueprint(health.bp)
     server.register_blueprint(shopify_oauth.bp)
     server.register_blueprint(sync_api.bp)
+    uploads_api.init_app(server)
     webhooks.init_app(server)
     create_dash(server)
     cli.init_app(server)

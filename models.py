@@ -1,12 +1,13 @@
 """SQLAlchemy 2 typed models of the app_dashboard schema (the migrations are the source of truth)."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -317,3 +318,64 @@ class AgencySettings(Base):
     id: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default=text("true"))
     reporting_currency: Mapped[str] = mapped_column(Text, server_default="USD")
     updated_at: Mapped[datetime] = _now()
+
+
+UPLOAD_KINDS = ("marketplace-orders", "payouts")
+BATCH_STATUSES = ("received", "parsing", "loaded", "partially_loaded", "failed", "replaced")
+UPLOAD_STEPS = ("received", "parsed", "loaded", "reconciled", "replaced", "failed")
+
+
+class UploadBatch(Base):
+    """One uploaded CSV file for a store: kept with its SHA-256, loaded through the sync_jobs queue."""
+
+    __tablename__ = "upload_batches"
+    __table_args__ = (
+        CheckConstraint(_in("kind", UPLOAD_KINDS), name="upload_batches_kind_check"),
+        CheckConstraint(_in("status", BATCH_STATUSES), name="upload_batches_status_check"),
+        Index("upload_batches_file_key", "shop_id", "kind", "sha256", unique=True,
+              postgresql_where=text("status <> 'failed'")),
+        Index("upload_batches_shop_idx", "shop_id", "id"),
+        {"schema": APP},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey(f"{APP}.shops.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="received")
+    filename: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    path: Mapped[str] = mapped_column(Text)
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey(f"{APP}.sync_jobs.id", ondelete="SET NULL"))
+    rows_total: Mapped[int | None] = mapped_column(BigInteger)
+    rows_loaded: Mapped[int | None] = mapped_column(BigInteger)
+    rows_rejected: Mapped[int | None] = mapped_column(BigInteger)
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    replaced_by: Mapped[int | None] = mapped_column(ForeignKey(f"{APP}.upload_batches.id", ondelete="SET NULL"))
+    error: Mapped[str | None] = mapped_column(Text)
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey(f"{APP}.users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class UploadLogEntry(Base):
+    """A step of a batch's processing (received, parsed, loaded, reconciled, ...), kept for audit."""
+
+    __tablename__ = "upload_log"
+    __table_args__ = (
+        CheckConstraint(_in("step", UPLOAD_STEPS), name="upload_log_step_check"),
+        Index("upload_log_batch_idx", "batch_id", "id"),
+        {"schema": APP},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey(f"{APP}.upload_batches.id", ondelete="CASCADE"))
+    shop_id: Mapped[int] = mapped_column(ForeignKey(f"{APP}.shops.id", ondelete="CASCADE"))
+    step: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = _now()
+    rows: Mapped[int | None] = mapped_column(BigInteger)
+    good: Mapped[int | None] = mapped_column(BigInteger)
+    bad: Mapped[int | None] = mapped_column(BigInteger)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import embedded
 import ingest.meta.sync  # noqa: F401  (registers the Meta job handlers)
+import ingest.uploads.job  # noqa: F401  (registers the upload job handlers)
 import logs
 import settings
 from database import libpq_url, scheduler_sessionmaker, session_scope

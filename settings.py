@@ -231,3 +231,12 @@ FX_RATES_URL = _env("FX_RATES_URL", f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/ec
                     if EMBEDDED else None)
 FX_REFRESH_SECONDS = float(_env("FX_REFRESH_SECONDS", "21600"))
 FX_TIMEOUT_SECONDS = float(_env("FX_TIMEOUT_SECONDS", "30"))
+
+# CSV uploads (ingest/uploads): the largest file accepted (refused before anything is stored), where kept files
+# live (one folder per store, named by their SHA-256), rows COPY sends at once, how far a payout may differ
+# from its order before the reconciliation calls it a difference, and how many bad rows the CLI prints.
+UPLOAD_MAX_BYTES = int(_env("UPLOAD_MAX_BYTES", str(200 * 1024 * 1024)))
+UPLOAD_DIR = Path(_env("UPLOAD_DIR", str(VAR_DIR / "uploads"))).resolve()
+UPLOAD_COPY_ROWS = int(_env("UPLOAD_COPY_ROWS", "50000"))
+RECONCILE_TOLERANCE = float(_env("RECONCILE_TOLERANCE", "0.01"))
+UPLOAD_SHOWN_REJECTS = int(_env("UPLOAD_SHOWN_REJECTS", "10"))

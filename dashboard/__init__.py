@@ -6,7 +6,7 @@ import xstatic.pkg.bootstrap
 from dash import Dash
 from flask import Flask, jsonify, request, send_from_directory
 
-from dashboard import admin_ui, downloads, layout, marketing_view, status_view
+from dashboard import admin_ui, downloads, layout, marketing_view, status_view, uploads_view
 
 HERE = Path(__file__).resolve().parent
 BOOTSTRAP_DIR = Path(xstatic.pkg.bootstrap.BASE_DIR)
@@ -34,6 +34,7 @@ def create_dash(server: Flask) -> Dash:
     status_view.register_callbacks(app)
     downloads.register_callbacks(app, layout.LOCATION)
     marketing_view.register_callbacks(app, layout.LOCATION)
+    uploads_view.register_callbacks(app)
     server.extensions["dash"] = app
     return app
 

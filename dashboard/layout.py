@@ -12,7 +12,9 @@ from dashboard import db, queries, selection, sync_indicator
 
 LOCATION = "_pages_location"  # Dash Pages' own dcc.Location: writing its search re-renders the page
 # (path, label, admins only)
-NAV = [("/", "Overview", False), ("/status", "Status", False), ("/settings", "Settings", True)]
+NAV = [("/", "Overview", False), ("/status", "Status", False), ("/settings", "Settings", True),
+       ("/uploads", "Uploads", False),
+       ("/reconciliation", "Reconciliation", False)]
 
 
 def shell():

@@ -378,3 +378,61 @@ def read_repeat_rates(*, session: Session, shop_id: int | None, periods: dict[st
     """), {"shop_id": shop_id, "names": names, "starts": [periods[n][0] for n in names],
            "ends": [periods[n][1] for n in names]}).mappings()
     return {row["period"]: dict(row) for row in rows}
+# -- uploads and reconciliation (ingest/uploads): batches, their log and bad rows, sales by channel ------------
+# Batches, their log and rejected rows are granted to the web under RLS (members of the store see them); the
+# reconciliation reads the warehouse through reporting.reconciliation, which admits only the user's stores.
+UPLOAD_REJECTS_SHOWN = 50
+RECONCILIATION_STATUS = ("CASE WHEN status = 'matched' AND abs(difference) > :tolerance THEN 'difference' "
+                         "ELSE status END")
+
+
+def list_upload_batches(*, session: Session, shop_id: int | None, limit: int = 50) -> list[Row]:
+    """A store's latest upload batches (all visible stores' when shop_id is None), newest first, with their job."""
+    return list(session.execute(text("""
+        SELECT b.id, b.shop_id, s.name AS shop_name, b.kind, b.status, b.filename, b.sha256, b.size_bytes,
+               b.rows_total, b.rows_loaded, b.rows_rejected, b.period_start, b.period_end, b.replaced_by, b.error,
+               b.created_at, b.updated_at, j.status AS job_status, j.progress_done, j.progress_total,
+               j.progress_label, j.error_message AS job_error
+        FROM app_dashboard.upload_batches b JOIN app_dashboard.shops s ON s.id = b.shop_id
+        LEFT JOIN app_dashboard.sync_jobs j ON j.id = b.job_id
+        WHERE CAST(:shop_id AS bigint) IS NULL OR b.shop_id = :shop_id
+        ORDER BY b.id DESC LIMIT :limit
+    """), {"shop_id": shop_id, "limit": limit}))
+
+
+def list_upload_log(*, session: Session, batch_id: int) -> list[Row]:
+    """A batch's processing log, oldest first."""
+    return list(session.execute(text("""
+        SELECT step, at, rows, good, bad, details FROM app_dashboard.upload_log WHERE batch_id = :b ORDER BY id
+    """), {"b": batch_id}))
+
+
+def list_upload_rejects(*, session: Session, batch_id: int, limit: int | None = UPLOAD_REJECTS_SHOWN) -> list[Row]:
+    """A batch's rejected rows: line, reason and the row as read."""
+    return list(session.execute(text("""
+        SELECT line_no, reason, raw FROM staging_ingest.upload_rejects WHERE batch_id = :b
+        ORDER BY line_no LIMIT :limit
+    """), {"b": batch_id, "limit": limit}))
+
+
+def read_sales_by_channel(*, session: Session, shop_id: int | None, start, end) -> list[dict]:
+    """Sales per channel (Shopify and each marketplace) over [start, end]: one store's in its currency, all
+    stores' converted to the reporting currency day by day (null when a rate is missing)."""
+    all_shops = shop_id is None
+    return [dict(row) for row in session.execute(text(f"""
+        SELECT channel, {_currency(all_shops)} AS currency, sum(orders) AS orders,
+               {_money("sales", all_shops)} AS sales, bool_or(fx_estimated) AS fx_estimated
+        FROM reporting.sales_by_channel WHERE {_RANGE}
+        GROUP BY channel ORDER BY sales DESC NULLS LAST, channel
+    """), {"shop_id": shop_id, "start": start, "end": end}).mappings()]
+
+
+def read_reconciliation(*, session: Session, shop_id: int, start, end,
+                        tolerance: float = settings.RECONCILE_TOLERANCE) -> list[dict]:
+    """One store's orders against payout transactions over [start, end], one dict an order reference."""
+    return [dict(row) for row in session.execute(text(f"""
+        SELECT side, {RECONCILIATION_STATUS} AS status, order_ref, day, currency, order_amount, payout_amount, fees,
+               difference, payout_lines
+        FROM reporting.reconciliation(:shop_id, :start, :end)
+        ORDER BY side, status, day, order_ref
+    """), {"shop_id": shop_id, "start": start, "end": end, "tolerance": tolerance}).mappings()]

@@ -56,6 +56,8 @@ def derive_state(*, shop_status: str, jobs: list, last_success_at: datetime | No
         return SourceState(FAILING, None, failed)
     if any(job.status == "queued" for job in jobs):
         return SourceState(SYNCING, None, None)
+    if interval_seconds == float("inf"):  # uploads: never expected, so never late (timedelta cannot hold inf)
+        return SourceState(UP_TO_DATE, None, None)
     stale = timedelta(seconds=interval_seconds * settings.STATUS_DELAYED_FACTOR)
     if last_success_at is None or now - last_success_at > stale:
         return SourceState(DELAYED, None, None)

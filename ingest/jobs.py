@@ -93,6 +93,22 @@ def claim(*, session: Session, owner: str, limit: int, lease_seconds: float) -> 
     return sorted(session.scalars(statement), key=lambda job: (-job.priority, job.run_after, job.id))
 
 
+def claim_one(*, session: Session, job_id: int, owner: str, lease_seconds: float) -> SyncJob | None:
+    """Take one queued job by id for `owner` (a CLI running its own job); None if another took it first."""
+    statement = (
+        update(SyncJob)
+        .where(SyncJob.id == job_id, SyncJob.status == "queued")
+        .values(
+            status="running", attempts=SyncJob.attempts + 1, lease_owner=owner,
+            lease_expires_at=func.now() + timedelta(seconds=lease_seconds), heartbeat_at=func.now(),
+            started_at=func.coalesce(SyncJob.started_at, func.now()), updated_at=func.now(),
+        )
+        .returning(SyncJob)
+        .execution_options(synchronize_session=False)
+    )
+    return session.scalars(statement).first()
+
+
 @dataclass(frozen=True)
 class Lease:
     """What a heartbeat or checkpoint learns: do we still own the job, and should it stop?"""

@@ -141,6 +141,38 @@ class Worker:
                 thread.start()
             return len(claimed)
 
+    def run_one(self, job_id: int) -> bool:
+        """Claim one queued job by id and run it in this thread, heartbeating meanwhile; False if not queued."""
+        with session_scope(self.sessions) as session:
+            job = jobs.claim_one(session=session, job_id=job_id, owner=self.instance_id,
+                                 lease_seconds=self.lease_seconds)
+        if job is None:
+            return False
+        ctx = JobContext(job, sessions=self.sessions, owner=self.instance_id, stopping=self.stopping)
+        with self._lock:
+            self._running[job.id] = ctx
+        done = threading.Event()
+        beating = threading.Thread(target=self._renew_until, args=(ctx, done), name="heartbeat", daemon=True)
+        beating.start()
+        try:
+            self._run(ctx)
+        finally:
+            done.set()
+            beating.join()
+        return True
+
+    def _renew_until(self, ctx: JobContext, done: threading.Event) -> None:
+        """Extend one job's lease until it is done (no scheduler heartbeat: this is not a scheduler)."""
+        while not done.wait(settings.JOB_HEARTBEAT_SECONDS):
+            try:
+                with session_scope(self.sessions) as session:
+                    lease = jobs.heartbeat(session=session, owner=self.instance_id, job_ids=[ctx.job.id],
+                                           lease_seconds=self.lease_seconds)[ctx.job.id]
+                ctx.lease_lost |= not lease.owned
+                ctx.cancel_requested |= lease.cancel_requested
+            except Exception:
+                log.exception("renewing the lease failed; the next try may succeed")
+
     def _run_then_refill(self, ctx: JobContext) -> None:
         self._run(ctx)
         # A thread came free: look for more work at once rather than at the next poll.

@@ -10,6 +10,11 @@ PRUNE = {
     "batches": "DELETE FROM staging_ingest.load_batches WHERE created_at < now() - make_interval(days => :days)",
     "quarantined": "DELETE FROM staging_ingest.quarantine WHERE created_at < now() - make_interval(days => :days)",
     "webhooks": "DELETE FROM staging_ingest.webhook_inbox WHERE processed_at < now() - make_interval(days => :days)",
+    # Uploaded rows of settled batches (the file itself is kept; a batch's bad rows stay with the batch).
+    **{f"upload {name}": f"""DELETE FROM staging_ingest.{name} r USING app_dashboard.upload_batches b
+                             WHERE b.id = r.batch_id AND b.status NOT IN ('received', 'parsing')
+                               AND b.updated_at < now() - make_interval(days => :days)"""
+       for name in ("marketplace_order_rows", "payout_rows")},
 }
 
 

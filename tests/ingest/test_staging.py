@@ -24,6 +24,8 @@ def test_prune_removes_only_what_is_older_than_the_retention(scheduler_sessions,
             "('a.myshopify.com', 'orders/create', 'w1', '{}', now() - interval '30 days'), "
             "('a.myshopify.com', 'orders/create', 'w2', '{}', NULL)"))
     with session_scope(scheduler_sessions) as session:
-        assert staging.prune(session=session, keep_days=14) == {"batches": 1, "quarantined": 1, "webhooks": 1}
+        assert staging.prune(session=session, keep_days=14) == {"batches": 1, "quarantined": 1, "webhooks": 1,
+                                                               "upload marketplace_order_rows": 0,
+                                                               "upload payout_rows": 0}
     assert scalar(scheduler_sessions, "SELECT array_agg(DISTINCT batch_id) FROM staging_ingest.shopify_lines") == [new]
     assert scalar(scheduler_sessions, "SELECT array_agg(webhook_id) FROM staging_ingest.webhook_inbox") == ["w2"]

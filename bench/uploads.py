@@ -1,0 +1,134 @@
+"""CSV upload speed and memory: a marketplace-orders file through the whole upload path beside a bare COPY.
+
+Measured in the same run on the embedded PostgreSQL, each in a fresh migrated database and a child process
+of its own (so its peak RSS is its own):
+- upload: `receive` (keep the file, SHA-256) then the batch's job run as the scheduler runs it (stage by COPY,
+  set-based checks, promotion into core_warehouse.marketplace_orders with its channel rollup), per phase
+  from the batch's processing log;
+- bare COPY: the same file COPYed (FORMAT csv, HEADER) into a table of nine text columns: nothing checked,
+  nothing typed, no index (nothing loads it faster).
+Peak memory is measured at two sizes: flat means it does not grow with the file.
+Run: `.venv/bin/python -m bench.uploads [--rows 1000000] [--small 100000]`. Files are cached under var/bench/.
+"""
+
+import argparse
+import multiprocessing
+import time
+from pathlib import Path
+
+import psycopg2
+from sqlalchemy import text
+
+import embedded
+import settings
+from bench.ingest import add_shop, checkpoint, peak_rss_mb
+from database import libpq_url, migrate, scheduler_sessionmaker, session_scope
+
+CACHE = settings.VAR_DIR / "bench"
+TEMPLATE = "bench_uploads_template"
+HEADER = "Order ID,Date,Currency,Gross,Discounts,Refunds,Fees,Net,Channel\n"
+CHANNELS = ("Amazon", "Zalando", "eBay", "Etsy")
+
+
+def csv_file(rows: int) -> Path:
+    """A marketplace-orders file of `rows` rows over a year (cached)."""
+    path = CACHE / f"uploads-marketplace-{rows}.csv"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with open(path, "w") as f:
+            f.write(HEADER)
+            for n in range(rows):
+                gross = 10 + n % 990
+                f.write(f"M-{n},2025-{1 + n % 12:02d}-{1 + n % 28:02d}T{n % 24:02d}:{n % 60:02d}:00+01:00,EUR,"
+                        f"{gross}.90,1.00,0,{gross // 10}.10,{gross - 1 - gross // 10}.80,{CHANNELS[n % 4]}\n")
+    return path
+
+
+def upload(url: str, path: str) -> dict:
+    """The whole upload path, as a scheduler runs it."""
+    import ingest.uploads.job  # noqa: F401  (registers the handler)
+    from ingest.runner import Worker
+    from ingest.uploads import receive
+
+    settings.UPLOAD_DIR = CACHE / "kept"  # the kept copy is deleted after the run
+    sessions = scheduler_sessionmaker(url)
+    shop_id = add_shop(sessions)
+    started = time.perf_counter()
+    with session_scope(sessions) as session, open(path, "rb") as stream:
+        received = receive.receive(session=session, shop_id=shop_id, kind="marketplace-orders", stream=stream,
+                                   filename=Path(path).name)
+    assert Worker(sessions, threads=1).run_one(received.job_id)
+    seconds = time.perf_counter() - started
+    with session_scope(sessions) as session:
+        steps = dict(session.execute(text(
+            "SELECT step, extract(epoch FROM at) FROM app_dashboard.upload_log WHERE batch_id = :b"),
+            {"b": received.batch_id}).all())
+        loaded = session.execute(text("SELECT rows_loaded FROM app_dashboard.upload_batches WHERE id = :b"),
+                                 {"b": received.batch_id}).scalar()
+    for f in settings.UPLOAD_DIR.rglob("*.csv"):
+        f.unlink()
+    phases = {"receive": steps["received"], "stage+check": steps["parsed"] - steps["received"],
+              "promote": steps["loaded"] - steps["parsed"], "reconcile": steps["reconciled"] - steps["loaded"]}
+    return {"seconds": seconds, "rows": loaded, "rss_mb": peak_rss_mb(), "phases": phases}
+
+
+def bare_copy(url: str, path: str) -> dict:
+    """The floor: the file COPYed as it is into text columns."""
+    connection = psycopg2.connect(libpq_url(url))
+    with connection, connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bare (order_id text, ordered_at text, currency text, gross text, discounts text, "
+                       "refunds text, fees text, net text, channel text)")
+        started = time.perf_counter()
+        with open(path) as f:
+            cursor.copy_expert("COPY bare FROM STDIN WITH (FORMAT csv, HEADER)", f, size=256 * 1024)
+        seconds = time.perf_counter() - started
+        cursor.execute("SELECT count(*) FROM bare")
+        rows = cursor.fetchone()[0]
+    connection.close()
+    return {"seconds": seconds, "rows": rows, "rss_mb": peak_rss_mb()}
+
+
+TASKS = {"upload": upload, "bare": bare_copy}
+
+
+def measure(server: str, task: str, path: Path) -> dict:
+    """One measurement in a fresh database and a fresh child process."""
+    name = f"bench_uploads_{task}"
+    embedded.drop_database(server, name)
+    embedded.create_database(server, name, template=TEMPLATE)
+    checkpoint(server)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        figures = pool.apply(TASKS[task], (embedded.with_database(server, name), str(path)))
+    embedded.drop_database(server, name)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=100_000, help="the second size, for the memory comparison")
+    args = parser.parse_args()
+    server = embedded.start(settings.VAR_DIR / "bench-pgdata", database="postgres")
+    embedded.drop_database(server, TEMPLATE)
+    embedded.create_database(server, TEMPLATE)
+    migrate(embedded.with_database(server, TEMPLATE))
+    big, small = csv_file(args.rows), csv_file(args.small)
+    bare = measure(server, "bare", big)
+    full = measure(server, "upload", big)
+    bare_again = measure(server, "bare", big)
+    lesser = measure(server, "upload", small)
+    embedded.drop_database(server, TEMPLATE)
+    floor = min(bare, bare_again, key=lambda f: f["seconds"])
+    size_mb = big.stat().st_size / 1e6
+    print(f"file: {args.rows:,} rows, {size_mb:.0f} MB\n")
+    print("| what | rows | seconds | rows/s | peak RSS MB |\n|---|---|---|---|---|")
+    for what, f in (("bare COPY (floor)", floor), ("upload, end to end", full), ("upload, small file", lesser)):
+        print(f"| {what} | {f['rows']:,} | {f['seconds']:.1f} | {f['rows'] / f['seconds']:,.0f} | {f['rss_mb']:.0f} |")
+    print(f"\nupload / bare COPY: {full['seconds'] / floor['seconds']:.2f}x the floor's time")
+    print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in full["phases"].items() if k != "receive"))
+    print(f"peak RSS: {lesser['rss_mb']:.0f} MB at {lesser['rows']:,} rows, {full['rss_mb']:.0f} MB at "
+          f"{full['rows']:,} rows")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Reconciliation: one store's orders (Shopify's, and uploaded marketplace orders) against its payout
+transactions for the selected period: matched, missing on either side, differences, fees; downloadable."""
+
+from collections import defaultdict
+from decimal import Decimal
+from urllib.parse import urlencode
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import html
+
+import settings
+from dashboard import db, queries, selection
+from dashboard.components import format_range
+
+dash.register_page(__name__, path="/reconciliation", name="Reconciliation",
+                   title="Reconciliation · Storefront analytics", order=6)
+
+STATUSES = ("matched", "difference", "missing_payout", "missing_order")
+SHOWN_ROWS = 200
+
+
+def layout(**query):
+    """Totals per side and status (each opening its rows), then the rows, for the selected store and period."""
+    chosen = selection.parse(query, today=selection.today())
+    if chosen.shop_id is None:
+        return dbc.Alert("Choose a store: the reconciliation is per store.", color="info", id="choose-store")
+    session = db.get_session()
+    shop = queries.get_shop(session=session, shop_id=chosen.shop_id)
+    if shop is None:
+        return dbc.Alert("This store does not exist or you have no access to it.", color="warning", id="no-access")
+    rows = queries.read_reconciliation(session=session, shop_id=shop.shop_id, start=chosen.start, end=chosen.end)
+    status = query.get("status")
+    shown = [r for r in rows if status in (None, r["status"])]
+    download = "/reconciliation.csv?" + urlencode({"shop": shop.shop_id, "preset": "custom",
+                                                   "start": chosen.start, "end": chosen.end})
+    return html.Div([
+        html.H1(f"Reconciliation · {shop.name}", className="h3 mb-1"),
+        html.P(f"{format_range(chosen.start, chosen.end)} · amounts in {shop.currency}; a difference is more than "
+               f"{settings.RECONCILE_TOLERANCE:g} apart", className="text-body-secondary", id="period"),
+        totals_table(rows, query),
+        html.A("Download (CSV)", href=download, id="download-reconciliation", className="d-block mb-3"),
+        rows_table(shown[:SHOWN_ROWS]),
+    ], id="reconciliation-page")
+
+
+def totals_table(rows: list[dict], query: dict) -> dbc.Table:
+    """Counts and sums per status: orders' side, payouts' side, the difference and the fees."""
+    sums = defaultdict(lambda: [0, Decimal(0), Decimal(0), Decimal(0)])
+    for r in rows:
+        entry = sums[r["status"]]
+        entry[0] += 1
+        entry[1] += r["order_amount"] or 0
+        entry[2] += r["payout_amount"] or 0
+        entry[3] += r["fees"] or 0
+    total = [sum(v[i] for v in sums.values()) for i in range(4)]
+    body = []
+    for status in STATUSES:
+        count, orders, payouts, fees = sums[status]
+        link = html.A(status.replace("_", " "), href="/reconciliation?" + urlencode(
+            {k: v for k, v in query.items() if k != "status"} | {"status": status}))
+        body.append(html.Tr([html.Td(link), html.Td(count), html.Td(f"{orders:,.2f}"), html.Td(f"{payouts:,.2f}"),
+                             html.Td(f"{payouts - orders:,.2f}"), html.Td(f"{fees:,.2f}")], id=f"total-{status}"))
+    body.append(html.Tr([html.Th("Total"), html.Th(total[0]), html.Th(f"{total[1]:,.2f}", id="total-orders"),
+                         html.Th(f"{total[2]:,.2f}", id="total-payouts"),
+                         html.Th(f"{total[2] - total[1]:,.2f}", id="total-difference"),
+                         html.Th(f"{total[3]:,.2f}", id="total-fees")]))
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Status", "Orders", "Orders' amount", "Paid out",
+                                                      "Difference", "Fees")]))
+    return dbc.Table([head, html.Tbody(body)], size="sm", bordered=True, id="reconciliation-totals")
+
+
+def rows_table(rows: list[dict]):
+    if not rows:
+        return html.P("Nothing to reconcile in this period.", className="text-body-secondary", id="no-rows")
+    columns = ("side", "status", "order_ref", "day", "order_amount", "payout_amount", "fees", "difference")
+    return dbc.Table([html.Thead(html.Tr([html.Th(c.replace("_", " ")) for c in columns])),
+                      html.Tbody([html.Tr([html.Td("" if r[c] is None else str(r[c])) for c in columns])
+                                  for r in rows])], size="sm", striped=True, id="reconciliation-rows")
