@@ -6,7 +6,7 @@ from sqlalchemy import Row, text
 from sqlalchemy.orm import Session
 
 import settings
-from dashboard import status
+from dashboard import selection, status
 from models import SOURCES
 
 _SHOPS = """
@@ -329,7 +329,19 @@ def read_sales_ledger(*, session: Session, shop_id: int | None, start, end, limi
     return [dict(row) for row in rows]
 
 
-def count_sales_ledger(*, session: Session, shop_id: int | None, start, end) -> int:
-    """How many rows the ledger has over [start, end] (to say how many a capped table leaves out)."""
-    return session.execute(text("SELECT count(*) FROM reporting.sales_ledger(CAST(:shop_id AS bigint), :start, :end)"),
-                           {"shop_id": shop_id, "start": start, "end": end}).scalar()
+def get_timezone(*, session: Session, shop_id: int | None) -> str:
+    """The store's IANA timezone (what "today" means for it); All stores, or one not visible: the agency's."""
+    if shop_id is None:
+        return settings.REPORTING_TIMEZONE
+    shop = get_shop(session=session, shop_id=shop_id)
+    return shop.iana_timezone if shop is not None else settings.REPORTING_TIMEZONE
+
+
+def get_reporting_currency(*, session: Session) -> str:
+    """The agency's reporting currency (All stores' money)."""
+    return session.execute(text("SELECT reporting_currency FROM app_dashboard.agency_settings")).scalar()
+
+
+def read_selection(*, session: Session, query) -> selection.Selection:
+    """The selection in a URL's query, its presets in the selected store's timezone (All stores: the agency's)."""
+    return selection.parse_local(query, timezone_of=lambda shop_id: get_timezone(session=session, shop_id=shop_id))

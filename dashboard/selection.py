@@ -155,3 +155,10 @@ def today(timezone: str | None = None) -> date:
     import settings
 
     return datetime.now(ZoneInfo(timezone or settings.REPORTING_TIMEZONE)).date()
+
+
+def parse_local(query: Mapping[str, object] | str, *, timezone_of) -> Selection:
+    """parse(), with presets meaning today in the selected store's timezone (`timezone_of(shop_id)`)."""
+    mapping = dict(parse_qsl(query.lstrip("?"))) if isinstance(query, str) else query
+    shop_id = parse_id(mapping.get("shop")) if isinstance(mapping, Mapping) else None
+    return parse(query, today=today(timezone_of(shop_id)))
