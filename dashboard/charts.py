@@ -81,7 +81,8 @@ def derive(row: dict) -> dict:
         "aov": _ratio(sold, row.get("orders")),
         "mer": _ratio(row.get("total_sales"), row.get("spend")),
         "roas": _ratio(row.get("purchase_value"), row.get("spend")),
-        "cac": _ratio(row.get("spend"), row.get("new_customers")),
+        # no spend (no ad account, or none that day): no CAC, not a cost of zero
+        "cac": _ratio(row.get("spend"), row.get("new_customers")) if row.get("spend") else None,
         "new_customer_share": _ratio(row.get("new_customers"), customers, "0.0001"),
         "returning_rate": _ratio(row.get("returning_customers"), customers, "0.0001"),
     }

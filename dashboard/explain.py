@@ -75,10 +75,12 @@ def read_marketing_days(*, session, chosen: selection.Selection) -> list[dict]:
 
 
 def _grid(rows: list[dict], columns: list[dict], grid_id: str) -> dag.AgGrid:
+    # Columns as wide as their content: the amounts a reader compares stay on screen together.
     return dag.AgGrid(id=grid_id, rowData=rows, columnDefs=columns, className="ag-theme-quartz explain-grid",
-                      defaultColDef={"sortable": True, "resizable": True, "minWidth": 90},
-                      dashGridOptions={"domLayout": "autoHeight", "pagination": True, "paginationPageSize": 50},
-                      style={"width": "100%"})
+                      defaultColDef={"sortable": True, "resizable": True, "minWidth": 70},
+                      dashGridOptions={"domLayout": "autoHeight", "pagination": True, "paginationPageSize": 50,
+                                       "rowHeight": 34, "headerHeight": 38},
+                      columnSize="autoSize", style={"width": "100%"})
 
 
 def _money_column(key: str, label: str) -> dict:
@@ -96,7 +98,7 @@ def ledger_table(rows: list[dict], all_stores: bool) -> dag.AgGrid:
     columns = [{"field": "order", "headerName": "Order", "cellRenderer": "markdown", "linkTarget": "_blank",
                 "pinned": "left", "minWidth": 90, "width": 100},
                *([{"field": "shop_domain", "headerName": "Store"}] if all_stores else []),
-               {"field": "day", "headerName": "Day"}, {"field": "booked", "headerName": "Booked"},
+               {"field": "booked", "headerName": "Booked"}, {"field": "day", "headerName": "Day"},
                {"field": "orders", "headerName": "Placed", "type": "rightAligned"},
                {"field": "units", "headerName": "Units", "type": "rightAligned"},
                *[_money_column(key, LEDGER_LABELS[key]) for key in MONEY],

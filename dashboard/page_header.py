@@ -59,7 +59,8 @@ def freshness_text(summaries: list, *, timezone: str, now: datetime) -> str:
             continue
         times = [s.last_success_at for s in mine]
         stalest = None if any(t is None for t in times) else min(times)
-        parts.append(f"{name} as of {as_of(stalest, timezone=timezone, now=now)}")
+        parts.append(f"{name} as of {as_of(stalest, timezone=timezone, now=now)}" if stalest else
+                     f"{name}: not synced yet")
     zone = f" ({timezone})" if parts else ""
     return " · ".join(parts) + zone if parts else "No data synced yet"
 
@@ -82,9 +83,9 @@ def backfill_warning(stores: list[tuple[str, float | None]]) -> tuple[str, str, 
     if not stores:
         return None
     names = ", ".join(f"{name} ({percent:g}%)" if percent is not None else name for name, percent in stores)
-    verb = "is" if len(stores) == 1 else "are"
+    done = "it is" if len(stores) == 1 else "they are"
     return ("backfill", "warning",
-            f"Order history still loading for {names}: figures may be incomplete until it {verb} done.")
+            f"Order history still loading for {names}: figures may be incomplete until {done} done.")
 
 
 def fx_warning(fx_estimated: bool) -> tuple[str, str, str] | None:

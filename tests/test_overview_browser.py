@@ -30,15 +30,25 @@ clock, frozen_now, sandbox, store, shop_id, worker = (shopify.clock, shopify.fro
 run_job = shopify.run_job
 SHOTS = settings.ROOT / "screenshots"
 SIZES = {"desktop": (1440, 900), "phone": (390, 844)}
+# Elements reaching past the viewport's right edge: a page that scrolls sideways on a phone.
+OVERFLOW = """const edge = document.documentElement.clientWidth + 1;
+    const out = e => e.getBoundingClientRect().right > edge && getComputedStyle(e).visibility !== 'hidden';
+    // AG Grid's inner rows scroll inside the grid (clipped by it): the grid itself is what must fit.
+    return [...document.querySelectorAll('body *')].filter(e => out(e) && !(e.parentElement && out(e.parentElement))
+        && !e.closest('.ag-root'))
+    .slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + e.getBoundingClientRect().right)"""
 
 
 def _shots(dash_duo, name):
-    """The page at both sizes (full height), back at the desktop size afterwards."""
+    """The page at both sizes, from its top, back at the desktop size afterwards; nothing sticks out sideways."""
     SHOTS.mkdir(exist_ok=True)
     for size, (width, height) in SIZES.items():
         dash_duo.driver.set_window_size(width, height)
-        dash_duo.driver.execute_script("window.dispatchEvent(new Event('resize'))")
+        dash_duo.driver.execute_script("window.dispatchEvent(new Event('resize')); window.scrollTo(0, 0)")
         dash_duo.wait_for_element("#page-title")
+        # Plotly redraws its charts at the new width a moment after the resize: wait for it, not for a time.
+        wait_for(lambda: dash_duo.driver.execute_script(OVERFLOW) == [], timeout=10,
+                 what=f"nothing wider than the {size} screen: {dash_duo.driver.execute_script(OVERFLOW)}")
         dash_duo.driver.save_screenshot(str(SHOTS / f"overview-{name}-{size}.png"))
     dash_duo.driver.set_window_size(*SIZES["desktop"])
 

@@ -64,7 +64,9 @@ def layout(**query):
 def kpi_card(metric: str, now: dict, before: dict | None, currency: str | None) -> dbc.Card:
     """A KPI's value, its change against the comparison period, and its formula on hover."""
     label = METRICS[metric].label
-    change = formats.change(metric, now.get(metric), before.get(metric)) if before is not None else None
+    change = None if before is None else formats.change(metric, now.get(metric), before.get(metric))
+    if before is not None and now.get(metric) == before.get(metric) == 0:
+        change = formats.Change("no change", "neutral")  # nothing either time, not "new"
     return dbc.Card(dbc.CardBody([
         html.Div([html.Span(label, id=f"kpi-label-{metric}", className="kpi-label", tabIndex=0),
                   dbc.Tooltip(METRICS[metric].formula, target=f"kpi-label-{metric}", placement="top")]),
