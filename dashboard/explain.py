@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
-from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
+from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from dashboard import charts, db, downloads, formats, queries, selection
 from dashboard.components import format_range
@@ -29,7 +29,7 @@ def modal() -> dbc.Modal:
     """The one modal every explain button and chart click fills."""
     return dbc.Modal([
         dbc.ModalHeader(dbc.ModalTitle(id="explain-title")),
-        dbc.ModalBody(id="explain-body"),
+        dbc.ModalBody(dcc.Loading(html.Div(id="explain-body"), delay_show=200)),
     ], id="explain-modal", size="xl", scrollable=True, fullscreen="md-down", is_open=False)
 
 

@@ -50,6 +50,10 @@ def _shots(dash_duo, name):
         wait_for(lambda: dash_duo.driver.execute_script(OVERFLOW) == [], timeout=10,
                  what=f"nothing wider than the {size} screen: {dash_duo.driver.execute_script(OVERFLOW)}")
         dash_duo.driver.save_screenshot(str(SHOTS / f"overview-{name}-{size}.png"))
+    # The whole page at the desktop width, for reviewing what lies below the fold.
+    height = dash_duo.driver.execute_script("return document.documentElement.scrollHeight")
+    dash_duo.driver.set_window_size(SIZES["desktop"][0], height + 140)
+    dash_duo.driver.save_screenshot(str(SHOTS / f"overview-{name}-desktop-full.png"))
     dash_duo.driver.set_window_size(*SIZES["desktop"])
 
 

@@ -1,0 +1,80 @@
+"""The Overview and the shell over HTTP: grain in the URL, the bar only where it applies, explain under RLS."""
+
+import json
+from datetime import UTC, datetime
+
+from dashboard import downloads, queries
+from dashboard.selection import parse
+from tests.reporting.warehouse import add_order
+from tests.web import callback, login
+
+
+def _response(response) -> dict:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return json.loads(response.get_data(as_text=True))["response"]
+
+
+def test_the_grain_is_written_into_the_url_and_survives_a_change_of_store(client, make_shop, make_user):
+    shop = make_shop()
+    make_user("ana@agency.test", shops=[shop])
+    login(client, "ana@agency.test")
+    result = _response(callback(client, "_pages_location.search@", {
+        "grain.value": "week", "_pages_location.search": "?shop=all&preset=mtd&compare=none"}))
+    assert result["_pages_location"]["search"] == "?shop=all&preset=mtd&compare=none&grain=week"
+    result = _response(callback(client, "shop.value", {
+        "shop.value": str(shop), "_pages_location.search": "?shop=all&preset=mtd&compare=none&grain=week",
+        "preset.value": "mtd", "compare.value": "none"}))
+    assert result["_pages_location"]["search"] == f"?shop={shop}&preset=mtd&compare=none&grain=week"
+    unchanged = callback(client, "_pages_location.search@", {
+        "grain.value": "year", "_pages_location.search": "?shop=all&preset=mtd&compare=none"})
+    assert "grain" not in unchanged.get_data(as_text=True)  # an unknown grain changes nothing
+
+
+def test_the_store_and_period_bar_shows_only_on_report_pages(client, make_user):
+    make_user("boss@agency.test", role="admin")
+    login(client, "boss@agency.test")
+    for path, hidden in (("/", False), ("/marketing", False), ("/products", False), ("/settings", True),
+                         ("/status", True)):
+        result = _response(callback(client, "filter-bar.className", {"_pages_location.pathname": path}))
+        assert ("d-none" in result["filter-bar"]["className"]) is hidden, path
+        # The first render already knows, from the page that asked for the layout.
+        layout = client.get("/_dash-layout", headers={"Referer": f"http://localhost{path}?shop=all"}).get_json()
+        assert ("filter-bar d-none" in json.dumps(layout)) is hidden, path
+
+
+def test_explain_lists_a_days_orders_and_never_another_users_store(client, make_shop, make_user, scheduler_sessions):
+    mine = make_shop("mine.myshopify.com", "Mine", currency="EUR", timezone="UTC")
+    theirs = make_shop("theirs.myshopify.com", "Theirs", currency="EUR", timezone="UTC")
+    make_user("ana@agency.test", shops=[mine])
+    add_order(scheduler_sessions, mine, "gid://shopify/Order/11", datetime(2026, 3, 2, 10, tzinfo=UTC), gross="30.00")
+    add_order(scheduler_sessions, theirs, "gid://shopify/Order/22", datetime(2026, 3, 2, 10, tzinfo=UTC),
+              gross="99.00")
+    login(client, "ana@agency.test")
+    clicked = {"points": [{"x": "2026-03-02"}]}
+    for shop, shown in ((mine, True), (theirs, False), ("all", True)):
+        search = f"?shop={shop}&preset=custom&start=2026-03-01&end=2026-03-31&compare=none"
+        result = _response(callback(client, "explain-modal.is_open", {
+            "sales-chart.clickData": clicked, "_pages_location.search": search}))
+        body = json.dumps(result["explain-body"])
+        assert result["explain-modal"]["is_open"] is True and "2 Mar 2026" in str(result["explain-title"])
+        assert ("https://admin.shopify.com/store/mine/orders/11" in body) is shown
+        assert "orders/22" not in body and "theirs" not in body
+
+
+def test_the_explain_csv_has_every_row_with_its_link(web_sessions, make_shop, make_user, scheduler_sessions):
+    from database import session_scope, set_app_user
+
+    shop = make_shop("mine.myshopify.com", "Mine", currency="EUR", timezone="UTC")
+    user = make_user("ana@agency.test", shops=[shop])
+    for n in range(3):
+        add_order(scheduler_sessions, shop, f"o{n}", datetime(2026, 3, 2, 10 + n, tzinfo=UTC), gross="10.00")
+    chosen = parse(f"?shop={shop}&preset=custom&start=2026-03-01&end=2026-03-31", today=datetime(2026, 4, 1).date())
+    with session_scope(web_sessions) as session:
+        set_app_user(session, user)
+        text = downloads.read_csv(session=session, name="explain", chosen=chosen, arg="2026-03-02")
+        total = queries.read_daily_overview(session=session, shop_id=shop, start=chosen.start, end=chosen.end)
+    lines = text.splitlines()
+    assert lines[0].startswith("shop_domain,currency,day,order_name,order_id")
+    assert len(lines) == 4 and all(line.endswith(",https://admin.shopify.com/store/mine/orders/" + line.split(",")[4])
+                                   for line in lines[1:])
+    assert total[0]["total_sales"] == 30
