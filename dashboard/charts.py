@@ -133,13 +133,19 @@ def _money_axis(figure: go.Figure, currency: str | None) -> go.Figure:
     return figure
 
 
+def _room_for_dates(figure: go.Figure) -> go.Figure:
+    # Two-line date ticks ("Sep 6 / 2026") need more than the template's 8 px below the plot.
+    figure.update_layout(margin=dict(b=44))
+    return figure
+
+
 def sales_and_spend(rows: list[dict], currency: str | None) -> go.Figure:
     """Total sales and ad spend per bucket; each point is clickable (explain that day)."""
     if not rows or not any(row.get("total_sales") or row.get("spend") for row in rows):
         return empty("No sales or ad spend in this period")
     figure = lines(rows, "date", ["total_sales", "spend"])
     figure.update_traces(mode="lines+markers", marker=dict(size=5))
-    return _money_axis(figure, currency)
+    return _room_for_dates(_money_axis(figure, currency))
 
 
 def mer_and_roas(rows: list[dict]) -> go.Figure:
@@ -149,7 +155,7 @@ def mer_and_roas(rows: list[dict]) -> go.Figure:
     figure = lines(rows, "date", ["mer", "roas"])
     figure.update_traces(mode="lines+markers", marker=dict(size=5), connectgaps=False)
     figure.update_yaxes(ticksuffix="×")
-    return figure
+    return _room_for_dates(figure)
 
 
 def orders_and_aov(rows: list[dict], currency: str | None) -> go.Figure:
@@ -163,15 +169,16 @@ def orders_and_aov(rows: list[dict], currency: str | None) -> go.Figure:
                        name=METRICS["aov"].label, line=dict(color=METRICS["aov"].colour, width=2), yaxis="y2")
     figure.update_layout(yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero",
                                      title_text=currency or "", tickformat=",.0f"))
-    return figure
+    return _room_for_dates(figure)
 
 
 def new_and_returning(rows: list[dict]) -> go.Figure:
     """New and returning customers per bucket, stacked."""
     if not any(row.get("new_customers") or row.get("returning_customers") for row in rows):
         return empty("No customers ordered in this period")
-    figure = go.Figure(layout=dict(template=TEMPLATE, barmode="stack", height=300))
+    figure = go.Figure(layout=dict(template=TEMPLATE, barmode="stack", height=300,
+                                   legend=dict(traceorder="normal")))
     for metric in ("new_customers", "returning_customers"):
         figure.add_bar(x=[row["date"] for row in rows], y=[row.get(metric) for row in rows],
                        name=METRICS[metric].label, marker_color=METRICS[metric].colour)
-    return figure
+    return _room_for_dates(figure)

@@ -31,6 +31,9 @@ run_job = shopify.run_job
 SHOTS = settings.ROOT / "screenshots"
 SIZES = {"desktop": (1440, 900), "phone": (390, 844)}
 # Elements reaching past the viewport's right edge: a page that scrolls sideways on a phone.
+# Every chart drawn at its card's width (Plotly redraws a moment after a resize).
+CHARTS_FIT = """return [...document.querySelectorAll('.js-plotly-plot')].every(p =>
+    Math.abs(p.querySelector('svg.main-svg').getBoundingClientRect().width - p.getBoundingClientRect().width) < 2)"""
 OVERFLOW = """const edge = document.documentElement.clientWidth + 1;
     const out = e => e.getBoundingClientRect().right > edge && getComputedStyle(e).visibility !== 'hidden';
     // AG Grid's inner rows scroll inside the grid (clipped by it): the grid itself is what must fit.
@@ -49,11 +52,16 @@ def _shots(dash_duo, name):
         # Plotly redraws its charts at the new width a moment after the resize: wait for it, not for a time.
         wait_for(lambda: dash_duo.driver.execute_script(OVERFLOW) == [], timeout=10,
                  what=f"nothing wider than the {size} screen: {dash_duo.driver.execute_script(OVERFLOW)}")
+        wait_for(lambda: dash_duo.driver.execute_script(CHARTS_FIT), timeout=10, what="the charts to fit")
         dash_duo.driver.save_screenshot(str(SHOTS / f"overview-{name}-{size}.png"))
-    # The whole page at the desktop width, for reviewing what lies below the fold.
-    height = dash_duo.driver.execute_script("return document.documentElement.scrollHeight")
-    dash_duo.driver.set_window_size(SIZES["desktop"][0], height + 140)
-    dash_duo.driver.save_screenshot(str(SHOTS / f"overview-{name}-desktop-full.png"))
+    # The whole page at each width, for reviewing what lies below the fold.
+    for size, (width, _) in SIZES.items():
+        dash_duo.driver.set_window_size(width, 900)
+        wait_for(lambda: dash_duo.driver.execute_script(CHARTS_FIT), timeout=10, what="the charts to fit")
+        height = dash_duo.driver.execute_script("return document.documentElement.scrollHeight")
+        dash_duo.driver.set_window_size(width, height + 140)
+        wait_for(lambda: dash_duo.driver.execute_script(CHARTS_FIT), timeout=10, what="the charts to fit")
+        dash_duo.driver.save_screenshot(str(SHOTS / f"overview-{name}-{size}-full.png"))
     dash_duo.driver.set_window_size(*SIZES["desktop"])
 
 

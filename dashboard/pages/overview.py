@@ -95,7 +95,9 @@ def chart_col(title: str, graph_id: str, figure, download: str, hint: str = "") 
         html.Div([html.H2(title, className="h6 mb-0"), downloads.button(download)],
                  className="d-flex justify-content-between align-items-center gap-2"),
         html.Div(hint, className="small text-body-secondary") if hint else None,
-        dcc.Graph(id=graph_id, figure=figure, config=charts.CONFIG, className="overview-graph"),
+        # No toolbar: it covered the legend on a phone; dragging still zooms, a double click resets.
+        dcc.Graph(id=graph_id, figure=figure, config=charts.CONFIG | {"displayModeBar": False},
+                  className="overview-graph"),
     ]), className="h-100 shadow-sm"), lg=6)
 
 
@@ -114,7 +116,8 @@ def store_table(*, session, chosen: selection.Selection, currency: str) -> html.
         html.Div([html.H2("Stores", className="h5 mb-0"), downloads.button("overview-stores")],
                  className="d-flex justify-content-between align-items-center mt-4 mb-2"),
         dag.AgGrid(id="store-table", rowData=rows, columnDefs=columns, className="ag-theme-quartz",
-                   defaultColDef={"sortable": True, "resizable": True, "filter": True, "minWidth": 110},
+                   defaultColDef={"sortable": True, "resizable": True, "filter": True, "minWidth": 110,
+                                  "wrapHeaderText": True, "autoHeaderHeight": True},
                    dashGridOptions={"domLayout": "autoHeight"}, columnSize="responsiveSizeToFit",
                    style={"width": "100%"}),
     ], id="stores")
