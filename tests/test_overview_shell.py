@@ -78,3 +78,31 @@ def test_the_explain_csv_has_every_row_with_its_link(web_sessions, make_shop, ma
     assert len(lines) == 4 and all(line.endswith(",https://admin.shopify.com/store/mine/orders/" + line.split(",")[4])
                                    for line in lines[1:])
     assert total[0]["total_sales"] == 30
+
+
+def test_a_cards_explain_shows_its_formula_and_the_rows_of_the_period(web_sessions, make_shop, make_user,
+                                                                       scheduler_sessions):
+    from plotly.utils import PlotlyJSONEncoder
+
+    from dashboard import explain
+    from database import session_scope, set_app_user
+    from tests.reporting.warehouse import add_spend
+
+    shop = make_shop("mine.myshopify.com", "Mine", currency="EUR", timezone="UTC")
+    user = make_user("ana@agency.test", shops=[shop])
+    add_order(scheduler_sessions, shop, "o1", datetime(2026, 3, 2, 10, tzinfo=UTC), gross="30.00")
+    add_order(scheduler_sessions, shop, "o2", datetime(2026, 3, 9, 10, tzinfo=UTC), gross="20.00")
+    add_spend(scheduler_sessions, shop, "2026-03-02", spend="25.00", currency="EUR", purchase_value="40")
+    chosen = parse(f"?shop={shop}&preset=custom&start=2026-03-01&end=2026-03-31", today=datetime(2026, 4, 1).date())
+    with session_scope(web_sessions) as session:
+        set_app_user(session, user)
+        title, body = explain.content(session=session, chosen=chosen, arg="total_sales")
+        sales = json.dumps(body, cls=PlotlyJSONEncoder, ensure_ascii=False)
+        title_mer, body_mer = explain.content(session=session, chosen=chosen, arg="mer")
+        mer = json.dumps(body_mer, cls=PlotlyJSONEncoder, ensure_ascii=False)
+    assert title == "Total sales · 1 Mar – 31 Mar 2026"
+    assert "Net sales + shipping" in sales and "orders/o1" in sales and "orders/o2" in sales
+    assert "They sum to 2 orders placed and €50.00 of total sales." in sales
+    assert title_mer.startswith("MER") and "total sales ÷ ad spend" in mer
+    assert '"date": "2026-03-02", "currency": "EUR", "total_sales": 30.0, "spend": 25.0' in mer
+    assert '"mer": 1.2' in mer  # 30 / 25 that day
