@@ -118,9 +118,22 @@ def marketing_table(rows: list[dict]) -> dag.AgGrid:
     return _grid(shown, columns, "explain-grid")
 
 
+def window_start(daily: list[dict], first: date, last: date, cap: int = SHOWN_ROWS) -> date:
+    """The first of the latest days whose orders fit in `cap` rows (a period's ledger shows its latest days)."""
+    placed = 0
+    for row in sorted(daily, key=lambda r: r["date"], reverse=True):
+        placed += row.get("orders") or 0
+        if placed >= cap:
+            return max(first, min(last, row["date"]))
+    return first
+
+
 def explain_sales(*, session, chosen: selection.Selection, first: date, last: date, arg: str) -> list:
-    """The formula, then the orders and reversals booked over [first, last], capped at SHOWN_ROWS."""
-    rows = queries.read_sales_ledger(session=session, shop_id=chosen.shop_id, start=first, end=last,
+    """The formula, then the orders and reversals booked over [first, last] (its latest days, capped)."""
+    daily = queries.read_report(session=session, report="daily-revenue", shop_id=chosen.shop_id, start=first,
+                                end=last)
+    since = window_start(daily, first, last)  # a year's ledger is thousands of rows: read only what is shown
+    rows = queries.read_sales_ledger(session=session, shop_id=chosen.shop_id, start=since, end=last,
                                      limit=SHOWN_ROWS + 1)
     capped = len(rows) > SHOWN_ROWS
     rows = [row | {"admin_url": admin_url(row["shop_domain"], row["order_id"], row["legacy_id"])}
@@ -128,11 +141,14 @@ def explain_sales(*, session, chosen: selection.Selection, first: date, last: da
     if not rows:
         return [html.P("No order was placed and nothing was refunded, cancelled or edited in these days.",
                        className="text-body-secondary", id="explain-empty")]
-    summary = f"{len(rows)} rows: each order placed and each reversal booked, one row per order and day."
-    if capped:
+    if since > first:
+        summary = (f"The latest days are shown, from {since:%-d %b %Y} ({len(rows)} rows); the CSV has every row "
+                   "of the period.")
+    elif capped:
         summary = f"The first {SHOWN_ROWS} rows are shown; the CSV has them all."
     else:
-        summary += " " + sums_sentence(rows, all_stores=chosen.shop_id is None)
+        summary = (f"{len(rows)} rows: each order placed and each reversal booked, one row per order and day. "
+                   + sums_sentence(rows, all_stores=chosen.shop_id is None))
     return [html.P(summary, className="small", id="explain-summary"),
             ledger_table(rows, all_stores=chosen.shop_id is None),
             html.Div(downloads.button("explain", arg=arg, label="CSV of every row"), className="mt-2")]

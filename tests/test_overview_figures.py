@@ -168,3 +168,10 @@ def test_explain_covers_the_clicked_bucket_or_the_whole_period(arg, grain, days)
     chosen = selection.parse(f"?preset=custom&start=2026-11-03&end=2026-11-30&grain={grain}", today=date(2026, 12, 1))
     assert explain.days_of(arg, chosen) == tuple(date.fromisoformat(d) for d in days)
     assert explain.days_of("not-a-metric", chosen) is None
+
+
+def test_a_periods_explain_reads_only_its_latest_days_that_fit_the_table():
+    daily = [{"date": date(2026, 11, d), "orders": 100} for d in range(1, 31)]
+    assert explain.window_start(daily, date(2026, 11, 1), date(2026, 11, 30), cap=500) == date(2026, 11, 26)
+    assert explain.window_start(daily[:3], date(2026, 11, 1), date(2026, 11, 30), cap=500) == date(2026, 11, 1)
+    assert explain.window_start([], date(2026, 11, 1), date(2026, 11, 30)) == date(2026, 11, 1)

@@ -101,8 +101,16 @@ COLUMNS = {
 SIGNATURE = "reporting.sales_ledger(bigint, date, date)"
 
 
+# A few keys of large tables per store and day: index probes are always right here, a hash join over a whole
+# table never is (the planner cannot know how few days are asked; reporting.flush_rollups does the same).
+SETTINGS = [f"ALTER FUNCTION reporting.sales_ledger(bigint, date, date) SET {name} = off"
+            for name in ("enable_hashjoin", "enable_mergejoin")]
+
+
 def upgrade() -> None:
     op.execute(LEDGER)
+    for statement in SETTINGS:
+        op.execute(statement)
     op.execute(f"REVOKE EXECUTE ON FUNCTION {SIGNATURE} FROM PUBLIC")
     op.execute(f"GRANT EXECUTE ON FUNCTION {SIGNATURE} TO {WEB_ROLE}, {SCHEDULER_ROLE}")
     op.execute(f"GRANT USAGE ON SCHEMA core_warehouse TO {WEB_ROLE}")
