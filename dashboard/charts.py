@@ -135,7 +135,7 @@ def _money_axis(figure: go.Figure, currency: str | None) -> go.Figure:
 
 def _room_for_dates(figure: go.Figure) -> go.Figure:
     # Two-line date ticks ("Sep 6 / 2026") need more than the template's 8 px below the plot.
-    figure.update_layout(margin=dict(b=44))
+    figure.update_layout(margin=dict(b=60))
     return figure
 
 
