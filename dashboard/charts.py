@@ -143,7 +143,9 @@ def sales_and_spend(rows: list[dict], currency: str | None) -> go.Figure:
     """Total sales and ad spend per bucket; each point is clickable (explain that day)."""
     if not rows or not any(row.get("total_sales") or row.get("spend") for row in rows):
         return empty("No sales or ad spend in this period")
-    figure = lines(rows, "date", ["total_sales", "spend"])
+    # A store without ad spend gets no flat line at zero (the header says why there is none).
+    spent = any(row.get("spend") for row in rows)
+    figure = lines(rows, "date", ["total_sales", "spend"] if spent else ["total_sales"])
     figure.update_traces(mode="lines+markers", marker=dict(size=5))
     return _room_for_dates(_money_axis(figure, currency))
 

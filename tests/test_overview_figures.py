@@ -175,3 +175,8 @@ def test_a_periods_explain_reads_only_its_latest_days_that_fit_the_table():
     assert explain.window_start(daily, date(2026, 11, 1), date(2026, 11, 30), cap=500) == date(2026, 11, 26)
     assert explain.window_start(daily[:3], date(2026, 11, 1), date(2026, 11, 30), cap=500) == date(2026, 11, 1)
     assert explain.window_start([], date(2026, 11, 1), date(2026, 11, 30)) == date(2026, 11, 1)
+
+
+def test_without_any_spend_the_sales_chart_draws_no_flat_spend_line():
+    rows = charts.bucket([_day("2026-11-30", total_sales=55, spend=0)], "day", date(2026, 11, 30), date(2026, 12, 1))
+    assert [t.name for t in charts.sales_and_spend(rows, "EUR").data] == ["Total sales"]
