@@ -106,3 +106,21 @@ def test_a_cards_explain_shows_its_formula_and_the_rows_of_the_period(web_sessio
     assert title_mer.startswith("MER") and "total sales ÷ ad spend" in mer
     assert '"date": "2026-03-02", "currency": "EUR", "total_sales": 30.0, "spend": 25.0' in mer
     assert '"mer": 1.2' in mer  # 30 / 25 that day
+
+
+def test_a_downloads_preset_means_today_where_the_store_is(web_sessions, make_shop, make_user, monkeypatch):
+    import settings
+    from database import session_scope, set_app_user
+    from tests.clock import DEFAULT, frozen
+
+    monkeypatch.setattr(settings, "REPORTING_TIMEZONE", "UTC")
+    shop = make_shop(currency="EUR", timezone="Pacific/Kiritimati")  # UTC+14: already 2 December at 10:00 UTC
+    user = make_user("ana@agency.test", shops=[shop])
+    with frozen(DEFAULT), session_scope(web_sessions) as session:
+        set_app_user(session, user)
+        agency = parse(f"?shop={shop}&preset=last_7", today=DEFAULT.date())  # as the downloads callback reads it
+        local = queries.localise_selection(session=session, chosen=agency)
+        everyone = queries.localise_selection(session=session, chosen=parse("?shop=all&preset=last_7",
+                                                                            today=DEFAULT.date()))
+    assert (agency.end.isoformat(), local.end.isoformat(), everyone.end.isoformat()) == (
+        "2026-12-01", "2026-12-02", "2026-12-01")
