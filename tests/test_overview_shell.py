@@ -124,3 +124,25 @@ def test_a_downloads_preset_means_today_where_the_store_is(web_sessions, make_sh
                                                                             today=DEFAULT.date()))
     assert (agency.end.isoformat(), local.end.isoformat(), everyone.end.isoformat()) == (
         "2026-12-01", "2026-12-02", "2026-12-01")
+
+
+def test_all_stores_without_a_rate_say_so_instead_of_summing_currencies(client, make_shop, make_user,
+                                                                         scheduler_sessions):
+    from sqlalchemy import text
+
+    from database import session_scope
+
+    euro = make_shop("euro.myshopify.com", "Euro", currency="EUR", timezone="UTC")
+    dollar = make_shop("dollar.myshopify.com", "Dollar", currency="USD", timezone="UTC")
+    with session_scope(scheduler_sessions) as session:
+        session.execute(text("UPDATE app_dashboard.agency_settings SET reporting_currency = 'USD'"))
+    add_order(scheduler_sessions, euro, "e1", datetime(2026, 3, 2, 10, tzinfo=UTC), gross="100.00")
+    add_order(scheduler_sessions, dollar, "d1", datetime(2026, 3, 2, 10, tzinfo=UTC), gross="10.00")
+    make_user("ana@agency.test", shops=[euro, dollar])
+    login(client, "ana@agency.test")
+    page = json.dumps(_response(callback(client, "_pages_content.children", {
+        "_pages_location.pathname": "/",
+        "_pages_location.search": "?shop=all&preset=custom&start=2026-03-01&end=2026-03-31&compare=none"})),
+        ensure_ascii=False)
+    assert "No exchange rate to USD yet for 1 day(s) from 2 Mar 2026" in page
+    assert "$110.00" not in page  # never 100 EUR + 10 USD

@@ -44,6 +44,7 @@ def layout(**query):
     title = "All stores" if all_stores else shown[0].name
     return html.Div([
         page_header.header(session=session, chosen=chosen, title=title, fx_estimated=now["fx_estimated"]),
+        missing_rate_note(current, currency) if all_stores else None,
         html.Div([kpi_card(metric, now, before, currency) for metric in KPIS], className="kpi-grid mb-3", id="kpis"),
         grain_control(chosen.grain),
         dbc.Row([
@@ -59,6 +60,16 @@ def layout(**query):
         dbc.Row([dbc.Col(store_card(shop), md=6, lg=4) for shop in shown], className="g-3 mt-2", id="store-cards"),
         explain.modal(),
     ], id="overview-page")
+
+
+def missing_rate_note(rows: list[dict], currency: str | None):
+    """All stores: days whose money could not be converted (no rate yet) leave the totals unknown, not smaller."""
+    missing = sorted(row["date"] for row in rows if row.get("total_sales") is None)
+    if not missing:
+        return None
+    return dbc.Alert(f"No exchange rate to {currency} yet for {len(missing)} day(s) from {missing[0]:%-d %b %Y}: "
+                     "All-stores money for those days is not shown rather than summed in different currencies.",
+                     color="warning", className="py-2 small", id="missing-fx")
 
 
 def kpi_card(metric: str, now: dict, before: dict | None, currency: str | None) -> dbc.Card:
