@@ -1,20 +1,24 @@
 """The shell around every page: navbar, store and date selectors, and the URL they live in."""
 
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, Dash, Input, Output, ctx, dcc, html, no_update
+from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
+from flask import request
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
-from dashboard import db, queries, selection, sync_indicator
+from dashboard import db, explain, queries, selection, sync_indicator
 
 LOCATION = "_pages_location"  # Dash Pages' own dcc.Location: writing its search re-renders the page
 # (path, label, admins only)
-NAV = [("/", "Overview", False), ("/status", "Status", False), ("/settings", "Settings", True),
-       ("/uploads", "Uploads", False),
-       ("/reconciliation", "Reconciliation", False)]
+NAV = [("/", "Overview", False), ("/marketing", "Marketing", False), ("/products", "Products & customers", False),
+       ("/reconciliation", "Reconciliation", False), ("/uploads", "Uploads", False), ("/status", "Status", False),
+       ("/settings", "Settings", True)]
+# The pages the store and period bar applies to (Settings and Status ignore it, so it is not shown there).
+REPORT_PATHS = ("/", "/marketing", "/products", "/reconciliation")
 
 
 def shell():
@@ -22,13 +26,20 @@ def shell():
     if not current_user.is_authenticated:
         return html.Div()
     shops = queries.list_shops(session=db.get_session())
+    # Dash fetches this layout from the page itself: its Referer names the page, so the bar starts right.
+    path = urlsplit(request.referrer or "").path or "/"
     return html.Div(
         [
             navbar(),
             sync_indicator.banner(),
             sync_indicator.poll(),
-            filter_bar(shops),
-            dbc.Container(dash.page_container, fluid="xl", className="py-4"),
+            filter_bar(shops, shown=path in REPORT_PATHS),
+            dbc.Container(
+                # A page being re-rendered stays visible, dimmed, under a spinner: never a blank area.
+                dcc.Loading(dash.page_container, delay_show=250, overlay_style={"visibility": "visible",
+                                                                                 "opacity": 0.5},
+                            target_components={"_pages_content": "children"}, id="page-loading"),
+                fluid="xl", className="py-4"),
         ]
     )
 
@@ -57,14 +68,23 @@ def navbar() -> dbc.Navbar:
         dbc.Container(
             [
                 dbc.NavbarBrand("Storefront analytics", href="/"),
-                dbc.Nav(links, navbar=True, className="me-auto"),
-                dbc.Nav(sync_indicator.indicator(), navbar=True, className="me-3"),
-                html.Div([user, logout], className="d-flex align-items-center gap-3"),
+                html.Button(html.Span(className="navbar-toggler-icon"), id="navbar-toggler", n_clicks=0, type="button",
+                            className="navbar-toggler", **{"aria-label": "Menu", "aria-controls": "navbar-collapse"}),
+                # Below the lg breakpoint (a phone's 390 px) the links fold behind the toggler.
+                dbc.Collapse(
+                    [
+                        dbc.Nav(links, navbar=True, className="me-auto"),
+                        dbc.Nav(sync_indicator.indicator(), navbar=True, className="me-lg-3"),
+                        html.Div([user, logout], className="d-flex align-items-center gap-3 py-2 py-lg-0"),
+                    ],
+                    id="navbar-collapse", is_open=False, navbar=True,
+                ),
             ],
             fluid="xl",
         ),
         color="dark",
         dark=True,
+        expand="lg",
     )
 
 
@@ -72,29 +92,35 @@ def _labelled(label: str, control, width: dict) -> dbc.Col:
     return dbc.Col([dbc.Label(label, html_for=control.id), control], **width)
 
 
-def filter_bar(shops) -> html.Div:
+def filter_bar(shops, *, shown: bool = True) -> html.Div:
     return html.Div(
         dbc.Container(
             dbc.Row(
                 [
                     _labelled("Store", dcc.Dropdown(id="shop", options=shop_options(shops), clearable=False),
-                              dict(md=3)),
-                    _labelled("Period", dbc.Select(id="preset", options=_options(selection.PRESETS)), dict(md=2)),
+                              dict(xs=12, md=3)),
+                    _labelled("Period", dbc.Select(id="preset", options=_options(selection.PRESETS)),
+                              dict(xs=6, md=2)),
+                    _labelled("Compare with", dbc.Select(id="compare", options=_options(selection.COMPARISONS)),
+                              dict(xs=6, md={"size": 3, "order": "last"})),
                     _labelled(
                         "Dates",
                         dcc.DatePickerRange(id="dates", display_format="D MMM YYYY", first_day_of_week=1),
-                        dict(md=4),
+                        dict(xs=12, md=4),
                     ),
-                    _labelled("Compare with", dbc.Select(id="compare", options=_options(selection.COMPARISONS)),
-                              dict(md=3)),
                 ],
-                className="g-3 align-items-end",
+                className="g-2 g-md-3 align-items-end",
             ),
             fluid="xl",
             className="py-3",
         ),
-        className="filter-bar",
+        className=bar_class(shown),
+        id="filter-bar",
     )
+
+
+def bar_class(shown: bool) -> str:
+    return "filter-bar" if shown else "filter-bar d-none"
 
 
 def shop_options(shops) -> list[dict[str, str]]:
@@ -129,13 +155,15 @@ def register_callbacks(app: Dash) -> None:
     def sync_selection(search, shop, preset, start, end, compare):
         """Keep the selectors and the URL's query string in step, whichever the user changed."""
         trigger = ctx.triggered_id
+        session = db.get_session()
+        # Presets mean today where the store is (All stores: the agency's reporting timezone).
         if trigger in (None, LOCATION):
-            chosen = selection.parse(search or "", today=selection.today())
+            chosen = queries.read_selection(session=session, query=search or "")
         else:
             query = {"shop": shop, "preset": "custom" if trigger == "dates" else preset, "compare": compare}
-            query |= {"start": start, "end": end}
-            chosen = selection.parse(query, today=selection.today())
-        if chosen.shop_id is not None and queries.get_shop(session=db.get_session(), shop_id=chosen.shop_id) is None:
+            query |= {"start": start, "end": end, "grain": selection.parse(search or "", today=selection.today()).grain}
+            chosen = queries.read_selection(session=session, query=query)
+        if chosen.shop_id is not None and queries.get_shop(session=session, shop_id=chosen.shop_id) is None:
             chosen = replace(chosen, shop=selection.ALL_STORES)  # not granted, or gone: never echo it back
         new_search = chosen.to_query()
         # A bare URL already means the defaults: leave it clean rather than render the page twice.
@@ -167,3 +195,33 @@ def register_callbacks(app: Dash) -> None:
     def refresh_store_choices(_pathname):
         """Re-read the stores on navigation: one connected, renamed or removed in Settings shows at once."""
         return shop_options(queries.list_shops(session=db.get_session()))
+
+    @app.callback(Output("filter-bar", "className"), Input(LOCATION, "pathname"), prevent_initial_call=True)
+    def show_filter_bar(pathname):
+        """The store and period bar only on the pages it applies to."""
+        return bar_class(pathname in REPORT_PATHS)
+
+    @app.callback(
+        Output(LOCATION, "search", allow_duplicate=True),
+        Input("grain", "value"),
+        State(LOCATION, "search"),
+        prevent_initial_call=True,
+    )
+    def choose_grain(grain, search):
+        """Day, week or month: written into the URL like the rest of the selection."""
+        chosen = selection.parse(search or "", today=selection.today())
+        if grain == chosen.grain or grain not in selection.GRAINS:
+            return no_update
+        return replace(chosen, grain=grain).to_query()
+
+    @app.callback(
+        Output("navbar-collapse", "is_open"),
+        Input("navbar-toggler", "n_clicks"),
+        State("navbar-collapse", "is_open"),
+        prevent_initial_call=True,
+    )
+    def toggle_navbar(_clicks, is_open):
+        """The phone-width menu button opens and closes the links."""
+        return not is_open
+
+    explain.register_callbacks(app, LOCATION)

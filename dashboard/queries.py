@@ -1,12 +1,13 @@
 """Every read the dashboard makes: through the reporting schema, as the logged-in user (RLS applies)."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Row, text
 from sqlalchemy.orm import Session
 
 import settings
-from dashboard import status
+from dashboard import selection, status
 from models import SOURCES
 
 _SHOPS = """
@@ -436,3 +437,86 @@ def read_reconciliation(*, session: Session, shop_id: int, start, end,
         FROM reporting.reconciliation(:shop_id, :start, :end)
         ORDER BY side, status, day, order_ref
     """), {"shop_id": shop_id, "start": start, "end": end, "tolerance": tolerance}).mappings()]
+# -- overview --------------------------------------------------------------------------------------------------
+# The Overview's reads: the two daily reports above merged per day, per-store totals for All stores, what a
+# store's header needs (backfill done?), and the ledger that explains a day (reporting.sales_ledger, 0012).
+LEDGER_COLUMNS = ("shop_domain", "currency", "day", "order_name", "order_id", "legacy_id", "booked", "orders",
+                  "new_customer", "units", "gross_sales", "discounts", "returns", "net_sales", "shipping",
+                  "taxes", "duties", "additional_fees", "total_sales")
+
+
+def read_daily_overview(*, session: Session, shop_id: int | None, start, end) -> list[dict]:
+    """Sales (daily-revenue) and marketing (mer-roas) side by side, one row per day with anything in it."""
+    days: dict = {}
+    for row in read_report(session=session, report="daily-revenue", shop_id=shop_id, start=start, end=end):
+        days[row["date"]] = dict(row)
+    for row in read_report(session=session, report="mer-roas", shop_id=shop_id, start=start, end=end):
+        day = days.setdefault(row["date"], {"date": row["date"], "currency": row["currency"]})
+        day.update(spend=row["spend"], purchase_value=row["purchase_value"],
+                   fx_estimated=bool(day.get("fx_estimated")) or bool(row["fx_estimated"]))
+        day.setdefault("total_sales", row["total_sales"])
+    return [days[day] for day in sorted(days)]
+
+
+def read_store_totals(*, session: Session, start, end) -> list[dict]:
+    """Per visible store over [start, end]: total sales and ad spend in its currency and in the reporting one."""
+    return [dict(row) for row in session.execute(text("""
+        SELECT sh.shop_id, sh.name, sh.currency, max(m.reporting_currency) AS reporting_currency,
+               coalesce(sum(m.total_sales), 0) AS total_sales, coalesce(sum(m.spend), 0) AS spend,
+               CASE WHEN bool_and(m.fx_rate IS NOT NULL) THEN round(sum(m.total_sales * m.fx_rate), 2) END
+                   AS total_sales_reporting,
+               CASE WHEN bool_and(m.fx_rate IS NOT NULL) THEN round(sum(m.spend * m.fx_rate), 2) END
+                   AS spend_reporting,
+               coalesce(bool_or(m.fx_estimated), false) AS fx_estimated
+        FROM reporting.shop_directory sh
+        LEFT JOIN reporting.mer_roas m ON m.shop_id = sh.shop_id AND m.day BETWEEN :start AND :end
+        GROUP BY sh.shop_id, sh.name, sh.currency
+        ORDER BY lower(sh.name), sh.shop_id
+    """), {"start": start, "end": end}).mappings()]
+
+
+def list_backfills(*, session: Session, shop_id: int | None = None) -> dict[int, bool]:
+    """Whether each visible store's Shopify history (HISTORICAL_INIT) has ever finished."""
+    rows = session.execute(text("""
+        SELECT s.id AS shop_id, EXISTS (
+            SELECT FROM app_dashboard.sync_jobs j WHERE j.shop_id = s.id AND j.source = 'shopify'
+              AND j.kind = 'HISTORICAL_INIT' AND j.status = 'succeeded') AS done
+        FROM app_dashboard.shops s WHERE CAST(:shop_id AS bigint) IS NULL OR s.id = :shop_id
+    """), {"shop_id": shop_id})
+    return {row.shop_id: row.done for row in rows}
+
+
+def read_sales_ledger(*, session: Session, shop_id: int | None, start, end, limit: int | None = None) -> list[dict]:
+    """The orders and reversals booked per day over [start, end] (one row per store, day and order)."""
+    rows = session.execute(text(f"""
+        SELECT {", ".join(LEDGER_COLUMNS)} FROM reporting.sales_ledger(CAST(:shop_id AS bigint), :start, :end)
+        {"LIMIT :limit" if limit else ""}
+    """), {"shop_id": shop_id, "start": start, "end": end, "limit": limit}).mappings()
+    return [dict(row) for row in rows]
+
+
+def get_timezone(*, session: Session, shop_id: int | None) -> str:
+    """The store's IANA timezone (what "today" means for it); All stores, or one not visible: the agency's."""
+    if shop_id is None:
+        return settings.REPORTING_TIMEZONE
+    shop = get_shop(session=session, shop_id=shop_id)
+    return shop.iana_timezone if shop is not None else settings.REPORTING_TIMEZONE
+
+
+def get_reporting_currency(*, session: Session) -> str:
+    """The agency's reporting currency (All stores' money)."""
+    return session.execute(text("SELECT reporting_currency FROM app_dashboard.agency_settings")).scalar()
+
+
+def read_selection(*, session: Session, query) -> selection.Selection:
+    """The selection in a URL's query, its presets in the selected store's timezone (All stores: the agency's)."""
+    return selection.parse_local(query, timezone_of=lambda shop_id: get_timezone(session=session, shop_id=shop_id))
+
+
+def localise_selection(*, session: Session, chosen: selection.Selection) -> selection.Selection:
+    """A selection parsed elsewhere (downloads: the agency's timezone) with its preset in the store's timezone."""
+    if chosen.preset == "custom":
+        return chosen
+    start, end = selection.preset_range(chosen.preset, selection.today(get_timezone(session=session,
+                                                                                    shop_id=chosen.shop_id)))
+    return replace(chosen, start=start, end=end)

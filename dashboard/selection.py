@@ -21,8 +21,10 @@ COMPARISONS = {
     "previous_year": "Same period last year",
     "none": "No comparison",
 }
+GRAINS = {"day": "Day", "week": "Week", "month": "Month"}
 DEFAULT_PRESET = "last_30"
 DEFAULT_COMPARE = "previous_period"
+DEFAULT_GRAIN = "day"
 ALL_STORES = "all"
 # One-time outcomes other pages report in the query (the OAuth callback's `?connected=`): read from a URL,
 # they stay in it when the selection rewrites it, and a change of selector drops them.
@@ -42,6 +44,7 @@ class Selection:
     end: date
     compare: str
     notices: tuple[tuple[str, str], ...] = ()
+    grain: str = DEFAULT_GRAIN  # the charts' buckets: day, week (from Monday) or month
 
     @property
     def shop_id(self) -> int | None:
@@ -57,6 +60,8 @@ class Selection:
         if self.preset == "custom":
             params |= {"start": self.start.isoformat(), "end": self.end.isoformat()}
         params["compare"] = self.compare
+        if self.grain != DEFAULT_GRAIN:  # the default stays out of the URL, which stays short
+            params["grain"] = self.grain
         return "?" + urlencode(params | dict(self.notices))
 
 
@@ -130,6 +135,7 @@ def parse(query: Mapping[str, object] | str, *, today: date) -> Selection:
     shop = ALL_STORES if shop_id is None else str(shop_id)
     preset = _choice(query.get("preset"), PRESETS, DEFAULT_PRESET)
     compare = _choice(query.get("compare"), COMPARISONS, DEFAULT_COMPARE)
+    grain = _choice(query.get("grain"), GRAINS, DEFAULT_GRAIN)
     start, end = parse_date(query.get("start")), parse_date(query.get("end"))
     if preset == "custom" and start and end:
         start, end = min(start, end), max(start, end)
@@ -138,14 +144,21 @@ def parse(query: Mapping[str, object] | str, *, today: date) -> Selection:
             preset = DEFAULT_PRESET
         start, end = preset_range(preset, today)
     notices = tuple((key, str(query[key])) for key in NOTICES if query.get(key))
-    return Selection(shop=shop, preset=preset, start=start, end=end, compare=compare, notices=notices)
+    return Selection(shop=shop, preset=preset, start=start, end=end, compare=compare, notices=notices, grain=grain)
 
 
 def today(timezone: str | None = None) -> date:
-    """Today's date in the agency's reporting timezone (REPORTING_TIMEZONE)."""
+    """Today's date in `timezone` (a store's IANA zone), else the agency's reporting timezone (REPORTING_TIMEZONE)."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
     import settings
 
     return datetime.now(ZoneInfo(timezone or settings.REPORTING_TIMEZONE)).date()
+
+
+def parse_local(query: Mapping[str, object] | str, *, timezone_of) -> Selection:
+    """parse(), with presets meaning today in the selected store's timezone (`timezone_of(shop_id)`)."""
+    mapping = dict(parse_qsl(query.lstrip("?"))) if isinstance(query, str) else query
+    shop_id = parse_id(mapping.get("shop")) if isinstance(mapping, Mapping) else None
+    return parse(query, today=today(timezone_of(shop_id)))

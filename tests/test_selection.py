@@ -1,6 +1,6 @@
 """Presets, comparison periods and the query string (pure logic)."""
 
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import parse_qsl
 
 import pytest
@@ -74,3 +74,34 @@ def test_a_notice_in_the_url_survives_the_rewrite_and_a_change_of_selector_drops
     assert dict(parse_qsl(landed.to_query().lstrip("?")))["connected"] == "alpha.myshopify.com"
     changed = selection.parse({"shop": "all", "preset": "last_7", "compare": "none"}, today=TODAY)
     assert "connected" not in changed.to_query()
+
+
+def test_grain_defaults_to_day_and_stays_out_of_the_url():
+    chosen = parse("?shop=all&preset=last_7", today=TODAY)
+    assert chosen.grain == "day" and "grain" not in chosen.to_query()
+
+
+@pytest.mark.parametrize("grain", ["week", "month"])
+def test_a_grain_round_trips_through_the_url(grain):
+    chosen = parse(f"?shop=3&preset=mtd&grain={grain}", today=TODAY)
+    assert chosen.grain == grain
+    assert dict(parse_qsl(chosen.to_query().lstrip("?")))["grain"] == grain
+    assert parse(chosen.to_query(), today=TODAY) == chosen
+
+
+@pytest.mark.parametrize("bad", ["year", "", "DAY", "week ", "1"])
+def test_an_unknown_grain_falls_back_to_day(bad):
+    assert parse({"grain": bad}, today=TODAY).grain == "day"
+
+
+def test_presets_mean_today_in_the_selected_stores_timezone():
+    asked = []
+
+    def timezone_of(shop_id):
+        asked.append(shop_id)
+        return "Pacific/Kiritimati" if shop_id == 7 else "Pacific/Pago_Pago"  # UTC+14 and UTC-11: 25 h apart
+
+    store = selection.parse_local("?shop=7&preset=last_7", timezone_of=timezone_of)
+    everyone = selection.parse_local("?shop=all&preset=last_7", timezone_of=timezone_of)
+    assert asked == [7, None]
+    assert store.end == everyone.end + timedelta(days=1) or store.end == everyone.end + timedelta(days=2)

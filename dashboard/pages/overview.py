@@ -1,37 +1,205 @@
-"""Overview: the selected stores and period (sales and ads charts join as their data arrives)."""
+"""Overview: KPI cards against the comparison period, sales, marketing, orders and customers over time."""
 
 import dash
+import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 from flask_login import current_user
 
-from dashboard import db, queries, selection
-from dashboard.components import format_range, store_card
+from dashboard import charts, db, downloads, explain, formats, page_header, queries, selection
+from dashboard.components import store_card
+from dashboard.metrics import METRICS
 
 dash.register_page(__name__, path="/", name="Overview", title="Overview · Storefront analytics", order=0)
+
+KPIS = ("total_sales", "net_sales", "orders", "aov", "spend", "mer", "roas", "cac", "new_customer_share",
+        "returning_rate")
+# (download name, chart title, columns of its CSV)
+CHART_COLUMNS = {
+    "overview-sales": ("date", "currency", "orders", "gross_sales", "discounts", "returns", "net_sales", "shipping",
+                       "taxes", "duties", "additional_fees", "total_sales", "spend"),
+    "overview-mer-roas": ("date", "currency", "total_sales", "spend", "purchase_value", "mer", "roas"),
+    "overview-orders": ("date", "currency", "orders", "gross_sales", "discounts", "aov"),
+    "overview-customers": ("date", "new_customers", "returning_customers", "new_customer_share", "returning_rate"),
+}
 
 
 def layout(**query):
     """Render the overview for the selection in the query string."""
-    shops = queries.list_shops(session=db.get_session())
+    session = db.get_session()
+    shops = queries.list_shops(session=session)
     if not shops:
         return no_stores()
-    chosen = selection.parse(query, today=selection.today())
+    chosen = queries.read_selection(session=session, query=query)
     shown = [shop for shop in shops if chosen.shop_id in (None, shop.shop_id)]
     if not shown:
         return dbc.Alert("This store does not exist or you have no access to it.", color="warning", id="no-access")
-    title = "All stores" if chosen.shop_id is None else shown[0].name
-    comparison = chosen.comparison
-    subtitle = format_range(chosen.start, chosen.end) + (
-        f" · compared with {format_range(*comparison)}" if comparison else ""
-    )
-    return html.Div(
-        [
-            html.H1(title, className="h3 mb-1", id="page-title"),
-            html.P(subtitle, className="text-body-secondary", id="period"),
-            dbc.Row([dbc.Col(store_card(shop), md=6, lg=4) for shop in shown], className="g-3"),
-        ]
-    )
+    all_stores = chosen.shop_id is None
+    currency = queries.get_reporting_currency(session=session) if all_stores else shown[0].currency
+    current = queries.read_daily_overview(session=session, shop_id=chosen.shop_id, start=chosen.start, end=chosen.end)
+    previous = (queries.read_daily_overview(session=session, shop_id=chosen.shop_id, start=chosen.comparison[0],
+                                            end=chosen.comparison[1]) if chosen.comparison else None)
+    now, before = charts.totals(current), (charts.totals(previous) if previous is not None else None)
+    rows = charts.bucket(current, chosen.grain, chosen.start, chosen.end)
+    title = "All stores" if all_stores else shown[0].name
+    return html.Div([
+        page_header.header(session=session, chosen=chosen, title=title, fx_estimated=now["fx_estimated"]),
+        missing_rate_note(current, currency) if all_stores else None,
+        html.Div([kpi_card(metric, now, before, currency) for metric in KPIS], className="kpi-grid mb-3", id="kpis"),
+        grain_control(chosen.grain),
+        dbc.Row([
+            chart_col("Sales and ad spend", "sales-chart", charts.sales_and_spend(rows, currency), "overview-sales",
+                      "Click a point: the orders and refunds behind it."),
+            chart_col("MER and ROAS", "mer-chart", charts.mer_and_roas(rows), "overview-mer-roas"),
+            chart_col("Orders and AOV", "orders-chart", charts.orders_and_aov(rows, currency), "overview-orders"),
+            chart_col("New and returning customers", "customers-chart", charts.new_and_returning(rows),
+                      "overview-customers"),
+        ], className="g-3"),
+        store_table(session=session, chosen=chosen, currency=currency) if all_stores and len(shops) > 1 else None,
+        # Each store's status, currency and timezone: what its figures mean (a paused store's stop growing).
+        dbc.Row([dbc.Col(store_card(shop), md=6, lg=4) for shop in shown], className="g-3 mt-2", id="store-cards"),
+        explain.modal(),
+    ], id="overview-page")
+
+
+def missing_rate_note(rows: list[dict], currency: str | None):
+    """All stores: days whose money could not be converted (no rate yet) leave the totals unknown, not smaller."""
+    missing = sorted(row["date"] for row in rows if row.get("total_sales") is None)
+    if not missing:
+        return None
+    return dbc.Alert(f"No exchange rate to {currency} yet for {len(missing)} day(s) from {missing[0]:%-d %b %Y}: "
+                     "All-stores money for those days is not shown rather than summed in different currencies.",
+                     color="warning", className="py-2 small", id="missing-fx")
+
+
+def kpi_card(metric: str, now: dict, before: dict | None, currency: str | None) -> dbc.Card:
+    """A KPI's value, its change against the comparison period, and its formula on hover."""
+    label = METRICS[metric].label
+    change = None if before is None else formats.change(metric, now.get(metric), before.get(metric))
+    if before is not None and now.get(metric) == before.get(metric) == 0:
+        change = formats.Change("no change", "neutral")  # nothing either time, not "new"
+    return dbc.Card(dbc.CardBody([
+        html.Div([html.Span(label, id=f"kpi-label-{metric}", className="kpi-label", tabIndex=0),
+                  dbc.Tooltip(METRICS[metric].formula, target=f"kpi-label-{metric}", placement="top")]),
+        html.Div(formats.value(metric, now.get(metric), currency), className="kpi-value", id=f"kpi-{metric}"),
+        html.Div(change.text, className=f"kpi-change tone-{change.tone}", id=f"kpi-change-{metric}",
+                 title="Against the comparison period") if change else None,
+        dbc.Button("Explain", id={"type": "explain-card", "metric": metric}, color="link", size="sm",
+                   className="kpi-explain p-0 mt-1", title=f"Show how {label} is computed and the rows behind it"),
+    ], className="d-flex flex-column"), className="kpi-card h-100 shadow-sm")
+
+
+def grain_control(grain: str) -> html.Div:
+    """Day, week or month buckets for the charts (kept in the URL)."""
+    return html.Div([
+        dbc.Label("Show by", html_for="grain", className="me-2 mb-0 small text-body-secondary"),
+        dbc.RadioItems(id="grain", options=[{"label": label, "value": value}
+                                            for value, label in selection.GRAINS.items()],
+                       value=grain, inline=True, className="btn-group", inputClassName="btn-check",
+                       labelClassName="btn btn-outline-secondary btn-sm", labelCheckedClassName="active"),
+    ], className="d-flex align-items-center mb-2")
+
+
+def chart_col(title: str, graph_id: str, figure, download: str, hint: str = "") -> dbc.Col:
+    """A chart in a card, its title and CSV button above it."""
+    return dbc.Col(dbc.Card(dbc.CardBody([
+        html.Div([html.H2(title, className="h6 mb-0"), downloads.button(download)],
+                 className="d-flex justify-content-between align-items-center gap-2"),
+        html.Div(hint, className="small text-body-secondary") if hint else None,
+        # No toolbar: it covered the legend on a phone; dragging still zooms, a double click resets.
+        dcc.Graph(id=graph_id, figure=figure, config=charts.CONFIG | {"displayModeBar": False},
+                  className="overview-graph"),
+    ]), className="h-100 shadow-sm"), lg=6)
+
+
+def store_table(*, session, chosen: selection.Selection, currency: str) -> html.Div:
+    """All stores: each store's sales, spend and MER, with their changes, to spot the store that moved."""
+    rows = store_rows(session=session, chosen=chosen)
+    columns = [
+        {"field": "store", "headerName": "Store", "pinned": "left", "minWidth": 140},
+        *[_money(key, f"{label} ({currency})") for key, label in (("total_sales", "Sales"), ("spend", "Ad spend"))],
+        {"field": "mer", "headerName": "MER", "type": "rightAligned",
+         "valueFormatter": {"function": "params.value == null ? '–' : d3.format(',.2f')(params.value) + '×'"}},
+        *[_change(f"{key}_change", f"{label} change", METRICS[key].higher_is_better)
+          for key, label in (("total_sales", "Sales"), ("spend", "Spend"), ("mer", "MER"))],
+    ]
+    return html.Div([
+        html.Div([html.H2("Stores", className="h5 mb-0"), downloads.button("overview-stores")],
+                 className="d-flex justify-content-between align-items-center mt-4 mb-2"),
+        dag.AgGrid(id="store-table", rowData=rows, columnDefs=columns, className="ag-theme-quartz",
+                   defaultColDef={"sortable": True, "resizable": True, "filter": True, "minWidth": 110,
+                                  "wrapHeaderText": True, "autoHeaderHeight": True},
+                   dashGridOptions={"domLayout": "autoHeight"}, columnSize="responsiveSizeToFit",
+                   style={"width": "100%"}),
+    ], id="stores")
+
+
+def _money(key: str, label: str) -> dict:
+    return {"field": key, "headerName": label, "type": "rightAligned",
+            "valueFormatter": {"function": "params.value == null ? '–' : d3.format(',.2f')(params.value)"}}
+
+
+def _change(key: str, label: str, higher_is_better: bool) -> dict:
+    # Arrow and sign in the text, the colour a second cue (formats.change's convention).
+    good, bad = ("x > 0", "x < 0") if higher_is_better else ("x < 0", "x > 0")
+    text = ("params.value == null ? '–' : (params.value > 0 ? '▲ +' : params.value < 0 ? '▼ −' : '= ') "
+            "+ d3.format('.1%')(Math.abs(params.value))")
+    return {"field": key, "headerName": label, "type": "rightAligned", "valueFormatter": {"function": text},
+            "cellClassRules": {"tone-good": good, "tone-bad": bad}}
+
+
+def store_rows(*, session, chosen: selection.Selection) -> list[dict]:
+    """Per store: sales, spend and MER in the reporting currency, and their changes as fractions."""
+    now = queries.read_store_totals(session=session, start=chosen.start, end=chosen.end)
+    before = ({row["shop_id"]: row for row in queries.read_store_totals(
+        session=session, start=chosen.comparison[0], end=chosen.comparison[1])} if chosen.comparison else {})
+    out = []
+    for row in now:
+        previous = before.get(row["shop_id"], {})
+        figures = _figures(row)
+        earlier = _figures(previous) if previous else {}
+        out.append({"shop_id": row["shop_id"], "store": row["name"], **figures,
+                    **{f"{key}_change": _fraction(figures[key], earlier.get(key)) for key in figures}})
+    return out
+
+
+def _figures(row: dict) -> dict:
+    sales, spend = row.get("total_sales_reporting"), row.get("spend_reporting")
+    mer = float(sales / spend) if sales is not None and spend else None
+    return {"total_sales": None if sales is None else float(sales), "spend": None if spend is None else float(spend),
+            "mer": mer}
+
+
+def _fraction(current, previous) -> float | None:
+    if current is None or not previous:
+        return None
+    return (current - previous) / abs(previous)
+
+
+@downloads.reader("overview-stores")
+def read_store_csv(*, session, chosen: selection.Selection, arg: str) -> list[dict]:
+    """The stores table's rows."""
+    return store_rows(session=session, chosen=queries.localise_selection(session=session, chosen=chosen))
+
+
+def _chart_reader(name: str):
+    @downloads.reader(name)
+    def read(*, session, chosen: selection.Selection, arg: str) -> list[dict]:
+        shop = None if chosen.shop_id is None else queries.get_shop(session=session, shop_id=chosen.shop_id)
+        if chosen.shop_id is not None and shop is None:
+            return []  # not granted, or gone
+        chosen = queries.localise_selection(session=session, chosen=chosen)  # the dates the page shows
+        currency = shop.currency if shop else queries.get_reporting_currency(session=session)
+        current = queries.read_daily_overview(session=session, shop_id=chosen.shop_id, start=chosen.start,
+                                              end=chosen.end)
+        rows = charts.bucket(current, chosen.grain, chosen.start, chosen.end)
+        return [{key: (currency if key == "currency" else row.get(key)) for key in CHART_COLUMNS[name]}
+                for row in rows]
+    return read
+
+
+for _name in CHART_COLUMNS:
+    _chart_reader(_name)
 
 
 def no_stores():

@@ -15,8 +15,8 @@ from alembic import op
 
 from migrations.rls import SCHEDULER_ROLE, WEB_ROLE, tenant_table
 
-revision = "0012"
-down_revision = "0011"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
