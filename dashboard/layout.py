@@ -14,7 +14,7 @@ from dashboard import db, explain, queries, selection, sync_indicator
 
 LOCATION = "_pages_location"  # Dash Pages' own dcc.Location: writing its search re-renders the page
 # (path, label, admins only)
-NAV = [("/", "Overview", False), ("/marketing", "Marketing", False), ("/products", "Products & customers", False),
+NAV = [("/", "Overview", False), ("/marketing", "Marketing", False), ("/products", "Products", False),
        ("/reconciliation", "Reconciliation", False), ("/uploads", "Uploads", False), ("/status", "Status", False),
        ("/settings", "Settings", True)]
 # The pages the store and period bar applies to (Settings and Status ignore it, so it is not shown there).
@@ -46,14 +46,16 @@ def shell():
 
 def navbar() -> dbc.Navbar:
     links = [
-        dbc.NavItem(dbc.NavLink(label, href=path, active="exact", id={"type": "nav-link", "path": path}))
+        dbc.NavItem(dbc.NavLink(label, href=path, active="exact", id={"type": "nav-link", "path": path},
+                                className="text-nowrap"))
         for path, label, admins_only in NAV
         if current_user.is_admin or not admins_only
     ]
     logout = html.Form(
         [
             dcc.Input(type="hidden", name="csrf_token", value=generate_csrf(), id="logout-csrf"),
-            dbc.Button("Log out", type="submit", color="light", outline=True, size="sm", id="logout"),
+            dbc.Button("Log out", type="submit", color="light", outline=True, size="sm", id="logout",
+                       className="text-nowrap"),
         ],
         action="/logout",
         method="POST",

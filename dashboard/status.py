@@ -142,7 +142,7 @@ def indicator_text(*, syncing: int, percent: int | None, failing: int, delayed: 
                    scheduler_running: bool = True) -> tuple[str, str]:
     """The navbar's words and colour: a stopped scheduler first, then syncing, failures, delays; else all is well."""
     if not scheduler_running:
-        return "Sync stopped: no scheduler running", "danger"
+        return "Sync stopped", "danger"
     if syncing:
         stores = "store" if syncing == 1 else "stores"
         return f"Syncing {syncing} {stores}" + (f", {percent}%" if percent is not None else ""), "info"

@@ -83,7 +83,7 @@ def test_progress_moves_to_done_a_failure_offers_retry_and_a_stopped_scheduler_s
 
     _execute(scheduler_sessions, "DELETE FROM app_dashboard.scheduler_heartbeats")
     dash_duo.wait_for_contains_text("#scheduler-banner", "The scheduler is not running: jobs have been waiting since")
-    dash_duo.wait_for_contains_text("#sync-indicator", "Sync stopped: no scheduler running")
+    dash_duo.wait_for_contains_text("#sync-indicator", "Sync stopped")
     _shot(dash_duo, "status-scheduler-down")
     logs = dash_duo.get_logs()
     assert logs == [], logs

@@ -88,7 +88,7 @@ def test_the_indicator_never_says_up_to_date_when_stores_are_behind_or_nothing_s
     assert status.indicator_text(syncing=0, percent=None, failing=0, delayed=2) == (
         "2 stores are behind schedule", "warning")
     assert status.indicator_text(syncing=1, percent=40, failing=0, scheduler_running=False) == (
-        "Sync stopped: no scheduler running", "danger")
+        "Sync stopped", "danger")
 
 
 def test_overall_percent_weighs_by_size():
