@@ -277,6 +277,23 @@ def orders_and_aov(rows: list[dict], currency: str | None) -> go.Figure:
     return _room_for_dates(figure)
 
 
+def sales_by_channel(rows: list[dict], currency: str | None) -> go.Figure:
+    """Total sales per sales channel (Shopify, then each uploaded marketplace), largest on top."""
+    rows = [row for row in rows if row.get("sales") is not None]
+    if not rows:
+        return empty("No sales in this period")
+    rows = sorted(rows, key=lambda row: row["sales"])
+    figure = go.Figure(layout=dict(template=TEMPLATE, height=80 + 40 * len(rows), hovermode="closest",
+                                   showlegend=False))
+    figure.add_bar(y=[row["channel"] for row in rows], x=[row["sales"] for row in rows], orientation="h",
+                   marker_color=METRICS["total_sales"].colour,
+                   text=[formats.money(row["sales"], currency) for row in rows], textposition="auto",
+                   customdata=[formats.count(row["orders"]) for row in rows],
+                   hovertemplate="%{y}: %{text} from %{customdata} orders<extra></extra>")
+    figure.update_yaxes(automargin=True)
+    return figure
+
+
 def new_and_returning(rows: list[dict]) -> go.Figure:
     """New and returning customers per bucket, stacked."""
     if not any(row.get("new_customers") or row.get("returning_customers") for row in rows):

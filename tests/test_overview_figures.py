@@ -180,3 +180,14 @@ def test_a_periods_explain_reads_only_its_latest_days_that_fit_the_table():
 def test_without_any_spend_the_sales_chart_draws_no_flat_spend_line():
     rows = charts.bucket([_day("2026-11-30", total_sales=55, spend=0)], "day", date(2026, 11, 30), date(2026, 12, 1))
     assert [t.name for t in charts.sales_and_spend(rows, "EUR").data] == ["Total sales"]
+
+
+def test_sales_by_channel_puts_the_largest_on_top_with_its_money_and_orders():
+    figure = charts.sales_by_channel([
+        {"channel": "Shopify", "orders": 3, "sales": Decimal("100.00")},
+        {"channel": "Amazon", "orders": 1, "sales": Decimal("250.00")},
+        {"channel": "Zalando", "orders": 2, "sales": None},  # a missing rate: not drawn as zero
+    ], "EUR")
+    bar = figure.data[0]
+    assert list(bar.y) == ["Shopify", "Amazon"] and list(bar.text) == ["€100.00", "€250.00"]
+    assert charts.sales_by_channel([], "EUR").layout.annotations[0].text == "No sales in this period"

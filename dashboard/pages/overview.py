@@ -54,6 +54,7 @@ def layout(**query):
             chart_col("Orders and AOV", "orders-chart", charts.orders_and_aov(rows, currency), "overview-orders"),
             chart_col("New and returning customers", "customers-chart", charts.new_and_returning(rows),
                       "overview-customers"),
+            channel_col(session=session, chosen=chosen, currency=currency),
         ], className="g-3"),
         store_table(session=session, chosen=chosen, currency=currency) if all_stores and len(shops) > 1 else None,
         # Each store's status, currency and timezone: what its figures mean (a paused store's stop growing).
@@ -110,6 +111,24 @@ def chart_col(title: str, graph_id: str, figure, download: str, hint: str = "") 
         dcc.Graph(id=graph_id, figure=figure, config=charts.CONFIG | {"displayModeBar": False},
                   className="overview-graph"),
     ]), className="h-100 shadow-sm"), lg=6)
+
+
+def channel_col(*, session, chosen: selection.Selection, currency: str | None) -> dbc.Col | None:
+    """Total sales split by channel, when marketplace orders were uploaded for the selection's stores."""
+    channels = queries.read_sales_by_channel(session=session, shop_id=chosen.shop_id, start=chosen.start,
+                                             end=chosen.end)
+    if all(row["channel"] == "Shopify" for row in channels):  # the view's name for the store's own sales
+        return None
+    return chart_col("Total sales by channel", "channel-chart", charts.sales_by_channel(channels, currency),
+                     "overview-channels", "The KPIs and MER above count Shopify's sales; uploaded marketplace "
+                     "orders are shown beside them.")
+
+
+@downloads.reader("overview-channels")
+def read_channel_csv(*, session, chosen: selection.Selection, arg: str) -> list[dict]:
+    """The channel split's rows."""
+    chosen = queries.localise_selection(session=session, chosen=chosen)
+    return queries.read_sales_by_channel(session=session, shop_id=chosen.shop_id, start=chosen.start, end=chosen.end)
 
 
 def store_table(*, session, chosen: selection.Selection, currency: str) -> html.Div:

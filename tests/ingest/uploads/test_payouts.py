@@ -121,3 +121,28 @@ def test_sales_by_channel_puts_marketplaces_beside_shopify(cli, capsys, shop, tm
                                              end=date(2026, 11, 30))
     assert [(r["channel"], r["orders"], str(r["sales"])) for r in rows] == [
         ("Shopify", 3, "100.00"), ("Amazon", 1, "25.00"), ("Zalando", 1, "18.00")]
+
+
+def test_the_overview_splits_total_sales_by_channel_once_a_marketplace_is_uploaded(cli, shop, tmp_path, client,
+                                                                                   make_user):
+    import json
+
+    from tests.web import callback, login
+
+    shop_id, domain = shop
+    make_user("member@example.com", shops=[shop_id])
+    login(client, "member@example.com")
+    page = {"_pages_location.pathname": "/",
+            "_pages_location.search": f"?shop={shop_id}&preset=custom&start=2026-11-01&end=2026-11-30"}
+
+    def rendered() -> str:
+        response = callback(client, "_pages_content.children", page)
+        assert response.status_code == 200
+        return json.dumps(response.get_json()["response"])
+
+    assert "channel-chart" not in rendered()  # Shopify alone: nothing to split
+    orders = write(tmp_path / "orders.csv", "Order ID,Date,Currency,Gross,Discounts,Refunds,Fees,Net,Channel\n"
+                   "AMZ-1,2026-11-05T10:00:00+01:00,EUR,30.00,5.00,0,3,22,Amazon\n")
+    assert cli(["load", "--shop", domain, "--kind", "marketplace-orders", orders]) == 0
+    shown = rendered()
+    assert "channel-chart" in shown and "Amazon" in shown and "\\u20ac25.00" in shown
