@@ -11,7 +11,7 @@ import dash_bootstrap_components as dbc
 from dash import MATCH, Dash, Input, Output, State, dcc, html
 from sqlalchemy.orm import Session
 
-from dashboard import db, export, selection
+from dashboard import db, export, queries, selection
 
 # name -> reader(session=, chosen=, arg=) -> rows; `arg` is the button's own detail (a day, a campaign id).
 READERS: dict[str, Callable[..., list[dict]]] = {}
@@ -61,6 +61,7 @@ def register_callbacks(app: Dash, location: str) -> None:
         name, arg = button_id["name"], str(button_id.get("arg") or "")
         if name not in READERS:
             return None
-        chosen = selection.parse(search or "", today=selection.today())
-        text = read_csv(session=db.get_session(), name=name, chosen=chosen, arg=arg)
+        session = db.get_session()
+        chosen = queries.read_selection(session=session, query=search or "")  # presets in the store's timezone
+        text = read_csv(session=session, name=name, chosen=chosen, arg=arg)
         return dict(content=text, filename=filename(name, chosen, arg), type="text/csv")
