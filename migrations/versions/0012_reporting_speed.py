@@ -1,0 +1,261 @@
+"""Report queries in milliseconds: a dense daily FX table the views join by key, and monthly product rollups.
+
+Revision ID: 0012
+Revises: 0011
+
+reporting.fx_daily holds, for every currency with ECB rates and every day from its first rate to a year past
+today (or the last rate), the latest rate on or before that day (units per euro) and that rate's own day:
+what reporting.per_euro answers, precomputed, so a view converts a row with two hash- or index-joined rows
+instead of two function calls with their own index probes. Statement triggers on fx_rates recompute the
+currencies whose rates changed, from the first changed day on. A day outside the table (before a currency's
+first rate, past the horizon) still goes through reporting.fx: the figures are the same either way.
+
+reporting.monthly_products sums reporting.daily_products per shop-local calendar month, kept by the same
+flush (the touched days' months) and rebuilt with it: one store's top products over a long range read whole
+months from it and only the edge days from the daily rollup.
+"""
+
+import importlib
+
+from alembic import op
+
+from migrations.rls import SCHEDULER_ROLE, WEB_ROLE
+
+revision = "0012"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+HORIZON_DAYS = 366
+
+FX_DAILY = f"""
+CREATE TABLE reporting.fx_daily (
+    currency text NOT NULL,
+    day      date NOT NULL,
+    per_euro numeric NOT NULL,
+    rate_day date NOT NULL,
+    PRIMARY KEY (currency, day)
+);
+
+-- The days a currency's dense rates cover: from its first rate (the earliest of all for the euro) to the horizon.
+CREATE FUNCTION reporting.refresh_fx_daily(currencies text[], since date) RETURNS void LANGUAGE sql AS $$
+    DELETE FROM reporting.fx_daily WHERE currency = ANY(currencies) AND day >= since;
+    WITH span AS (
+        SELECT greatest(max(day), current_date) + {HORIZON_DAYS} AS horizon, min(day) AS first_day
+        FROM reporting.fx_rates WHERE base = 'EUR'
+    ), firsts AS (
+        SELECT c AS currency,
+               CASE WHEN c = 'EUR' THEN s.first_day
+                    ELSE (SELECT min(day) FROM reporting.fx_rates WHERE base = 'EUR' AND quote = c) END AS first_day,
+               s.horizon
+        FROM unnest(currencies) c, span s
+    )
+    INSERT INTO reporting.fx_daily (currency, day, per_euro, rate_day)
+    SELECT f.currency, d::date, r.rate, r.rate_day
+    FROM firsts f, generate_series(greatest(f.first_day, since), f.horizon, interval '1 day') d,
+         LATERAL reporting.per_euro(f.currency, d::date) r
+    WHERE f.first_day IS NOT NULL
+$$;
+
+-- reporting.fx behind a PL/pgSQL call: the planner plans it when it runs (rarely), not inlined into every view.
+CREATE FUNCTION reporting.fx_uncovered(from_currency text, to_currency text, on_day date)
+    RETURNS TABLE (rate numeric, rate_day date) LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY SELECT f.rate, f.rate_day FROM reporting.fx(from_currency, to_currency, on_day) f;
+END $$;
+
+-- Rates inserted, changed or deleted are noted per transaction (currency, first day) and the dense rows
+-- recomputed once, at commit: a file loads in many statements, and each would otherwise redo the years after it.
+CREATE UNLOGGED TABLE reporting.fx_dirty (
+    xact     bigint NOT NULL,
+    currency text NOT NULL,
+    since    date NOT NULL,
+    PRIMARY KEY (xact, currency)
+);
+
+CREATE FUNCTION reporting.note_fx(changed_rates jsonb) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO reporting.fx_dirty (xact, currency, since)
+    SELECT reporting.current_xact(), quote, min(day)
+    FROM jsonb_to_recordset(changed_rates) AS x(quote text, day date) GROUP BY quote
+    ON CONFLICT (xact, currency) DO UPDATE SET since = least(reporting.fx_dirty.since, excluded.since)
+$$;
+
+CREATE FUNCTION reporting.touch_fx_rates() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM reporting.note_fx((SELECT jsonb_agg(jsonb_build_object('quote', quote, 'day', day))
+                                   FROM new_rates WHERE base = 'EUR'));
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM reporting.note_fx((SELECT jsonb_agg(jsonb_build_object('quote', quote, 'day', day))
+                                   FROM old_rates WHERE base = 'EUR'));
+    ELSE  -- a reload of the same rates changes nothing
+        PERFORM reporting.note_fx((SELECT jsonb_agg(jsonb_build_object('quote', n.quote, 'day', n.day))
+                                   FROM new_rates n JOIN old_rates o USING (base, quote, day)
+                                   WHERE n.base = 'EUR' AND n.rate IS DISTINCT FROM o.rate));
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- At commit: every noted currency from its first changed day; the euro's rows span all currencies' days.
+CREATE FUNCTION reporting.flush_fx() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    noted record;
+    me bigint := reporting.current_xact();
+BEGIN
+    FOR noted IN DELETE FROM reporting.fx_dirty WHERE xact = me RETURNING currency, since LOOP
+        PERFORM reporting.refresh_fx_daily(ARRAY[noted.currency], noted.since);
+    END LOOP;
+    IF FOUND THEN
+        PERFORM reporting.refresh_fx_daily(ARRAY['EUR'], '-infinity');
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER fx_daily_insert AFTER INSERT ON reporting.fx_rates REFERENCING NEW TABLE AS new_rates
+    FOR EACH STATEMENT EXECUTE FUNCTION reporting.touch_fx_rates();
+CREATE TRIGGER fx_daily_update AFTER UPDATE ON reporting.fx_rates
+    REFERENCING OLD TABLE AS old_rates NEW TABLE AS new_rates
+    FOR EACH STATEMENT EXECUTE FUNCTION reporting.touch_fx_rates();
+CREATE TRIGGER fx_daily_delete AFTER DELETE ON reporting.fx_rates REFERENCING OLD TABLE AS old_rates
+    FOR EACH STATEMENT EXECUTE FUNCTION reporting.touch_fx_rates();
+CREATE CONSTRAINT TRIGGER fx_daily_flush AFTER INSERT ON reporting.fx_dirty
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION reporting.flush_fx();
+"""
+
+
+def rate(alias: str, source: str, target: str, day: str) -> tuple[str, str]:
+    """(rate, rate_day) from `source` to `target` currency on `day`, through fx_daily joined as {alias}f, {alias}t.
+
+    The same values as reporting.fx (which answers a day fx_daily does not cover).
+    """
+    f, t = f"{alias}f", f"{alias}t"
+    both = f"{f}.per_euro IS NOT NULL AND {t}.per_euro IS NOT NULL"
+    fallback = f"reporting.fx_uncovered({source}, {target}, {day})"
+    value = (f"CASE WHEN {source} = {target} THEN 1::numeric WHEN {both} THEN {t}.per_euro / {f}.per_euro "
+             f"ELSE (SELECT x.rate FROM {fallback} x) END")
+    rate_day = (f"CASE WHEN {source} = {target} THEN {day} WHEN {both} THEN least({f}.rate_day, {t}.rate_day) "
+                f"ELSE (SELECT x.rate_day FROM {fallback} x) END")
+    return value, rate_day
+
+
+def rate_joins(alias: str, source: str, target: str, day: str) -> str:
+    return (f"LEFT JOIN reporting.fx_daily {alias}f ON {alias}f.currency = {source} AND {alias}f.day = {day}\n"
+            f"LEFT JOIN reporting.fx_daily {alias}t ON {alias}t.currency = {target} AND {alias}t.day = {day}")
+
+
+def reporting_fx(day: str) -> str:
+    """The 0011 views' last three columns: reporting currency, rate to it, whether that rate is an earlier day's."""
+    value, rate_day = rate("rc", "sh.currency", "a.reporting_currency", day)
+    return f"a.reporting_currency, {value} AS fx_rate, coalesce({rate_day} < {day}, true) AS fx_estimated"
+
+
+def reporting_join(day: str) -> str:
+    return ("CROSS JOIN app_dashboard.agency_settings a\n"
+            + rate_joins("rc", "sh.currency", "a.reporting_currency", day))
+
+
+SHOP_RATE, SHOP_RATE_DAY = rate("sc", "m.currency", "sh.currency", "m.day")
+ACCOUNT_RATE, ACCOUNT_RATE_DAY = rate("rc", "m.currency", "a.reporting_currency", "m.day")
+META_COLUMNS = """m.currency AS account_currency, m.spend, m.impressions, m.clicks, m.link_clicks, m.purchases,
+       m.purchase_value, sh.currency, s.rate AS shop_fx_rate,
+       round(m.spend * s.rate, 2) AS spend_shop, round(m.purchase_value * s.rate, 2) AS purchase_value_shop,
+       coalesce(s.rate_day < m.day, true) AS shop_fx_estimated,
+       a.reporting_currency, r.rate AS fx_rate, coalesce(r.rate_day < m.day, true) AS fx_estimated"""
+META_JOINS = f"""JOIN app_dashboard.shops sh ON sh.id = m.shop_id
+CROSS JOIN app_dashboard.agency_settings a
+{rate_joins("sc", "m.currency", "sh.currency", "m.day")}
+{rate_joins("rc", "m.currency", "a.reporting_currency", "m.day")}
+CROSS JOIN LATERAL (SELECT {SHOP_RATE} AS rate, {SHOP_RATE_DAY} AS rate_day) s
+CROSS JOIN LATERAL (SELECT {ACCOUNT_RATE} AS rate, {ACCOUNT_RATE_DAY} AS rate_day) r"""
+
+MER_RATE, MER_RATE_DAY = rate("rc", "sh.currency", "a.reporting_currency", "k.day")
+
+# Same names, columns and meaning as migration 0011's views; only how the rates are found differs.
+VIEWS = f"""
+CREATE OR REPLACE VIEW reporting.daily_revenue WITH (security_invoker = true) AS
+SELECT r.shop_id, sh.shop_domain, r.day, sh.currency, r.orders, r.units, r.gross_sales, r.discounts, r.returns,
+       r.net_sales, r.shipping, r.taxes, r.duties, r.additional_fees, r.total_sales,
+       round((r.gross_sales - r.discounts) / nullif(r.orders, 0), 2) AS aov,
+       r.new_customers, r.new_customer_orders, r.new_customer_net_sales,
+       r.returning_customers, r.returning_customer_orders, r.returning_customer_net_sales,
+       {reporting_fx("r.day")}
+FROM reporting.daily_sales r JOIN app_dashboard.shops sh ON sh.id = r.shop_id
+{reporting_join("r.day")};
+
+CREATE OR REPLACE VIEW reporting.marketing_daily WITH (security_invoker = true) AS
+SELECT m.shop_id, sh.shop_domain, m.day, m.account_id, {META_COLUMNS}
+FROM reporting.daily_marketing m
+{META_JOINS};
+
+CREATE OR REPLACE VIEW reporting.campaign_daily WITH (security_invoker = true) AS
+SELECT m.shop_id, sh.shop_domain, m.day, m.account_id, m.campaign_id, m.campaign_name, m.objective, {META_COLUMNS}
+FROM reporting.daily_campaigns m
+{META_JOINS};
+
+-- The keys are the union of the two rollups' (shop, day) pairs, so a filter on shop and day reaches both
+-- rollups' indexes (a FULL JOIN's merged keys would not let it through).
+CREATE OR REPLACE VIEW reporting.mer_roas WITH (security_invoker = true) AS
+WITH spend AS (
+    SELECT shop_id, day, sum(spend_shop) AS spend, sum(purchases) AS purchases,
+           sum(purchase_value_shop) AS purchase_value, bool_or(shop_fx_estimated) AS shop_fx_estimated
+    FROM reporting.marketing_daily GROUP BY shop_id, day
+)
+SELECT k.shop_id, sh.shop_domain, k.day, sh.currency, coalesce(r.orders, 0) AS orders,
+       coalesce(r.total_sales, 0) AS total_sales, coalesce(r.new_customers, 0) AS new_customers,
+       coalesce(s.spend, 0) AS spend, coalesce(s.purchases, 0) AS purchases,
+       coalesce(s.purchase_value, 0) AS purchase_value,
+       round(coalesce(r.total_sales, 0) / nullif(s.spend, 0), 4) AS mer,
+       round(s.purchase_value / nullif(s.spend, 0), 4) AS roas,
+       round(s.spend / nullif(r.new_customers, 0), 2) AS cac,
+       coalesce(s.shop_fx_estimated, false) AS shop_fx_estimated, a.reporting_currency, {MER_RATE} AS fx_rate,
+       coalesce({MER_RATE_DAY} < k.day, true) OR coalesce(s.shop_fx_estimated, false) AS fx_estimated
+FROM (SELECT shop_id, day FROM reporting.daily_sales UNION SELECT shop_id, day FROM reporting.daily_marketing) k
+LEFT JOIN reporting.daily_sales r ON r.shop_id = k.shop_id AND r.day = k.day
+LEFT JOIN spend s ON s.shop_id = k.shop_id AND s.day = k.day
+JOIN app_dashboard.shops sh ON sh.id = k.shop_id
+{reporting_join("k.day")};
+
+CREATE OR REPLACE VIEW reporting.product_daily WITH (security_invoker = true) AS
+SELECT p.shop_id, sh.shop_domain, p.day, p.product_id, p.variant_id, p.product_title, p.variant_title, p.sku,
+       sh.currency, p.units_sold, p.units_returned, p.net_sales,
+       {reporting_fx("p.day")}
+FROM reporting.daily_products p JOIN app_dashboard.shops sh ON sh.id = p.shop_id
+{reporting_join("p.day")};
+
+CREATE OR REPLACE VIEW reporting.customer_summary WITH (security_invoker = true) AS
+SELECT c.shop_id, sh.shop_domain, c.customer_id, c.display_name, c.email, c.first_order_day, c.last_order_day,
+       c.orders, sh.currency, c.net_sales, round(c.net_sales / nullif(c.orders, 0), 2) AS net_sales_per_order,
+       {reporting_fx("c.last_order_day")}
+FROM reporting.customer_facts c JOIN app_dashboard.shops sh ON sh.id = c.shop_id
+{reporting_join("c.last_order_day")};
+"""
+
+FUNCTIONS = ("FUNCTION reporting.refresh_fx_daily(text[], date), reporting.note_fx(jsonb), "
+             "reporting.touch_fx_rates(), reporting.flush_fx()")
+GRANTS = f"""
+GRANT SELECT ON reporting.fx_daily TO {WEB_ROLE}, {SCHEDULER_ROLE};
+REVOKE EXECUTE ON FUNCTION reporting.fx_uncovered(text, text, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION reporting.fx_uncovered(text, text, date) TO {WEB_ROLE}, {SCHEDULER_ROLE};
+GRANT ALL ON reporting.fx_daily TO {SCHEDULER_ROLE};
+REVOKE ALL ON reporting.fx_dirty FROM {WEB_ROLE};
+GRANT ALL ON reporting.fx_dirty TO {SCHEDULER_ROLE};
+REVOKE EXECUTE ON {FUNCTIONS} FROM PUBLIC;
+GRANT EXECUTE ON {FUNCTIONS} TO {SCHEDULER_ROLE};
+"""
+
+
+def upgrade() -> None:
+    op.execute(FX_DAILY)
+    op.execute(VIEWS)
+    op.execute(GRANTS)
+    op.execute("SELECT reporting.refresh_fx_daily(ARRAY(SELECT DISTINCT quote FROM reporting.fx_rates "
+               "WHERE base = 'EUR') || ARRAY['EUR'], '-infinity')")
+
+
+def downgrade() -> None:
+    views = importlib.import_module("migrations.versions.0011_views").VIEWS
+    op.execute(views.replace("CREATE VIEW", "CREATE OR REPLACE VIEW"))
+    for trigger in ("insert", "update", "delete"):
+        op.execute(f"DROP TRIGGER fx_daily_{trigger} ON reporting.fx_rates")
+    op.execute("DROP TABLE reporting.fx_dirty, reporting.fx_daily")
+    op.execute(f"DROP {FUNCTIONS}, reporting.fx_uncovered(text, text, date)")
