@@ -235,15 +235,47 @@ def _top_products(all_shops: bool) -> str:
 
 def _top_customers(all_shops: bool) -> str:
     # Customers who ordered in the range, by net sales to date (converted at their last order day's rate).
-    net = "round(net_sales * fx_rate, 2)" if all_shops else "net_sales"
+    if all_shops:
+        return _top_customers_all()
     return f"""
         SELECT shop_domain, customer_id, display_name, email, first_order_day, last_order_day, orders,
-               {"reporting_currency" if all_shops else "currency"} AS currency, {net} AS net_sales,
-               {"fx_estimated" if all_shops else "false AS fx_estimated"}
+               currency, net_sales, false AS fx_estimated
         FROM reporting.customer_summary
-        WHERE (CAST(:shop_id AS bigint) IS NULL OR shop_id = :shop_id)
-          AND first_order_day <= :end AND last_order_day >= :start
-        ORDER BY {net} DESC NULLS LAST, customer_id LIMIT {TOP_ROWS}"""
+        WHERE shop_id = :shop_id AND first_order_day <= :end AND last_order_day >= :start
+        ORDER BY net_sales DESC NULLS LAST, customer_id LIMIT {TOP_ROWS}"""
+
+
+# All stores: each store's first TOP_ROWS customers by net sales in its own currency (an index range) give a
+# lower bound `low` of the TOP_ROWS-th converted figure; a customer can reach it only if net sales times the
+# highest rate of its store's currency since the start reach it (less a cent for rounding), so only those are
+# read and converted. Without a bound (too few customers, no rate, a negative bound) every customer is read.
+def _top_customers_all() -> str:
+    active = "c.shop_id = s.id AND c.first_order_day <= :end AND c.last_order_day >= :start"
+    return f"""
+        WITH shops AS MATERIALIZED (
+            SELECT sh.id, CASE WHEN sh.currency = a.reporting_currency THEN 1 ELSE (
+                       SELECT max(t.per_euro / f.per_euro) FROM reporting.fx_daily f
+                       JOIN reporting.fx_daily t ON t.currency = a.reporting_currency AND t.day = f.day
+                       WHERE f.currency = sh.currency AND f.day >= :start) END AS max_rate
+            FROM app_dashboard.shops sh CROSS JOIN app_dashboard.agency_settings a
+        ), firsts AS MATERIALIZED (
+            SELECT c.value FROM shops s CROSS JOIN LATERAL (
+                SELECT round(c.net_sales * c.fx_rate, 2) AS value FROM reporting.customer_summary c
+                WHERE {active} ORDER BY c.net_sales DESC LIMIT {TOP_ROWS}) c
+        ), bound AS (
+            SELECT (array_agg(value ORDER BY value DESC) FILTER (WHERE value IS NOT NULL))[{TOP_ROWS}] AS low
+            FROM firsts
+        ), thresholds AS MATERIALIZED (
+            SELECT s.id, coalesce(CASE WHEN b.low > 0.01 THEN (b.low - 0.01) / s.max_rate END,
+                                  '-Infinity'::numeric) AS threshold
+            FROM shops s CROSS JOIN bound b
+        )
+        SELECT c.shop_domain, c.customer_id, c.display_name, c.email, c.first_order_day, c.last_order_day,
+               c.orders, c.reporting_currency AS currency, round(c.net_sales * c.fx_rate, 2) AS net_sales,
+               c.fx_estimated
+        FROM thresholds s CROSS JOIN LATERAL (
+            SELECT * FROM reporting.customer_summary c WHERE {active} AND c.net_sales >= s.threshold) c
+        ORDER BY round(c.net_sales * c.fx_rate, 2) DESC NULLS LAST, c.customer_id LIMIT {TOP_ROWS}"""
 
 
 def _report_sql(report: str, all_shops: bool) -> str:

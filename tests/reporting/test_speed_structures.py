@@ -1,0 +1,96 @@
+"""The structures that make reports fast give the same figures as the plain definitions they replace."""
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import text
+
+from dashboard import queries
+from database import session_scope
+from ingest import fx
+from tests.reporting.warehouse import add_order, fetch
+
+# Rates on two weekdays a weekend apart, and a reload that changes one of them.
+RATES = """Date,USD,GBP,
+2026-03-09,1.0900,0.8500,
+2026-03-06,1.0850,0.8450,
+"""
+CHANGED = "Date,USD,\n2026-03-06,1.1000,\n"
+SPOT_DAYS = [date(2026, 3, 5), date(2026, 3, 6), date(2026, 3, 8), date(2026, 3, 9), date(2027, 6, 1),
+             date(2040, 1, 1)]  # before the first rate, a rate, a weekend, a later rate, far ahead, past the horizon
+
+
+def conversions(sessions, *, dense: bool) -> list:
+    """(from, to, day, rate, rate day) through the views' dense table (or reporting.fx itself)."""
+    rows = []
+    for source in ("EUR", "USD", "GBP"):
+        for target in ("EUR", "USD", "GBP"):
+            for day in SPOT_DAYS:
+                sql = ("SELECT r.rate, r.rate_day FROM reporting.fx(:f, :t, :d) r" if not dense else
+                       "SELECT CASE WHEN :f = :t THEN 1 ELSE t.per_euro / f.per_euro END AS rate, "
+                       "CASE WHEN :f = :t THEN CAST(:d AS date) ELSE least(f.rate_day, t.rate_day) END AS rate_day "
+                       "FROM reporting.fx_daily f JOIN reporting.fx_daily t ON t.day = f.day "
+                       "WHERE f.currency = :f AND t.currency = :t AND f.day = :d "
+                       "UNION ALL SELECT 1, CAST(:d AS date) WHERE :f = :t AND NOT EXISTS "
+                       "(SELECT FROM reporting.fx_daily WHERE currency = :f AND day = :d)")
+                found = fetch(sessions, sql, f=source, t=target, d=day)
+                rows.append((source, target, day, *(tuple(found[0].values()) if found else (None, None))))
+    return rows
+
+
+def covered(sessions, day: date) -> bool:
+    return bool(fetch(sessions, "SELECT 1 FROM reporting.fx_daily WHERE currency = 'USD' AND day = :d", d=day))
+
+
+def test_the_dense_rates_equal_reporting_fx_on_every_day_they_cover_and_follow_a_reload(scheduler_sessions):
+    for content in (RATES, CHANGED):
+        with session_scope(scheduler_sessions) as session:
+            fx.load(session=session, content=content)
+        dense, direct = conversions(scheduler_sessions, dense=True), conversions(scheduler_sessions, dense=False)
+        covered_days = {d for d in SPOT_DAYS if covered(scheduler_sessions, d)}
+        assert covered_days == {date(2026, 3, 6), date(2026, 3, 8), date(2026, 3, 9), date(2027, 6, 1)}
+        assert [r for r in dense if r[2] in covered_days or r[0] == r[1]] == \
+               [r for r in direct if r[2] in covered_days or r[0] == r[1]]
+    usd = fetch(scheduler_sessions, "SELECT per_euro FROM reporting.fx_daily WHERE currency = 'USD' "
+                "AND day = '2026-03-08'")
+    assert str(usd[0]["per_euro"]) == "1.1000"  # the reload's rate reached the weekend after it
+
+
+def test_views_read_a_day_past_the_dense_rates_through_reporting_fx(scheduler_sessions, make_shop):
+    with session_scope(scheduler_sessions) as session:
+        fx.load(session=session, content=RATES)
+        session.execute(text("UPDATE app_dashboard.agency_settings SET reporting_currency = 'USD'"))
+    shop = make_shop(currency="GBP", timezone="UTC")
+    add_order(scheduler_sessions, shop, "far", datetime(2040, 1, 1, 12, tzinfo=UTC), gross="10.00")
+    row = fetch(scheduler_sessions, "SELECT fx_rate, fx_estimated FROM reporting.daily_revenue WHERE shop_id = :s",
+                s=shop)[0]
+    direct = fetch(scheduler_sessions, "SELECT rate FROM reporting.fx('GBP', 'USD', '2040-01-01')")[0]
+    assert row == {"fx_rate": direct["rate"], "fx_estimated": True}
+
+
+def brute_force_top_customers(sessions, start: date, end: date) -> list[dict]:
+    """The all-stores top customers as the plain definition: every customer converted, then sorted."""
+    return fetch(sessions, f"""
+        SELECT shop_domain, customer_id, display_name, email, first_order_day, last_order_day, orders,
+               reporting_currency AS currency, round(net_sales * fx_rate, 2) AS net_sales, fx_estimated
+        FROM reporting.customer_summary WHERE first_order_day <= :end AND last_order_day >= :start
+        ORDER BY round(net_sales * fx_rate, 2) DESC NULLS LAST, customer_id LIMIT {queries.TOP_ROWS}""",
+                 start=start, end=end)
+
+
+def test_all_stores_top_customers_equal_every_customer_converted_and_sorted(scheduler_sessions, make_shop):
+    # Two stores in two currencies, more customers than the report lists, amounts close enough that the
+    # rates reorder them: the bound must keep every customer who can make the list.
+    with session_scope(scheduler_sessions) as session:
+        fx.load(session=session, content=RATES)
+    shops = [make_shop(currency="EUR", timezone="UTC"), make_shop(currency="GBP", timezone="UTC")]
+    first = datetime(2026, 3, 6, 9, tzinfo=UTC)
+    for n in range(130):
+        for k, shop in enumerate(shops):
+            at = first + timedelta(days=3 * (n % 2), hours=n % 7)  # Friday or Monday: two GBP rates
+            add_order(scheduler_sessions, shop, f"o{n}", at, gross=f"{100 + (n * 37 + k * 11) % 90}.{n % 100:02d}",
+                      customer=f"c{n}")
+    for start, end in ((date(2026, 3, 1), date(2026, 3, 31)), (date(2026, 3, 9), date(2026, 3, 9))):
+        with session_scope(scheduler_sessions) as session:
+            fast = queries.read_report(session=session, report="top-customers", shop_id=None, start=start, end=end)
+        expected = brute_force_top_customers(scheduler_sessions, start, end)
+        assert len(expected) == queries.TOP_ROWS and fast == expected
