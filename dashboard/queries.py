@@ -222,13 +222,42 @@ def _mer_roas(all_shops: bool) -> str:
 
 
 def _top_products(all_shops: bool) -> str:
+    if not all_shops:
+        return _top_products_one()
     return f"""
         SELECT shop_domain, product_id, variant_id, max(product_title) AS product_title,
-               max(variant_title) AS variant_title, max(sku) AS sku, {_currency(all_shops)} AS currency,
+               max(variant_title) AS variant_title, max(sku) AS sku, max(reporting_currency) AS currency,
                sum(units_sold) AS units_sold, sum(units_returned) AS units_returned,
-               {_money("net_sales", all_shops)} AS net_sales,
-               {"bool_or(fx_estimated)" if all_shops else "false"} AS fx_estimated
+               {_money("net_sales", True)} AS net_sales, bool_or(fx_estimated) AS fx_estimated
         FROM reporting.product_daily WHERE {_RANGE}
+        GROUP BY shop_domain, product_id, variant_id ORDER BY net_sales DESC NULLS LAST, product_id, variant_id
+        LIMIT {TOP_ROWS}"""
+
+
+# One store, in its currency: the range's whole calendar months from the monthly rollup, its edge days (before
+# the first whole month, after the last) from the daily one.
+FIRST_WHOLE_MONTH = "(date_trunc('month', CAST(:start AS date) - 1) + interval '1 month')::date"
+AFTER_WHOLE_MONTHS = "date_trunc('month', CAST(:end AS date) + 1)::date"
+
+
+def _top_products_one() -> str:
+    columns = "shop_domain, product_id, variant_id, product_title, variant_title, sku, currency, units_sold, " \
+              "units_returned, net_sales"
+    months = f"month >= {FIRST_WHOLE_MONTH} AND month < {AFTER_WHOLE_MONTHS}"
+    no_months = f"{FIRST_WHOLE_MONTH} >= {AFTER_WHOLE_MONTHS}"
+    before = (f"day >= :start AND day < CASE WHEN {no_months} THEN CAST(:end AS date) + 1 "
+              f"ELSE {FIRST_WHOLE_MONTH} END")
+    after = f"NOT ({no_months}) AND day >= {AFTER_WHOLE_MONTHS} AND day <= :end"
+    return f"""
+        SELECT shop_domain, product_id, variant_id, max(product_title) AS product_title,
+               max(variant_title) AS variant_title, max(sku) AS sku, max(currency) AS currency,
+               sum(units_sold) AS units_sold, sum(units_returned) AS units_returned, sum(net_sales) AS net_sales,
+               false AS fx_estimated
+        FROM (SELECT {columns} FROM reporting.product_monthly WHERE shop_id = :shop_id AND {months}
+              UNION ALL
+              SELECT {columns} FROM reporting.product_daily WHERE shop_id = :shop_id AND {before}
+              UNION ALL
+              SELECT {columns} FROM reporting.product_daily WHERE shop_id = :shop_id AND {after}) x
         GROUP BY shop_domain, product_id, variant_id ORDER BY net_sales DESC NULLS LAST, product_id, variant_id
         LIMIT {TOP_ROWS}"""
 

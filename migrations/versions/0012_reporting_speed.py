@@ -19,7 +19,7 @@ import importlib
 
 from alembic import op
 
-from migrations.rls import SCHEDULER_ROLE, WEB_ROLE
+from migrations.rls import SCHEDULER_ROLE, WEB_ROLE, tenant_table
 
 revision = "0012"
 down_revision = "0011"
@@ -123,6 +123,62 @@ CREATE CONSTRAINT TRIGGER fx_daily_flush AFTER INSERT ON reporting.fx_dirty
 """
 
 
+MONTHS = """
+CREATE TABLE reporting.monthly_products (
+    shop_id        bigint NOT NULL REFERENCES app_dashboard.shops (id) ON DELETE CASCADE,
+    month          date NOT NULL CHECK (month = date_trunc('month', month)::date),
+    product_id     text NOT NULL,
+    variant_id     text NOT NULL,
+    product_title  text,
+    variant_title  text,
+    sku            text,
+    units_sold     integer NOT NULL DEFAULT 0,
+    units_returned integer NOT NULL DEFAULT 0,
+    net_sales      numeric(20, 2) NOT NULL DEFAULT 0,
+    PRIMARY KEY (shop_id, month, product_id, variant_id)
+);
+
+-- The months of the days this transaction recomputed, summed again from the daily rollup.
+CREATE FUNCTION reporting.flush_months(me bigint) RETURNS void LANGUAGE sql AS $$
+    DELETE FROM reporting.monthly_products r
+    USING (SELECT DISTINCT shop_id, date_trunc('month', day)::date AS month
+           FROM reporting.rollup_dirty_days WHERE xact = me) m
+    WHERE r.shop_id = m.shop_id AND r.month = m.month;
+    INSERT INTO reporting.monthly_products (shop_id, month, product_id, variant_id, product_title, variant_title,
+        sku, units_sold, units_returned, net_sales)
+    SELECT p.shop_id, m.month, p.product_id, p.variant_id, max(p.product_title), max(p.variant_title), max(p.sku),
+           sum(p.units_sold), sum(p.units_returned), sum(p.net_sales)
+    FROM (SELECT DISTINCT shop_id, date_trunc('month', day)::date AS month
+          FROM reporting.rollup_dirty_days WHERE xact = me) m
+    JOIN reporting.daily_products p
+        ON p.shop_id = m.shop_id AND p.day >= m.month AND p.day < (m.month + interval '1 month')::date
+    GROUP BY p.shop_id, m.month, p.product_id, p.variant_id
+$$;
+"""
+
+# reporting.flush_rollups of migration 0010 with the months after the days.
+FLUSH = """
+CREATE OR REPLACE FUNCTION reporting.flush_rollups() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    me bigint := reporting.current_xact();
+BEGIN
+    PERFORM pg_advisory_xact_lock(1013, shop_id::integer)
+    FROM (SELECT shop_id FROM reporting.rollup_dirty_days WHERE xact = me
+          UNION SELECT shop_id FROM reporting.rollup_dirty_customers WHERE xact = me ORDER BY 1) shops;
+    PERFORM reporting.flush_customers(me);
+    PERFORM reporting.flush_days(me);
+    {months}
+    PERFORM reporting.flush_marketing(me);
+    DELETE FROM reporting.rollup_dirty_days WHERE xact = me;
+    DELETE FROM reporting.rollup_dirty_customers WHERE xact = me;
+    DELETE FROM reporting.rollup_pending WHERE xact = me;
+END $$;
+ALTER FUNCTION reporting.flush_rollups() SET enable_hashjoin = off;
+ALTER FUNCTION reporting.flush_rollups() SET enable_mergejoin = off;
+ALTER FUNCTION reporting.flush_rollups() SET enable_seqscan = off;
+"""
+
+
 def rate(alias: str, source: str, target: str, day: str) -> tuple[str, str]:
     """(rate, rate_day) from `source` to `target` currency on `day`, through fx_daily joined as {alias}f, {alias}t.
 
@@ -222,6 +278,12 @@ SELECT p.shop_id, sh.shop_domain, p.day, p.product_id, p.variant_id, p.product_t
 FROM reporting.daily_products p JOIN app_dashboard.shops sh ON sh.id = p.shop_id
 {reporting_join("p.day")};
 
+-- Whole calendar months of reporting.product_daily (one store's figures, in its currency).
+CREATE VIEW reporting.product_monthly WITH (security_invoker = true) AS
+SELECT p.shop_id, sh.shop_domain, p.month, p.product_id, p.variant_id, p.product_title, p.variant_title, p.sku,
+       sh.currency, p.units_sold, p.units_returned, p.net_sales
+FROM reporting.monthly_products p JOIN app_dashboard.shops sh ON sh.id = p.shop_id;
+
 CREATE OR REPLACE VIEW reporting.customer_summary WITH (security_invoker = true) AS
 SELECT c.shop_id, sh.shop_domain, c.customer_id, c.display_name, c.email, c.first_order_day, c.last_order_day,
        c.orders, sh.currency, c.net_sales, round(c.net_sales / nullif(c.orders, 0), 2) AS net_sales_per_order,
@@ -233,21 +295,34 @@ FROM reporting.customer_facts c JOIN app_dashboard.shops sh ON sh.id = c.shop_id
 FUNCTIONS = ("FUNCTION reporting.refresh_fx_daily(text[], date), reporting.note_fx(jsonb), "
              "reporting.touch_fx_rates(), reporting.flush_fx()")
 GRANTS = f"""
-GRANT SELECT ON reporting.fx_daily TO {WEB_ROLE}, {SCHEDULER_ROLE};
+GRANT SELECT ON reporting.fx_daily, reporting.product_monthly TO {WEB_ROLE}, {SCHEDULER_ROLE};
 REVOKE EXECUTE ON FUNCTION reporting.fx_uncovered(text, text, date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION reporting.fx_uncovered(text, text, date) TO {WEB_ROLE}, {SCHEDULER_ROLE};
 GRANT ALL ON reporting.fx_daily TO {SCHEDULER_ROLE};
 REVOKE ALL ON reporting.fx_dirty FROM {WEB_ROLE};
 GRANT ALL ON reporting.fx_dirty TO {SCHEDULER_ROLE};
-REVOKE EXECUTE ON {FUNCTIONS} FROM PUBLIC;
+REVOKE EXECUTE ON {FUNCTIONS}, reporting.flush_months(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION reporting.flush_months(bigint) TO {SCHEDULER_ROLE};
 GRANT EXECUTE ON {FUNCTIONS} TO {SCHEDULER_ROLE};
 """
 
 
 def upgrade() -> None:
     op.execute(FX_DAILY)
+    op.execute(MONTHS)
+    op.execute(tenant_table("reporting.monthly_products"))
+    op.execute(FLUSH.format(months="PERFORM reporting.flush_months(me);"))
     op.execute(VIEWS)
     op.execute(GRANTS)
+    # Customers by net sales within a store, the dates read from the index (top customers of a range).
+    op.execute("DROP INDEX reporting.customer_facts_net_sales_idx")
+    op.execute("CREATE INDEX customer_facts_net_sales_idx ON reporting.customer_facts (shop_id, net_sales DESC) "
+               "INCLUDE (first_order_day, last_order_day)")
+    op.execute("INSERT INTO reporting.monthly_products (shop_id, month, product_id, variant_id, product_title, "
+               "variant_title, sku, units_sold, units_returned, net_sales) "
+               "SELECT shop_id, date_trunc('month', day)::date, product_id, variant_id, max(product_title), "
+               "max(variant_title), max(sku), sum(units_sold), sum(units_returned), sum(net_sales) "
+               "FROM reporting.daily_products GROUP BY 1, 2, 3, 4")
     op.execute("SELECT reporting.refresh_fx_daily(ARRAY(SELECT DISTINCT quote FROM reporting.fx_rates "
                "WHERE base = 'EUR') || ARRAY['EUR'], '-infinity')")
 
@@ -255,6 +330,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     views = importlib.import_module("migrations.versions.0011_views").VIEWS
     op.execute(views.replace("CREATE VIEW", "CREATE OR REPLACE VIEW"))
+    op.execute("DROP VIEW reporting.product_monthly")
+    op.execute(FLUSH.format(months=""))
+    op.execute("DROP TABLE reporting.monthly_products")
+    op.execute("DROP FUNCTION reporting.flush_months(bigint)")
+    op.execute("DROP INDEX reporting.customer_facts_net_sales_idx")
+    op.execute("CREATE INDEX customer_facts_net_sales_idx ON reporting.customer_facts (shop_id, net_sales DESC)")
     for trigger in ("insert", "update", "delete"):
         op.execute(f"DROP TRIGGER fx_daily_{trigger} ON reporting.fx_rates")
     op.execute("DROP TABLE reporting.fx_dirty, reporting.fx_daily")

@@ -94,3 +94,49 @@ def test_all_stores_top_customers_equal_every_customer_converted_and_sorted(sche
             fast = queries.read_report(session=session, report="top-customers", shop_id=None, start=start, end=end)
         expected = brute_force_top_customers(scheduler_sessions, start, end)
         assert len(expected) == queries.TOP_ROWS and fast == expected
+
+
+def plain_top_products(sessions, shop: int, start: date, end: date) -> list[dict]:
+    """One store's top products straight from the daily rollup."""
+    return fetch(sessions, f"""
+        SELECT shop_domain, product_id, variant_id, max(product_title) AS product_title,
+               max(variant_title) AS variant_title, max(sku) AS sku, max(currency) AS currency,
+               sum(units_sold) AS units_sold, sum(units_returned) AS units_returned, sum(net_sales) AS net_sales,
+               false AS fx_estimated
+        FROM reporting.product_daily WHERE shop_id = :s AND day BETWEEN :start AND :end
+        GROUP BY shop_domain, product_id, variant_id ORDER BY net_sales DESC NULLS LAST, product_id, variant_id
+        LIMIT {queries.TOP_ROWS}""", s=shop, start=start, end=end)
+
+
+def test_one_store_top_products_from_whole_months_and_edge_days_equal_the_daily_sums(scheduler_sessions,
+                                                                                        make_shop):
+    shop = make_shop(currency="EUR", timezone="UTC")
+    with session_scope(scheduler_sessions) as session:  # line items name the products of the orders' sales
+        for n in range(40):
+            at = datetime(2025, 12, 20, 10, tzinfo=UTC) + timedelta(days=3 * n)
+            session.execute(text(
+                "INSERT INTO core_warehouse.orders (shop_id, order_id, created_at, updated_at, raw) "
+                "VALUES (:s, :o, :at, :at, '{}')"), {"s": shop, "o": f"o{n}", "at": at})
+            session.execute(text(
+                "INSERT INTO core_warehouse.order_line_items (shop_id, line_item_id, order_id, order_updated_at, "
+                "title, product_id, variant_id, quantity, raw) VALUES (:s, :o, :o, :at, 'Mug', :p, :p, 1, '{}')"),
+                {"s": shop, "o": f"o{n}", "at": at, "p": f"p{n % 5}"})
+            session.execute(text(
+                "INSERT INTO core_warehouse.order_agreements (shop_id, agreement_id, order_id, happened_at, raw) "
+                "VALUES (:s, :o, :o, :at, '{}')"), {"s": shop, "o": f"o{n}", "at": at})
+            session.execute(text(
+                "INSERT INTO core_warehouse.order_sales (shop_id, sale_id, agreement_id, action_type, line_type, "
+                "quantity, line_item_id, total_amount_shop, tax_shop, raw) "
+                "VALUES (:s, :o, :o, 'ORDER', 'PRODUCT', 1, :o, :total, 0, '{}')"),
+                {"s": shop, "o": f"o{n}", "total": 10 + n % 7})
+    months = fetch(scheduler_sessions, "SELECT count(DISTINCT month) AS n FROM reporting.monthly_products "
+                   "WHERE shop_id = :s", s=shop)
+    assert months == [{"n": 5}]  # December 2025 to April 2026
+    ranges = [(date(2026, 1, 1), date(2026, 3, 31)), (date(2025, 12, 25), date(2026, 2, 10)),
+              (date(2026, 1, 5), date(2026, 1, 20)), (date(2026, 2, 1), date(2026, 2, 27)),
+              (date(2026, 3, 16), date(2026, 3, 16)), (date(2025, 12, 1), date(2026, 4, 30))]
+    for start, end in ranges:
+        with session_scope(scheduler_sessions) as session:
+            fast = queries.read_report(session=session, report="top-products", shop_id=shop, start=start, end=end)
+        assert fast == plain_top_products(scheduler_sessions, shop, start, end), (start, end)
+        assert fast or start == end
