@@ -174,6 +174,12 @@ _RANGE = "(CAST(:shop_id AS bigint) IS NULL OR shop_id = :shop_id) AND day BETWE
 TOP_ROWS = 100
 
 
+def _rows(view: str) -> str:
+    """A view's rows in the range, each computed once (OFFSET 0): the aggregates name a converted column several
+    times, and an inlined view would convert it again for each."""
+    return f"(SELECT * FROM {view} WHERE {_RANGE} OFFSET 0) v"
+
+
 def _money(column: str, all_shops: bool, rate: str = "fx_rate") -> str:
     """The sum of a money column: raw for one store, converted per row (and null if any rate is missing) for all."""
     if not all_shops:
@@ -195,7 +201,7 @@ def _daily_revenue(all_shops: bool) -> str:
                      / nullif(sum(orders), 0), 2) AS aov,
                sum(new_customers) AS new_customers, sum(returning_customers) AS returning_customers,
                {"bool_or(fx_estimated)" if all_shops else "false"} AS fx_estimated
-        FROM reporting.daily_revenue WHERE {_RANGE} GROUP BY day ORDER BY day"""
+        FROM {_rows("reporting.daily_revenue")} GROUP BY day ORDER BY day"""
 
 
 def _marketing(all_shops: bool, source: str, keys: str, columns: str, order: str) -> str:
@@ -207,7 +213,7 @@ def _marketing(all_shops: bool, source: str, keys: str, columns: str, order: str
                sum(purchases) AS purchases, {_money(value, all_shops)} AS purchase_value,
                round({_money(value, all_shops)} / nullif({_money(spend, all_shops)}, 0), 2) AS roas,
                bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
-        FROM {source} WHERE {_RANGE} GROUP BY {keys} ORDER BY {order}"""
+        FROM {_rows(source)} GROUP BY {keys} ORDER BY {order}"""
 
 
 def _mer_roas(all_shops: bool) -> str:
@@ -218,7 +224,7 @@ def _mer_roas(all_shops: bool) -> str:
                round({total} / nullif({spend}, 0), 2) AS mer, round({value} / nullif({spend}, 0), 2) AS roas,
                round({spend} / nullif(sum(new_customers), 0), 2) AS cac,
                bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
-        FROM reporting.mer_roas WHERE {_RANGE} GROUP BY day ORDER BY day"""
+        FROM {_rows("reporting.mer_roas")} GROUP BY day ORDER BY day"""
 
 
 def _top_products(all_shops: bool) -> str:
@@ -229,7 +235,7 @@ def _top_products(all_shops: bool) -> str:
                max(variant_title) AS variant_title, max(sku) AS sku, max(reporting_currency) AS currency,
                sum(units_sold) AS units_sold, sum(units_returned) AS units_returned,
                {_money("net_sales", True)} AS net_sales, bool_or(fx_estimated) AS fx_estimated
-        FROM reporting.product_daily WHERE {_RANGE}
+        FROM {_rows("reporting.product_daily")}
         GROUP BY shop_domain, product_id, variant_id ORDER BY net_sales DESC NULLS LAST, product_id, variant_id
         LIMIT {TOP_ROWS}"""
 
