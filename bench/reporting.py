@@ -87,7 +87,6 @@ def ensure_database(stores: int = 50, orders: int = 40_000, seed: int = 5) -> st
 def build(url: str, stores: int, orders: int, seed: int, built: set[str]) -> None:
     """Load every store not yet built through `load-bulk`, then the rates; each step recorded when done."""
     from ingest.shopify.__main__ import load_bulk
-    from sandbox import ecb
 
     settings.DATABASE_URL = url  # load-bulk's database
     sessions = scheduler_sessionmaker(url)
@@ -113,12 +112,21 @@ def build(url: str, stores: int, orders: int, seed: int, built: set[str]) -> Non
         mark_built(url, spec.domain, seconds)
         print(f"loaded {index + 1}/{stores} {spec.domain} ({spec.currency}, {orders:,} orders) in {seconds:.0f} s",
               flush=True)
+    sessions.kw["bind"].dispose()
+    load_rates(url)
+    mark_built(url, "ecb rates", 0)
+
+
+def load_rates(url: str) -> None:
+    """The sandbox's ECB rates for the year (loading them again changes nothing), then fresh statistics."""
+    from sandbox import ecb
+
+    sessions = scheduler_sessionmaker(url)
     with session_scope(sessions) as session:
         fx.load(session=session, content=ecb.reference_rates_csv(TODAY - timedelta(days=DAYS), TODAY))
     with session_scope(sessions) as session:
         session.execute(text("ANALYZE"))
     sessions.kw["bind"].dispose()
-    mark_built(url, "ecb rates", 0)
 
 
 def mark_built(url: str, step: str, seconds: float) -> None:
@@ -209,8 +217,7 @@ def main() -> None:
         server = embedded.start(settings.VAR_DIR / PGDATA, database="postgres")
         url = embedded.with_database(server, database_name(args.stores, args.orders, args.seed))
         migrate(url)
-        with session_scope(scheduler_sessionmaker(url)) as session:
-            session.execute(text("ANALYZE"))
+        load_rates(url)
     else:
         url = ensure_database(args.stores, args.orders, args.seed)
     if args.build_only:
