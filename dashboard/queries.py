@@ -228,44 +228,80 @@ def _mer_roas(all_shops: bool) -> str:
 
 
 def _top_products(all_shops: bool) -> str:
-    if not all_shops:
-        return _top_products_one()
-    return f"""
-        SELECT shop_domain, product_id, variant_id, max(product_title) AS product_title,
-               max(variant_title) AS variant_title, max(sku) AS sku, max(reporting_currency) AS currency,
-               sum(units_sold) AS units_sold, sum(units_returned) AS units_returned,
-               {_money("net_sales", True)} AS net_sales, bool_or(fx_estimated) AS fx_estimated
-        FROM {_rows("reporting.product_daily")}
-        GROUP BY shop_domain, product_id, variant_id ORDER BY net_sales DESC NULLS LAST, product_id, variant_id
-        LIMIT {TOP_ROWS}"""
+    return _top_products_all() if all_shops else _top_products_one()
 
 
 # One store, in its currency: the range's whole calendar months from the monthly rollup, its edge days (before
 # the first whole month, after the last) from the daily one.
 FIRST_WHOLE_MONTH = "(date_trunc('month', CAST(:start AS date) - 1) + interval '1 month')::date"
 AFTER_WHOLE_MONTHS = "date_trunc('month', CAST(:end AS date) + 1)::date"
+NO_WHOLE_MONTH = f"{FIRST_WHOLE_MONTH} >= {AFTER_WHOLE_MONTHS}"
+IN_WHOLE_MONTHS = f"month >= {FIRST_WHOLE_MONTH} AND month < {AFTER_WHOLE_MONTHS}"
+EDGES = (f"day >= :start AND day < CASE WHEN {NO_WHOLE_MONTH} THEN CAST(:end AS date) + 1 ELSE {FIRST_WHOLE_MONTH} END",
+         f"NOT ({NO_WHOLE_MONTH}) AND day >= {AFTER_WHOLE_MONTHS} AND day <= :end")
+
+
+def _by_months(columns: str, daily_columns: str, scope: str) -> str:
+    """The range's rows: whole months from product_monthly, edge days from product_daily."""
+    return " UNION ALL ".join([f"SELECT {columns} FROM reporting.product_monthly WHERE {scope} AND {IN_WHOLE_MONTHS}",
+                               *(f"SELECT {daily_columns} FROM reporting.product_daily WHERE {scope} AND {edge}"
+                                 for edge in EDGES)])
 
 
 def _top_products_one() -> str:
     columns = "shop_domain, product_id, variant_id, product_title, variant_title, sku, currency, units_sold, " \
               "units_returned, net_sales"
-    months = f"month >= {FIRST_WHOLE_MONTH} AND month < {AFTER_WHOLE_MONTHS}"
-    no_months = f"{FIRST_WHOLE_MONTH} >= {AFTER_WHOLE_MONTHS}"
-    before = (f"day >= :start AND day < CASE WHEN {no_months} THEN CAST(:end AS date) + 1 "
-              f"ELSE {FIRST_WHOLE_MONTH} END")
-    after = f"NOT ({no_months}) AND day >= {AFTER_WHOLE_MONTHS} AND day <= :end"
     return f"""
         SELECT shop_domain, product_id, variant_id, max(product_title) AS product_title,
                max(variant_title) AS variant_title, max(sku) AS sku, max(currency) AS currency,
                sum(units_sold) AS units_sold, sum(units_returned) AS units_returned, sum(net_sales) AS net_sales,
                false AS fx_estimated
-        FROM (SELECT {columns} FROM reporting.product_monthly WHERE shop_id = :shop_id AND {months}
-              UNION ALL
-              SELECT {columns} FROM reporting.product_daily WHERE shop_id = :shop_id AND {before}
-              UNION ALL
-              SELECT {columns} FROM reporting.product_daily WHERE shop_id = :shop_id AND {after}) x
+        FROM ({_by_months(columns, columns, "shop_id = :shop_id")}) x
         GROUP BY shop_domain, product_id, variant_id ORDER BY net_sales DESC NULLS LAST, product_id, variant_id
         LIMIT {TOP_ROWS}"""
+
+
+# All stores, converted day by day: each product's gains and losses over the range in its store's currency
+# (whole months and edge days) times the lowest and highest rate of the range bound its converted sum; only the
+# products whose upper bound reaches the TOP_ROWS-th lower bound (less a cent for rounding) are converted, day
+# by day. A store whose rates do not cover every day of the range has no bounds: all its products are.
+def _top_products_all() -> str:
+    return f"""
+        WITH shops AS MATERIALIZED (
+            SELECT sh.id, r.low_rate, r.high_rate FROM app_dashboard.shops sh CROSS JOIN app_dashboard.agency_settings a
+            CROSS JOIN LATERAL (
+                SELECT CASE WHEN sh.currency = a.reporting_currency THEN 1 WHEN count(*) = :end - :start + 1
+                            THEN min(t.per_euro / f.per_euro) END AS low_rate,
+                       CASE WHEN sh.currency = a.reporting_currency THEN 1 WHEN count(*) = :end - :start + 1
+                            THEN max(t.per_euro / f.per_euro) END AS high_rate
+                FROM reporting.fx_daily f
+                JOIN reporting.fx_daily t ON t.currency = a.reporting_currency AND t.day = f.day
+                WHERE f.currency = sh.currency AND f.day BETWEEN :start AND :end) r
+        ), bounds AS MATERIALIZED (
+            SELECT x.shop_id, x.product_id, x.variant_id,
+                   sum(x.gains) * s.high_rate + sum(x.losses) * s.low_rate AS high,
+                   sum(x.gains) * s.low_rate + sum(x.losses) * s.high_rate AS low
+            FROM ({_by_months("shop_id, product_id, variant_id, net_sales_gains AS gains, net_sales_losses AS losses",
+                              "shop_id, product_id, variant_id, greatest(net_sales, 0), least(net_sales, 0)",
+                              "true")}) x
+            JOIN shops s ON s.id = x.shop_id
+            GROUP BY x.shop_id, x.product_id, x.variant_id, s.high_rate, s.low_rate
+        ), floor AS (
+            SELECT (array_agg(low ORDER BY low DESC) FILTER (WHERE low IS NOT NULL))[{TOP_ROWS}] AS low FROM bounds
+        ), candidates AS MATERIALIZED (
+            SELECT b.shop_id, b.product_id, b.variant_id FROM bounds b CROSS JOIN floor f
+            WHERE f.low IS NULL OR b.high IS NULL OR b.high >= f.low - 0.01
+        )
+        SELECT v.shop_domain, v.product_id, v.variant_id, max(v.product_title) AS product_title,
+               max(v.variant_title) AS variant_title, max(v.sku) AS sku, max(v.reporting_currency) AS currency,
+               sum(v.units_sold) AS units_sold, sum(v.units_returned) AS units_returned,
+               {_money("v.net_sales", True, "v.fx_rate")} AS net_sales, bool_or(v.fx_estimated) AS fx_estimated
+        FROM candidates c CROSS JOIN LATERAL (
+            SELECT * FROM reporting.product_daily p
+            WHERE p.shop_id = c.shop_id AND p.product_id = c.product_id AND p.variant_id = c.variant_id
+              AND p.day BETWEEN :start AND :end OFFSET 0) v
+        GROUP BY v.shop_domain, v.product_id, v.variant_id
+        ORDER BY net_sales DESC NULLS LAST, v.product_id, v.variant_id LIMIT {TOP_ROWS}"""
 
 
 def _top_customers(all_shops: bool) -> str:

@@ -135,6 +135,9 @@ CREATE TABLE reporting.monthly_products (
     units_sold     integer NOT NULL DEFAULT 0,
     units_returned integer NOT NULL DEFAULT 0,
     net_sales      numeric(20, 2) NOT NULL DEFAULT 0,
+    -- the month's days with positive and with negative net sales, apart: bounds of a converted sum
+    net_sales_gains  numeric(20, 2) NOT NULL DEFAULT 0,
+    net_sales_losses numeric(20, 2) NOT NULL DEFAULT 0,
     PRIMARY KEY (shop_id, month, product_id, variant_id)
 );
 
@@ -145,9 +148,10 @@ CREATE FUNCTION reporting.flush_months(me bigint) RETURNS void LANGUAGE sql AS $
            FROM reporting.rollup_dirty_days WHERE xact = me) m
     WHERE r.shop_id = m.shop_id AND r.month = m.month;
     INSERT INTO reporting.monthly_products (shop_id, month, product_id, variant_id, product_title, variant_title,
-        sku, units_sold, units_returned, net_sales)
+        sku, units_sold, units_returned, net_sales, net_sales_gains, net_sales_losses)
     SELECT p.shop_id, m.month, p.product_id, p.variant_id, max(p.product_title), max(p.variant_title), max(p.sku),
-           sum(p.units_sold), sum(p.units_returned), sum(p.net_sales)
+           sum(p.units_sold), sum(p.units_returned), sum(p.net_sales), sum(greatest(p.net_sales, 0)),
+           sum(least(p.net_sales, 0))
     FROM (SELECT DISTINCT shop_id, date_trunc('month', day)::date AS month
           FROM reporting.rollup_dirty_days WHERE xact = me) m
     JOIN reporting.daily_products p
@@ -281,7 +285,7 @@ FROM reporting.daily_products p JOIN app_dashboard.shops sh ON sh.id = p.shop_id
 -- Whole calendar months of reporting.product_daily (one store's figures, in its currency).
 CREATE VIEW reporting.product_monthly WITH (security_invoker = true) AS
 SELECT p.shop_id, sh.shop_domain, p.month, p.product_id, p.variant_id, p.product_title, p.variant_title, p.sku,
-       sh.currency, p.units_sold, p.units_returned, p.net_sales
+       sh.currency, p.units_sold, p.units_returned, p.net_sales, p.net_sales_gains, p.net_sales_losses
 FROM reporting.monthly_products p JOIN app_dashboard.shops sh ON sh.id = p.shop_id;
 
 CREATE OR REPLACE VIEW reporting.customer_summary WITH (security_invoker = true) AS
@@ -318,10 +322,14 @@ def upgrade() -> None:
     op.execute("DROP INDEX reporting.customer_facts_net_sales_idx")
     op.execute("CREATE INDEX customer_facts_net_sales_idx ON reporting.customer_facts (shop_id, net_sales DESC) "
                "INCLUDE (first_order_day, last_order_day)")
+    # One product's days (all stores' top products convert only the products that can make the list).
+    op.execute("CREATE INDEX daily_products_product_idx ON reporting.daily_products "
+               "(shop_id, product_id, variant_id, day)")
     op.execute("INSERT INTO reporting.monthly_products (shop_id, month, product_id, variant_id, product_title, "
-               "variant_title, sku, units_sold, units_returned, net_sales) "
+               "variant_title, sku, units_sold, units_returned, net_sales, net_sales_gains, net_sales_losses) "
                "SELECT shop_id, date_trunc('month', day)::date, product_id, variant_id, max(product_title), "
-               "max(variant_title), max(sku), sum(units_sold), sum(units_returned), sum(net_sales) "
+               "max(variant_title), max(sku), sum(units_sold), sum(units_returned), sum(net_sales), "
+               "sum(greatest(net_sales, 0)), sum(least(net_sales, 0)) "
                "FROM reporting.daily_products GROUP BY 1, 2, 3, 4")
     op.execute("SELECT reporting.refresh_fx_daily(ARRAY(SELECT DISTINCT quote FROM reporting.fx_rates "
                "WHERE base = 'EUR') || ARRAY['EUR'], '-infinity')")
@@ -334,7 +342,7 @@ def downgrade() -> None:
     op.execute(FLUSH.format(months=""))
     op.execute("DROP TABLE reporting.monthly_products")
     op.execute("DROP FUNCTION reporting.flush_months(bigint)")
-    op.execute("DROP INDEX reporting.customer_facts_net_sales_idx")
+    op.execute("DROP INDEX reporting.customer_facts_net_sales_idx, reporting.daily_products_product_idx")
     op.execute("CREATE INDEX customer_facts_net_sales_idx ON reporting.customer_facts (shop_id, net_sales DESC)")
     for trigger in ("insert", "update", "delete"):
         op.execute(f"DROP TRIGGER fx_daily_{trigger} ON reporting.fx_rates")

@@ -68,10 +68,11 @@ def test_rollups_add_up_to_the_warehouse(scheduler_sessions, worker, shop_id, st
                    (SELECT sum(new_customers) FROM reporting.daily_sales WHERE shop_id = :s)
                    = (SELECT count(*) FROM reporting.customer_facts WHERE shop_id = :s) AS new_customers,
                    NOT EXISTS (SELECT shop_id, date_trunc('month', day)::date, product_id, variant_id,
-                                      sum(units_sold), sum(units_returned), sum(net_sales)
+                                      sum(units_sold), sum(units_returned), sum(net_sales),
+                                      sum(greatest(net_sales, 0)), sum(least(net_sales, 0))
                                FROM reporting.daily_products WHERE shop_id = :s GROUP BY 1, 2, 3, 4
                                EXCEPT SELECT shop_id, month, product_id, variant_id, units_sold, units_returned,
-                                             net_sales
+                                             net_sales, net_sales_gains, net_sales_losses
                                FROM reporting.monthly_products WHERE shop_id = :s)
                    AND (SELECT count(*) FROM reporting.monthly_products WHERE shop_id = :s)
                        = (SELECT count(DISTINCT (date_trunc('month', day), product_id, variant_id))

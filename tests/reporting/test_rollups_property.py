@@ -207,11 +207,14 @@ def months_of(daily: list[dict]) -> list[dict]:
         key = (row["shop_id"], row["day"].replace(day=1), row["product_id"], row["variant_id"])
         month = months.setdefault(key, dict(zip(("shop_id", "month", "product_id", "variant_id"), key, strict=True),
                                              product_title=None, variant_title=None, sku=None, units_sold=0,
-                                             units_returned=0, net_sales=Decimal("0.00")))
+                                             units_returned=0, net_sales=Decimal("0.00"),
+                                             net_sales_gains=Decimal("0.00"), net_sales_losses=Decimal("0.00")))
         for title in ("product_title", "variant_title", "sku"):
             month[title] = max((t for t in (month[title], row[title]) if t is not None), default=None)
         for total in ("units_sold", "units_returned", "net_sales"):
             month[total] += row[total]
+        month["net_sales_gains"] += max(row["net_sales"], 0)
+        month["net_sales_losses"] += min(row["net_sales"], 0)
     return sorted(months.values(), key=lambda m: (m["month"], m["product_id"], m["variant_id"],
                                                   m["product_title"] or ""))
 
