@@ -16,6 +16,7 @@ months from it and only the edge days from the daily rollup.
 """
 
 import importlib
+import re
 
 from alembic import op
 
@@ -27,6 +28,7 @@ branch_labels = None
 depends_on = None
 
 HORIZON_DAYS = 366
+ROLLUPS_0010 = importlib.import_module("migrations.versions.0010_rollups").FUNCTIONS
 
 FX_DAILY = f"""
 CREATE TABLE reporting.fx_daily (
@@ -160,6 +162,94 @@ CREATE FUNCTION reporting.flush_months(me bigint) RETURNS void LANGUAGE sql AS $
 $$;
 """
 
+# Customers' net sales to date follow inserted sales by deltas: a new sale adds its amount to its order's
+# customer (a backfill's sales part then recomputes no customer), a new agreement adds the sales already
+# waiting for it (loaded before it). Everything else (orders, customers, changed or deleted sales and
+# agreements) still recomputes the customer from the warehouse, and a recomputed customer ignores its deltas.
+CUSTOMER_DELTAS = """
+CREATE UNLOGGED TABLE reporting.rollup_customer_deltas (
+    xact        bigint NOT NULL,
+    shop_id     bigint NOT NULL,
+    customer_id text NOT NULL,
+    net_sales   numeric NOT NULL,
+    PRIMARY KEY (xact, shop_id, customer_id)
+);
+
+-- Product sales (shop, agreement, amount) as net sales of their orders' customers (test and deleted orders none).
+CREATE FUNCTION reporting.note_customer_deltas(sales jsonb) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO reporting.rollup_customer_deltas AS d (xact, shop_id, customer_id, net_sales)
+    SELECT reporting.current_xact(), o.shop_id, o.customer_id, sum(s.amount)
+    FROM jsonb_to_recordset(sales) AS s(shop_id bigint, agreement_id text, amount numeric)
+    JOIN core_warehouse.order_agreements a ON a.shop_id = s.shop_id AND a.agreement_id = s.agreement_id
+    JOIN core_warehouse.orders o ON o.shop_id = a.shop_id AND o.order_id = a.order_id
+    WHERE o.customer_id IS NOT NULL AND NOT o.is_test AND o.deleted_at IS NULL
+    GROUP BY o.shop_id, o.customer_id
+    ON CONFLICT (xact, shop_id, customer_id) DO UPDATE SET net_sales = d.net_sales + excluded.net_sales
+$$;
+
+CREATE OR REPLACE FUNCTION reporting.touch_sales() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO reporting.rollup_dirty_days (xact, shop_id, day)
+    SELECT DISTINCT reporting.current_xact(), a.shop_id, {local_day}
+    FROM (SELECT DISTINCT shop_id, agreement_id FROM changed) c
+    JOIN core_warehouse.order_agreements a ON a.shop_id = c.shop_id AND a.agreement_id = c.agreement_id
+    JOIN app_dashboard.shops sh ON sh.id = c.shop_id
+    ON CONFLICT DO NOTHING;
+    IF TG_OP = 'INSERT' THEN
+        PERFORM reporting.note_customer_deltas((
+            SELECT jsonb_agg(jsonb_build_object('shop_id', shop_id, 'agreement_id', agreement_id,
+                                                'amount', total_amount_shop - tax_shop))
+            FROM changed WHERE line_type = 'PRODUCT'));
+    ELSE
+        INSERT INTO reporting.rollup_dirty_customers (xact, shop_id, customer_id)
+        SELECT DISTINCT reporting.current_xact(), o.shop_id, o.customer_id
+        FROM (SELECT DISTINCT shop_id, agreement_id FROM changed) c
+        JOIN core_warehouse.order_agreements a ON a.shop_id = c.shop_id AND a.agreement_id = c.agreement_id
+        JOIN core_warehouse.orders o ON o.shop_id = a.shop_id AND o.order_id = a.order_id
+        WHERE o.customer_id IS NOT NULL ON CONFLICT DO NOTHING;
+    END IF;
+    PERFORM reporting.queue_flush();
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION reporting.touch_agreements() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO reporting.rollup_dirty_days (xact, shop_id, day)
+    SELECT DISTINCT reporting.current_xact(), c.shop_id, {local_day_changed}
+    FROM changed c JOIN app_dashboard.shops sh ON sh.id = c.shop_id
+    ON CONFLICT DO NOTHING;
+    IF TG_OP = 'INSERT' THEN
+        PERFORM reporting.note_customer_deltas((
+            SELECT jsonb_agg(jsonb_build_object('shop_id', s.shop_id, 'agreement_id', s.agreement_id,
+                                                'amount', s.total_amount_shop - s.tax_shop))
+            FROM changed c
+            JOIN core_warehouse.order_sales s ON s.shop_id = c.shop_id AND s.agreement_id = c.agreement_id
+            WHERE s.line_type = 'PRODUCT'));
+    ELSE
+        INSERT INTO reporting.rollup_dirty_customers (xact, shop_id, customer_id)
+        SELECT DISTINCT reporting.current_xact(), o.shop_id, o.customer_id
+        FROM (SELECT DISTINCT shop_id, order_id FROM changed) t
+        JOIN core_warehouse.orders o ON o.shop_id = t.shop_id AND o.order_id = t.order_id
+        WHERE o.customer_id IS NOT NULL ON CONFLICT DO NOTHING;
+    END IF;
+    PERFORM reporting.queue_flush();
+    RETURN NULL;
+END $$;
+
+-- The deltas of customers not recomputed in full this time.
+CREATE FUNCTION reporting.flush_customer_deltas(me bigint) RETURNS void LANGUAGE sql AS $$
+    UPDATE reporting.customer_facts cf SET net_sales = cf.net_sales + d.net_sales
+    FROM (SELECT shop_id, customer_id, sum(net_sales) AS net_sales FROM reporting.rollup_customer_deltas
+          WHERE xact = me GROUP BY shop_id, customer_id) d
+    WHERE cf.shop_id = d.shop_id AND cf.customer_id = d.customer_id AND d.net_sales <> 0
+      AND NOT EXISTS (SELECT FROM reporting.rollup_dirty_customers n
+                      WHERE n.xact = me AND n.shop_id = d.shop_id AND n.customer_id = d.customer_id);
+    DELETE FROM reporting.rollup_customer_deltas WHERE xact = me
+$$;
+"""
+
+DELTA_SHOPS = "UNION SELECT shop_id FROM reporting.rollup_customer_deltas WHERE xact = me\n          "
+
 # reporting.flush_rollups of migration 0010 with the months after the days.
 FLUSH = """
 CREATE OR REPLACE FUNCTION reporting.flush_rollups() RETURNS void LANGUAGE plpgsql AS $$
@@ -168,8 +258,10 @@ DECLARE
 BEGIN
     PERFORM pg_advisory_xact_lock(1013, shop_id::integer)
     FROM (SELECT shop_id FROM reporting.rollup_dirty_days WHERE xact = me
-          UNION SELECT shop_id FROM reporting.rollup_dirty_customers WHERE xact = me ORDER BY 1) shops;
+          UNION SELECT shop_id FROM reporting.rollup_dirty_customers WHERE xact = me
+          {delta_shops}ORDER BY 1) shops;
     PERFORM reporting.flush_customers(me);
+    {deltas}
     PERFORM reporting.flush_days(me);
     {months}
     PERFORM reporting.flush_marketing(me);
@@ -305,8 +397,11 @@ GRANT EXECUTE ON FUNCTION reporting.fx_uncovered(text, text, date) TO {WEB_ROLE}
 GRANT ALL ON reporting.fx_daily TO {SCHEDULER_ROLE};
 REVOKE ALL ON reporting.fx_dirty FROM {WEB_ROLE};
 GRANT ALL ON reporting.fx_dirty TO {SCHEDULER_ROLE};
-REVOKE EXECUTE ON {FUNCTIONS}, reporting.flush_months(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION reporting.flush_months(bigint) TO {SCHEDULER_ROLE};
+REVOKE EXECUTE ON {FUNCTIONS}, reporting.flush_months(bigint), reporting.flush_customer_deltas(bigint),
+    reporting.note_customer_deltas(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION reporting.flush_months(bigint), reporting.flush_customer_deltas(bigint),
+    reporting.note_customer_deltas(jsonb) TO {SCHEDULER_ROLE};
+REVOKE ALL ON reporting.rollup_customer_deltas FROM {WEB_ROLE};
 GRANT EXECUTE ON {FUNCTIONS} TO {SCHEDULER_ROLE};
 """
 
@@ -315,7 +410,12 @@ def upgrade() -> None:
     op.execute(FX_DAILY)
     op.execute(MONTHS)
     op.execute(tenant_table("reporting.monthly_products"))
-    op.execute(FLUSH.format(months="PERFORM reporting.flush_months(me);"))
+    op.execute(CUSTOMER_DELTAS.format(local_day="(a.happened_at AT TIME ZONE sh.iana_timezone)::date",
+                                      local_day_changed="(c.happened_at AT TIME ZONE sh.iana_timezone)::date"))
+    op.execute(tenant_table("reporting.rollup_customer_deltas"))  # the web has no grant on it (GRANTS)
+    op.execute(FLUSH.format(months="PERFORM reporting.flush_months(me);",
+                            deltas="PERFORM reporting.flush_customer_deltas(me);",
+                            delta_shops=DELTA_SHOPS))
     op.execute(VIEWS)
     op.execute(GRANTS)
     # Customers by net sales within a store, the dates read from the index (top customers of a range).
@@ -339,7 +439,12 @@ def downgrade() -> None:
     views = importlib.import_module("migrations.versions.0011_views").VIEWS
     op.execute(views.replace("CREATE VIEW", "CREATE OR REPLACE VIEW"))
     op.execute("DROP VIEW reporting.product_monthly")
-    op.execute(FLUSH.format(months=""))
+    op.execute(FLUSH.format(months="", deltas="", delta_shops=""))
+    op.execute("DROP TABLE reporting.rollup_customer_deltas")
+    op.execute("DROP FUNCTION reporting.flush_customer_deltas(bigint), reporting.note_customer_deltas(jsonb)")
+    for function in ("touch_sales", "touch_agreements"):  # 0010's, noting customers for a full recompute
+        op.execute(re.search(rf"CREATE FUNCTION reporting.{function}\(\).*?END \$\$;", ROLLUPS_0010, re.S)
+                   .group(0).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
     op.execute("DROP TABLE reporting.monthly_products")
     op.execute("DROP FUNCTION reporting.flush_months(bigint)")
     op.execute("DROP INDEX reporting.customer_facts_net_sales_idx, reporting.daily_products_product_idx")
