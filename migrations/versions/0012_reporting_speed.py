@@ -175,18 +175,6 @@ CREATE UNLOGGED TABLE reporting.rollup_customer_deltas (
     PRIMARY KEY (xact, shop_id, customer_id)
 );
 
--- Product sales (shop, agreement, amount) as net sales of their orders' customers (test and deleted orders none).
-CREATE FUNCTION reporting.note_customer_deltas(sales jsonb) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO reporting.rollup_customer_deltas AS d (xact, shop_id, customer_id, net_sales)
-    SELECT reporting.current_xact(), o.shop_id, o.customer_id, sum(s.amount)
-    FROM jsonb_to_recordset(sales) AS s(shop_id bigint, agreement_id text, amount numeric)
-    JOIN core_warehouse.order_agreements a ON a.shop_id = s.shop_id AND a.agreement_id = s.agreement_id
-    JOIN core_warehouse.orders o ON o.shop_id = a.shop_id AND o.order_id = a.order_id
-    WHERE o.customer_id IS NOT NULL AND NOT o.is_test AND o.deleted_at IS NULL
-    GROUP BY o.shop_id, o.customer_id
-    ON CONFLICT (xact, shop_id, customer_id) DO UPDATE SET net_sales = d.net_sales + excluded.net_sales
-$$;
-
 CREATE OR REPLACE FUNCTION reporting.touch_sales() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO reporting.rollup_dirty_days (xact, shop_id, day)
@@ -196,10 +184,14 @@ BEGIN
     JOIN app_dashboard.shops sh ON sh.id = c.shop_id
     ON CONFLICT DO NOTHING;
     IF TG_OP = 'INSERT' THEN
-        PERFORM reporting.note_customer_deltas((
-            SELECT jsonb_agg(jsonb_build_object('shop_id', shop_id, 'agreement_id', agreement_id,
-                                                'amount', total_amount_shop - tax_shop))
-            FROM changed WHERE line_type = 'PRODUCT'));
+        INSERT INTO reporting.rollup_customer_deltas AS d (xact, shop_id, customer_id, net_sales)
+        SELECT reporting.current_xact(), o.shop_id, o.customer_id, sum(c.total_amount_shop - c.tax_shop)
+        FROM changed c
+        JOIN core_warehouse.order_agreements a ON a.shop_id = c.shop_id AND a.agreement_id = c.agreement_id
+        JOIN core_warehouse.orders o ON o.shop_id = a.shop_id AND o.order_id = a.order_id
+        WHERE c.line_type = 'PRODUCT' AND o.customer_id IS NOT NULL AND NOT o.is_test AND o.deleted_at IS NULL
+        GROUP BY o.shop_id, o.customer_id
+        ON CONFLICT (xact, shop_id, customer_id) DO UPDATE SET net_sales = d.net_sales + excluded.net_sales;
     ELSE
         INSERT INTO reporting.rollup_dirty_customers (xact, shop_id, customer_id)
         SELECT DISTINCT reporting.current_xact(), o.shop_id, o.customer_id
@@ -219,12 +211,14 @@ BEGIN
     FROM changed c JOIN app_dashboard.shops sh ON sh.id = c.shop_id
     ON CONFLICT DO NOTHING;
     IF TG_OP = 'INSERT' THEN
-        PERFORM reporting.note_customer_deltas((
-            SELECT jsonb_agg(jsonb_build_object('shop_id', s.shop_id, 'agreement_id', s.agreement_id,
-                                                'amount', s.total_amount_shop - s.tax_shop))
-            FROM changed c
-            JOIN core_warehouse.order_sales s ON s.shop_id = c.shop_id AND s.agreement_id = c.agreement_id
-            WHERE s.line_type = 'PRODUCT'));
+        INSERT INTO reporting.rollup_customer_deltas AS d (xact, shop_id, customer_id, net_sales)
+        SELECT reporting.current_xact(), o.shop_id, o.customer_id, sum(s.total_amount_shop - s.tax_shop)
+        FROM changed c
+        JOIN core_warehouse.order_sales s ON s.shop_id = c.shop_id AND s.agreement_id = c.agreement_id
+        JOIN core_warehouse.orders o ON o.shop_id = c.shop_id AND o.order_id = c.order_id
+        WHERE s.line_type = 'PRODUCT' AND o.customer_id IS NOT NULL AND NOT o.is_test AND o.deleted_at IS NULL
+        GROUP BY o.shop_id, o.customer_id
+        ON CONFLICT (xact, shop_id, customer_id) DO UPDATE SET net_sales = d.net_sales + excluded.net_sales;
     ELSE
         INSERT INTO reporting.rollup_dirty_customers (xact, shop_id, customer_id)
         SELECT DISTINCT reporting.current_xact(), o.shop_id, o.customer_id
@@ -397,10 +391,9 @@ GRANT EXECUTE ON FUNCTION reporting.fx_uncovered(text, text, date) TO {WEB_ROLE}
 GRANT ALL ON reporting.fx_daily TO {SCHEDULER_ROLE};
 REVOKE ALL ON reporting.fx_dirty FROM {WEB_ROLE};
 GRANT ALL ON reporting.fx_dirty TO {SCHEDULER_ROLE};
-REVOKE EXECUTE ON {FUNCTIONS}, reporting.flush_months(bigint), reporting.flush_customer_deltas(bigint),
-    reporting.note_customer_deltas(jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION reporting.flush_months(bigint), reporting.flush_customer_deltas(bigint),
-    reporting.note_customer_deltas(jsonb) TO {SCHEDULER_ROLE};
+REVOKE EXECUTE ON {FUNCTIONS}, reporting.flush_months(bigint), reporting.flush_customer_deltas(bigint)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION reporting.flush_months(bigint), reporting.flush_customer_deltas(bigint) TO {SCHEDULER_ROLE};
 REVOKE ALL ON reporting.rollup_customer_deltas FROM {WEB_ROLE};
 GRANT EXECUTE ON {FUNCTIONS} TO {SCHEDULER_ROLE};
 """
@@ -441,7 +434,7 @@ def downgrade() -> None:
     op.execute("DROP VIEW reporting.product_monthly")
     op.execute(FLUSH.format(months="", deltas="", delta_shops=""))
     op.execute("DROP TABLE reporting.rollup_customer_deltas")
-    op.execute("DROP FUNCTION reporting.flush_customer_deltas(bigint), reporting.note_customer_deltas(jsonb)")
+    op.execute("DROP FUNCTION reporting.flush_customer_deltas(bigint)")
     for function in ("touch_sales", "touch_agreements"):  # 0010's, noting customers for a full recompute
         op.execute(re.search(rf"CREATE FUNCTION reporting.{function}\(\).*?END \$\$;", ROLLUPS_0010, re.S)
                    .group(0).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
