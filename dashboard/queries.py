@@ -175,6 +175,12 @@ _RANGE = "(CAST(:shop_id AS bigint) IS NULL OR shop_id = :shop_id) AND day BETWE
 TOP_ROWS = 100
 
 
+def _rows(view: str) -> str:
+    """A view's rows in the range, each computed once (OFFSET 0): the aggregates name a converted column several
+    times, and an inlined view would convert it again for each."""
+    return f"(SELECT * FROM {view} WHERE {_RANGE} OFFSET 0) v"
+
+
 def _money(column: str, all_shops: bool, rate: str = "fx_rate") -> str:
     """The sum of a money column: raw for one store, converted per row (and null if any rate is missing) for all."""
     if not all_shops:
@@ -196,7 +202,7 @@ def _daily_revenue(all_shops: bool) -> str:
                      / nullif(sum(orders), 0), 2) AS aov,
                sum(new_customers) AS new_customers, sum(returning_customers) AS returning_customers,
                {"bool_or(fx_estimated)" if all_shops else "false"} AS fx_estimated
-        FROM reporting.daily_revenue WHERE {_RANGE} GROUP BY day ORDER BY day"""
+        FROM {_rows("reporting.daily_revenue")} GROUP BY day ORDER BY day"""
 
 
 def _marketing(all_shops: bool, source: str, keys: str, columns: str, order: str) -> str:
@@ -208,7 +214,7 @@ def _marketing(all_shops: bool, source: str, keys: str, columns: str, order: str
                sum(purchases) AS purchases, {_money(value, all_shops)} AS purchase_value,
                round({_money(value, all_shops)} / nullif({_money(spend, all_shops)}, 0), 2) AS roas,
                bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
-        FROM {source} WHERE {_RANGE} GROUP BY {keys} ORDER BY {order}"""
+        FROM {_rows(source)} GROUP BY {keys} ORDER BY {order}"""
 
 
 def _mer_roas(all_shops: bool) -> str:
@@ -219,32 +225,129 @@ def _mer_roas(all_shops: bool) -> str:
                round({total} / nullif({spend}, 0), 2) AS mer, round({value} / nullif({spend}, 0), 2) AS roas,
                round({spend} / nullif(sum(new_customers), 0), 2) AS cac,
                bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
-        FROM reporting.mer_roas WHERE {_RANGE} GROUP BY day ORDER BY day"""
+        FROM {_rows("reporting.mer_roas")} GROUP BY day ORDER BY day"""
 
 
 def _top_products(all_shops: bool) -> str:
+    return _top_products_all() if all_shops else _top_products_one()
+
+
+# One store, in its currency: the range's whole calendar months from the monthly rollup, its edge days (before
+# the first whole month, after the last) from the daily one.
+FIRST_WHOLE_MONTH = "(date_trunc('month', CAST(:start AS date) - 1) + interval '1 month')::date"
+AFTER_WHOLE_MONTHS = "date_trunc('month', CAST(:end AS date) + 1)::date"
+NO_WHOLE_MONTH = f"{FIRST_WHOLE_MONTH} >= {AFTER_WHOLE_MONTHS}"
+IN_WHOLE_MONTHS = f"month >= {FIRST_WHOLE_MONTH} AND month < {AFTER_WHOLE_MONTHS}"
+EDGES = (f"day >= :start AND day < CASE WHEN {NO_WHOLE_MONTH} THEN CAST(:end AS date) + 1 ELSE {FIRST_WHOLE_MONTH} END",
+         f"NOT ({NO_WHOLE_MONTH}) AND day >= {AFTER_WHOLE_MONTHS} AND day <= :end")
+
+
+def _by_months(columns: str, daily_columns: str, scope: str) -> str:
+    """The range's rows: whole months from product_monthly, edge days from product_daily."""
+    return " UNION ALL ".join([f"SELECT {columns} FROM reporting.product_monthly WHERE {scope} AND {IN_WHOLE_MONTHS}",
+                               *(f"SELECT {daily_columns} FROM reporting.product_daily WHERE {scope} AND {edge}"
+                                 for edge in EDGES)])
+
+
+def _top_products_one() -> str:
+    columns = "shop_domain, product_id, variant_id, product_title, variant_title, sku, currency, units_sold, " \
+              "units_returned, net_sales"
     return f"""
         SELECT shop_domain, product_id, variant_id, max(product_title) AS product_title,
-               max(variant_title) AS variant_title, max(sku) AS sku, {_currency(all_shops)} AS currency,
-               sum(units_sold) AS units_sold, sum(units_returned) AS units_returned,
-               {_money("net_sales", all_shops)} AS net_sales,
-               {"bool_or(fx_estimated)" if all_shops else "false"} AS fx_estimated
-        FROM reporting.product_daily WHERE {_RANGE}
+               max(variant_title) AS variant_title, max(sku) AS sku, max(currency) AS currency,
+               sum(units_sold) AS units_sold, sum(units_returned) AS units_returned, sum(net_sales) AS net_sales,
+               false AS fx_estimated
+        FROM ({_by_months(columns, columns, "shop_id = :shop_id")}) x
         GROUP BY shop_domain, product_id, variant_id ORDER BY net_sales DESC NULLS LAST, product_id, variant_id
         LIMIT {TOP_ROWS}"""
 
 
+# All stores, converted day by day: each product's gains and losses over the range in its store's currency
+# (whole months and edge days) times the lowest and highest rate of the range bound its converted sum; only the
+# products whose upper bound reaches the TOP_ROWS-th lower bound (less a cent for rounding) are converted, day
+# by day. A store whose rates do not cover every day of the range has no bounds: all its products are.
+def _top_products_all() -> str:
+    return f"""
+        WITH shops AS MATERIALIZED (
+            SELECT sh.id, r.low_rate, r.high_rate FROM app_dashboard.shops sh CROSS JOIN app_dashboard.agency_settings a
+            CROSS JOIN LATERAL (
+                SELECT CASE WHEN sh.currency = a.reporting_currency THEN 1 WHEN count(*) = :end - :start + 1
+                            THEN min(t.per_euro / f.per_euro) END AS low_rate,
+                       CASE WHEN sh.currency = a.reporting_currency THEN 1 WHEN count(*) = :end - :start + 1
+                            THEN max(t.per_euro / f.per_euro) END AS high_rate
+                FROM reporting.fx_daily f
+                JOIN reporting.fx_daily t ON t.currency = a.reporting_currency AND t.day = f.day
+                WHERE f.currency = sh.currency AND f.day BETWEEN :start AND :end) r
+        ), bounds AS MATERIALIZED (
+            SELECT x.shop_id, x.product_id, x.variant_id,
+                   sum(x.gains) * s.high_rate + sum(x.losses) * s.low_rate AS high,
+                   sum(x.gains) * s.low_rate + sum(x.losses) * s.high_rate AS low
+            FROM ({_by_months("shop_id, product_id, variant_id, net_sales_gains AS gains, net_sales_losses AS losses",
+                              "shop_id, product_id, variant_id, greatest(net_sales, 0), least(net_sales, 0)",
+                              "true")}) x
+            JOIN shops s ON s.id = x.shop_id
+            GROUP BY x.shop_id, x.product_id, x.variant_id, s.high_rate, s.low_rate
+        ), floor AS (
+            SELECT (array_agg(low ORDER BY low DESC) FILTER (WHERE low IS NOT NULL))[{TOP_ROWS}] AS low FROM bounds
+        ), candidates AS MATERIALIZED (
+            SELECT b.shop_id, b.product_id, b.variant_id FROM bounds b CROSS JOIN floor f
+            WHERE f.low IS NULL OR b.high IS NULL OR b.high >= f.low - 0.01
+        )
+        SELECT v.shop_domain, v.product_id, v.variant_id, max(v.product_title) AS product_title,
+               max(v.variant_title) AS variant_title, max(v.sku) AS sku, max(v.reporting_currency) AS currency,
+               sum(v.units_sold) AS units_sold, sum(v.units_returned) AS units_returned,
+               {_money("v.net_sales", True, "v.fx_rate")} AS net_sales, bool_or(v.fx_estimated) AS fx_estimated
+        FROM candidates c CROSS JOIN LATERAL (
+            SELECT * FROM reporting.product_daily p
+            WHERE p.shop_id = c.shop_id AND p.product_id = c.product_id AND p.variant_id = c.variant_id
+              AND p.day BETWEEN :start AND :end OFFSET 0) v
+        GROUP BY v.shop_domain, v.product_id, v.variant_id
+        ORDER BY net_sales DESC NULLS LAST, v.product_id, v.variant_id LIMIT {TOP_ROWS}"""
+
+
 def _top_customers(all_shops: bool) -> str:
     # Customers who ordered in the range, by net sales to date (converted at their last order day's rate).
-    net = "round(net_sales * fx_rate, 2)" if all_shops else "net_sales"
+    if all_shops:
+        return _top_customers_all()
     return f"""
         SELECT shop_domain, customer_id, display_name, email, first_order_day, last_order_day, orders,
-               {"reporting_currency" if all_shops else "currency"} AS currency, {net} AS net_sales,
-               {"fx_estimated" if all_shops else "false AS fx_estimated"}
+               currency, net_sales, false AS fx_estimated
         FROM reporting.customer_summary
-        WHERE (CAST(:shop_id AS bigint) IS NULL OR shop_id = :shop_id)
-          AND first_order_day <= :end AND last_order_day >= :start
-        ORDER BY {net} DESC NULLS LAST, customer_id LIMIT {TOP_ROWS}"""
+        WHERE shop_id = :shop_id AND first_order_day <= :end AND last_order_day >= :start
+        ORDER BY net_sales DESC NULLS LAST, customer_id LIMIT {TOP_ROWS}"""
+
+
+# All stores: each store's first TOP_ROWS customers by net sales in its own currency (an index range) give a
+# lower bound `low` of the TOP_ROWS-th converted figure; a customer can reach it only if net sales times the
+# highest rate of its store's currency since the start reach it (less a cent for rounding), so only those are
+# read and converted. Without a bound (too few customers, no rate, a negative bound) every customer is read.
+def _top_customers_all() -> str:
+    active = "c.shop_id = s.id AND c.first_order_day <= :end AND c.last_order_day >= :start"
+    return f"""
+        WITH shops AS MATERIALIZED (
+            SELECT sh.id, CASE WHEN sh.currency = a.reporting_currency THEN 1 ELSE (
+                       SELECT max(t.per_euro / f.per_euro) FROM reporting.fx_daily f
+                       JOIN reporting.fx_daily t ON t.currency = a.reporting_currency AND t.day = f.day
+                       WHERE f.currency = sh.currency AND f.day >= :start) END AS max_rate
+            FROM app_dashboard.shops sh CROSS JOIN app_dashboard.agency_settings a
+        ), firsts AS MATERIALIZED (
+            SELECT c.value FROM shops s CROSS JOIN LATERAL (
+                SELECT round(c.net_sales * c.fx_rate, 2) AS value FROM reporting.customer_summary c
+                WHERE {active} ORDER BY c.net_sales DESC LIMIT {TOP_ROWS}) c
+        ), bound AS (
+            SELECT (array_agg(value ORDER BY value DESC) FILTER (WHERE value IS NOT NULL))[{TOP_ROWS}] AS low
+            FROM firsts
+        ), thresholds AS MATERIALIZED (
+            SELECT s.id, coalesce(CASE WHEN b.low > 0.01 THEN (b.low - 0.01) / s.max_rate END,
+                                  '-Infinity'::numeric) AS threshold
+            FROM shops s CROSS JOIN bound b
+        )
+        SELECT c.shop_domain, c.customer_id, c.display_name, c.email, c.first_order_day, c.last_order_day,
+               c.orders, c.reporting_currency AS currency, round(c.net_sales * c.fx_rate, 2) AS net_sales,
+               c.fx_estimated
+        FROM thresholds s CROSS JOIN LATERAL (
+            SELECT * FROM reporting.customer_summary c WHERE {active} AND c.net_sales >= s.threshold) c
+        ORDER BY round(c.net_sales * c.fx_rate, 2) DESC NULLS LAST, c.customer_id LIMIT {TOP_ROWS}"""
 
 
 def _report_sql(report: str, all_shops: bool) -> str:

@@ -160,7 +160,7 @@ def promote_batch(*, sessions: sessionmaker, shop_id: int, batch_id: int, parts:
             continue
         if pass_no == 2:
             with session_scope(sessions) as session:
-                promote.analyze_new_orders(session=session)
+                promote.analyze_new_orders(session=session, shop_id=shop_id, orders=orders)
         for lo in range(resume[1] if pass_no == resume[0] else 0, last + 1, chunk):
             with session_scope(sessions) as session:
                 session.execute(text(f"SET LOCAL work_mem = '{PROMOTE_WORK_MEM}'"))

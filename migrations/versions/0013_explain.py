@@ -21,7 +21,7 @@ from alembic import op
 from migrations.rls import SCHEDULER_ROLE, WEB_ROLE
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -34,7 +34,8 @@ def rollup_days(sessions, shop_id: int) -> dict[str, dict]:
 
 def all_rollups(sessions, shop_id: int) -> dict[str, list[dict]]:
     return {t: rollup_rows(sessions, t, shop_id)
-            for t in ("daily_sales", "daily_products", "customer_facts", "daily_marketing", "daily_campaigns")}
+            for t in ("daily_sales", "daily_products", "monthly_products", "customer_facts", "daily_marketing",
+                      "daily_campaigns")}
 
 
 def rebuilt(sessions, shop_id: int) -> dict[str, list[dict]]:
@@ -47,7 +48,7 @@ def test_a_backfill_leaves_rollups_equal_to_the_truth_and_to_a_rebuild(scheduler
     run_job(scheduler_sessions, worker, shop_id, "HISTORICAL_INIT")
     assert rollup_days(scheduler_sessions, shop_id) == truth_days(store)
     incremental = all_rollups(scheduler_sessions, shop_id)
-    assert incremental["daily_products"] and incremental["customer_facts"]
+    assert incremental["daily_products"] and incremental["customer_facts"] and incremental["monthly_products"]
     assert rebuilt(scheduler_sessions, shop_id) == incremental
     with session_scope(scheduler_sessions) as session:
         left = session.execute(text("SELECT (SELECT count(*) FROM reporting.rollup_dirty_days) "
@@ -66,11 +67,22 @@ def test_rollups_add_up_to_the_warehouse(scheduler_sessions, worker, shop_id, st
                       FROM reporting.daily_sales WHERE shop_id = :s) AS customers,
                    (SELECT sum(new_customers) FROM reporting.daily_sales WHERE shop_id = :s)
                    = (SELECT count(*) FROM reporting.customer_facts WHERE shop_id = :s) AS new_customers,
+                   NOT EXISTS (SELECT shop_id, date_trunc('month', day)::date, product_id, variant_id,
+                                      sum(units_sold), sum(units_returned), sum(net_sales),
+                                      sum(greatest(net_sales, 0)), sum(least(net_sales, 0))
+                               FROM reporting.daily_products WHERE shop_id = :s GROUP BY 1, 2, 3, 4
+                               EXCEPT SELECT shop_id, month, product_id, variant_id, units_sold, units_returned,
+                                             net_sales, net_sales_gains, net_sales_losses
+                               FROM reporting.monthly_products WHERE shop_id = :s)
+                   AND (SELECT count(*) FROM reporting.monthly_products WHERE shop_id = :s)
+                       = (SELECT count(DISTINCT (date_trunc('month', day), product_id, variant_id))
+                          FROM reporting.daily_products WHERE shop_id = :s) AS months,
                    (SELECT sum(orders) FROM reporting.customer_facts WHERE shop_id = :s)
                    = (SELECT sum(new_customer_orders + returning_customer_orders)
                       FROM reporting.daily_sales WHERE shop_id = :s) AS orders
         """), {"s": shop_id}).mappings().one()
-    assert dict(check) == {"products": True, "customers": True, "new_customers": True, "orders": True}
+    assert dict(check) == {"products": True, "months": True, "customers": True, "new_customers": True,
+                           "orders": True}
 
 
 def test_the_rebuild_cli_restores_rollups_and_refuses_an_unknown_shop(scheduler_sessions, make_shop, db_url,

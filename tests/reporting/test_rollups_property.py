@@ -26,7 +26,8 @@ START = datetime(2026, 3, 7, 0, tzinfo=UTC)  # New York springs forward on 8 Mar
 TABLES = ("core_warehouse.orders", "core_warehouse.order_line_items", "core_warehouse.order_agreements",
           "core_warehouse.order_sales", "core_warehouse.fact_marketing_daily",
           "core_warehouse.fact_marketing_campaign_daily", "core_warehouse.customers", "reporting.daily_sales",
-          "reporting.daily_products", "reporting.customer_facts", "reporting.daily_marketing",
+          "reporting.daily_products", "reporting.monthly_products", "reporting.customer_facts",
+          "reporting.daily_marketing",
           "reporting.daily_campaigns", "staging_ingest.load_batches", "staging_ingest.shopify_lines")
 
 
@@ -199,6 +200,25 @@ class Simulation:
                                   rows=[row | extra], currency="USD", synced_at=self.synced)
 
 
+def months_of(daily: list[dict]) -> list[dict]:
+    """The daily product rows summed per calendar month, as reporting.monthly_products holds them."""
+    months: dict[tuple, dict] = {}
+    for row in daily:
+        key = (row["shop_id"], row["day"].replace(day=1), row["product_id"], row["variant_id"])
+        month = months.setdefault(key, dict(zip(("shop_id", "month", "product_id", "variant_id"), key, strict=True),
+                                             product_title=None, variant_title=None, sku=None, units_sold=0,
+                                             units_returned=0, net_sales=Decimal("0.00"),
+                                             net_sales_gains=Decimal("0.00"), net_sales_losses=Decimal("0.00")))
+        for title in ("product_title", "variant_title", "sku"):
+            month[title] = max((t for t in (month[title], row[title]) if t is not None), default=None)
+        for total in ("units_sold", "units_returned", "net_sales"):
+            month[total] += row[total]
+        month["net_sales_gains"] += max(row["net_sales"], 0)
+        month["net_sales_losses"] += min(row["net_sales"], 0)
+    return sorted(months.values(), key=lambda m: (m["month"], m["product_id"], m["variant_id"],
+                                                  m["product_title"] or ""))
+
+
 def reset(sessions) -> None:
     with session_scope(sessions) as session:
         session.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
@@ -252,4 +272,5 @@ def test_incremental_rollups_equal_a_full_rebuild(scheduler_sessions, shop, step
         session.close()
     incremental = all_rollups(scheduler_sessions, shop_id)
     assert sales_days(incremental["daily_sales"]) == warehouse_view(scheduler_sessions, shop_id)
+    assert incremental["monthly_products"] == months_of(incremental["daily_products"])
     assert rebuilt(scheduler_sessions, shop_id) == incremental

@@ -1,0 +1,179 @@
+"""The structures that make reports fast give the same figures as the plain definitions they replace."""
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import text
+
+from dashboard import queries
+from database import session_scope
+from ingest import fx
+from tests.reporting.warehouse import add_order, fetch
+
+# Rates on two weekdays a weekend apart, and a reload that changes one of them.
+RATES = """Date,USD,GBP,
+2026-03-09,1.0900,0.8500,
+2026-03-06,1.0850,0.8450,
+"""
+CHANGED = "Date,USD,\n2026-03-06,1.1000,\n"
+SPOT_DAYS = [date(2026, 3, 5), date(2026, 3, 6), date(2026, 3, 8), date(2026, 3, 9), date(2027, 6, 1),
+             date(2040, 1, 1)]  # before the first rate, a rate, a weekend, a later rate, far ahead, past the horizon
+
+
+def conversions(sessions, *, dense: bool) -> list:
+    """(from, to, day, rate, rate day) through the views' dense table (or reporting.fx itself)."""
+    rows = []
+    for source in ("EUR", "USD", "GBP"):
+        for target in ("EUR", "USD", "GBP"):
+            for day in SPOT_DAYS:
+                sql = ("SELECT r.rate, r.rate_day FROM reporting.fx(:f, :t, :d) r" if not dense else
+                       "SELECT CASE WHEN :f = :t THEN 1 ELSE t.per_euro / f.per_euro END AS rate, "
+                       "CASE WHEN :f = :t THEN CAST(:d AS date) ELSE least(f.rate_day, t.rate_day) END AS rate_day "
+                       "FROM reporting.fx_daily f JOIN reporting.fx_daily t ON t.day = f.day "
+                       "WHERE f.currency = :f AND t.currency = :t AND f.day = :d "
+                       "UNION ALL SELECT 1, CAST(:d AS date) WHERE :f = :t AND NOT EXISTS "
+                       "(SELECT FROM reporting.fx_daily WHERE currency = :f AND day = :d)")
+                found = fetch(sessions, sql, f=source, t=target, d=day)
+                rows.append((source, target, day, *(tuple(found[0].values()) if found else (None, None))))
+    return rows
+
+
+def covered(sessions, day: date) -> bool:
+    return bool(fetch(sessions, "SELECT 1 FROM reporting.fx_daily WHERE currency = 'USD' AND day = :d", d=day))
+
+
+def test_the_dense_rates_equal_reporting_fx_on_every_day_they_cover_and_follow_a_reload(scheduler_sessions):
+    for content in (RATES, CHANGED):
+        with session_scope(scheduler_sessions) as session:
+            fx.load(session=session, content=content)
+        dense, direct = conversions(scheduler_sessions, dense=True), conversions(scheduler_sessions, dense=False)
+        covered_days = {d for d in SPOT_DAYS if covered(scheduler_sessions, d)}
+        assert covered_days == {date(2026, 3, 6), date(2026, 3, 8), date(2026, 3, 9), date(2027, 6, 1)}
+        assert [r for r in dense if r[2] in covered_days or r[0] == r[1]] == \
+               [r for r in direct if r[2] in covered_days or r[0] == r[1]]
+    usd = fetch(scheduler_sessions, "SELECT per_euro FROM reporting.fx_daily WHERE currency = 'USD' "
+                "AND day = '2026-03-08'")
+    assert str(usd[0]["per_euro"]) == "1.1000"  # the reload's rate reached the weekend after it
+
+
+def test_views_read_a_day_past_the_dense_rates_through_reporting_fx(scheduler_sessions, make_shop):
+    with session_scope(scheduler_sessions) as session:
+        fx.load(session=session, content=RATES)
+        session.execute(text("UPDATE app_dashboard.agency_settings SET reporting_currency = 'USD'"))
+    shop = make_shop(currency="GBP", timezone="UTC")
+    add_order(scheduler_sessions, shop, "far", datetime(2040, 1, 1, 12, tzinfo=UTC), gross="10.00")
+    row = fetch(scheduler_sessions, "SELECT fx_rate, fx_estimated FROM reporting.daily_revenue WHERE shop_id = :s",
+                s=shop)[0]
+    direct = fetch(scheduler_sessions, "SELECT rate FROM reporting.fx('GBP', 'USD', '2040-01-01')")[0]
+    assert row == {"fx_rate": direct["rate"], "fx_estimated": True}
+
+
+def brute_force_top_customers(sessions, start: date, end: date) -> list[dict]:
+    """The all-stores top customers as the plain definition: every customer converted, then sorted."""
+    return fetch(sessions, f"""
+        SELECT shop_domain, customer_id, display_name, email, first_order_day, last_order_day, orders,
+               reporting_currency AS currency, round(net_sales * fx_rate, 2) AS net_sales, fx_estimated
+        FROM reporting.customer_summary WHERE first_order_day <= :end AND last_order_day >= :start
+        ORDER BY round(net_sales * fx_rate, 2) DESC NULLS LAST, customer_id LIMIT {queries.TOP_ROWS}""",
+                 start=start, end=end)
+
+
+def test_all_stores_top_customers_equal_every_customer_converted_and_sorted(scheduler_sessions, make_shop):
+    # Two stores in two currencies, more customers than the report lists, amounts close enough that the
+    # rates reorder them: the bound must keep every customer who can make the list.
+    with session_scope(scheduler_sessions) as session:
+        fx.load(session=session, content=RATES)
+    shops = [make_shop(currency="EUR", timezone="UTC"), make_shop(currency="GBP", timezone="UTC")]
+    first = datetime(2026, 3, 6, 9, tzinfo=UTC)
+    for n in range(130):
+        for k, shop in enumerate(shops):
+            at = first + timedelta(days=3 * (n % 2), hours=n % 7)  # Friday or Monday: two GBP rates
+            add_order(scheduler_sessions, shop, f"o{n}", at, gross=f"{100 + (n * 37 + k * 11) % 90}.{n % 100:02d}",
+                      customer=f"c{n}")
+    for start, end in ((date(2026, 3, 1), date(2026, 3, 31)), (date(2026, 3, 9), date(2026, 3, 9))):
+        with session_scope(scheduler_sessions) as session:
+            fast = queries.read_report(session=session, report="top-customers", shop_id=None, start=start, end=end)
+        expected = brute_force_top_customers(scheduler_sessions, start, end)
+        assert len(expected) == queries.TOP_ROWS and fast == expected
+
+
+def add_sale(session, shop: int, order: str, at: datetime, product: str, amount: int, action: str = "ORDER") -> None:
+    """An order (once) with a line item of `product`, and one sale (or return) of it at `at`."""
+    session.execute(text(
+        "INSERT INTO core_warehouse.orders (shop_id, order_id, created_at, updated_at, raw) "
+        "VALUES (:s, :o, :at, :at, '{}') ON CONFLICT DO NOTHING"), {"s": shop, "o": order, "at": at})
+    session.execute(text(
+        "INSERT INTO core_warehouse.order_line_items (shop_id, line_item_id, order_id, order_updated_at, "
+        "title, product_id, variant_id, quantity, raw) VALUES (:s, :o, :o, :at, 'Mug', :p, :p, 1, '{}') "
+        "ON CONFLICT DO NOTHING"), {"s": shop, "o": order, "at": at, "p": product})
+    agreement = f"{order}-{action}"
+    session.execute(text(
+        "INSERT INTO core_warehouse.order_agreements (shop_id, agreement_id, order_id, happened_at, raw) "
+        "VALUES (:s, :a, :o, :at, '{}')"), {"s": shop, "a": agreement, "o": order, "at": at})
+    session.execute(text(
+        "INSERT INTO core_warehouse.order_sales (shop_id, sale_id, agreement_id, action_type, line_type, "
+        "quantity, line_item_id, total_amount_shop, tax_shop, raw) "
+        "VALUES (:s, :a, :a, :action, 'PRODUCT', :q, :o, :total, 0, '{}')"),
+        {"s": shop, "a": agreement, "o": order, "action": action, "q": -1 if action == "RETURN" else 1,
+         "total": amount})
+
+
+def plain_top_products(sessions, shop: int | None, start: date, end: date) -> list[dict]:
+    """Top products straight from the daily rollup, every row converted for all stores."""
+    net = "CASE WHEN bool_and(fx_rate IS NOT NULL) THEN round(sum(net_sales * fx_rate), 2) END" if shop is None \
+        else "sum(net_sales)"
+    return fetch(sessions, f"""
+        SELECT shop_domain, product_id, variant_id, max(product_title) AS product_title,
+               max(variant_title) AS variant_title, max(sku) AS sku,
+               max({"reporting_currency" if shop is None else "currency"}) AS currency,
+               sum(units_sold) AS units_sold, sum(units_returned) AS units_returned, {net} AS net_sales,
+               {"bool_or(fx_estimated)" if shop is None else "false"} AS fx_estimated
+        FROM reporting.product_daily
+        WHERE (CAST(:s AS bigint) IS NULL OR shop_id = :s) AND day BETWEEN :start AND :end
+        GROUP BY shop_domain, product_id, variant_id ORDER BY net_sales DESC NULLS LAST, product_id, variant_id
+        LIMIT {queries.TOP_ROWS}""", s=shop, start=start, end=end)
+
+
+def test_one_store_top_products_from_whole_months_and_edge_days_equal_the_daily_sums(scheduler_sessions,
+                                                                                        make_shop):
+    shop = make_shop(currency="EUR", timezone="UTC")
+    with session_scope(scheduler_sessions) as session:
+        for n in range(40):
+            at = datetime(2025, 12, 20, 10, tzinfo=UTC) + timedelta(days=3 * n)
+            add_sale(session, shop, f"o{n}", at, f"p{n % 5}", 10 + n % 7)
+    months = fetch(scheduler_sessions, "SELECT count(DISTINCT month) AS n FROM reporting.monthly_products "
+                   "WHERE shop_id = :s", s=shop)
+    assert months == [{"n": 5}]  # December 2025 to April 2026
+    ranges = [(date(2026, 1, 1), date(2026, 3, 31)), (date(2025, 12, 25), date(2026, 2, 10)),
+              (date(2026, 1, 5), date(2026, 1, 20)), (date(2026, 2, 1), date(2026, 2, 27)),
+              (date(2026, 3, 16), date(2026, 3, 16)), (date(2025, 12, 1), date(2026, 4, 30))]
+    for start, end in ranges:
+        with session_scope(scheduler_sessions) as session:
+            fast = queries.read_report(session=session, report="top-products", shop_id=shop, start=start, end=end)
+        assert fast == plain_top_products(scheduler_sessions, shop, start, end), (start, end)
+
+
+def test_all_stores_top_products_equal_every_day_converted_and_sorted(scheduler_sessions, make_shop):
+    # More products than the report lists in a EUR and a GBP store, sales close in value, some returned on a
+    # later day (a product's day can be negative): the bounds must keep every product that can make the list.
+    rates = "Date,GBP,\n" + "".join(f"2026-{m:02d}-{d:02d},{0.80 + (m * 31 + d) % 9 / 100:.4f},\n"
+                                     for m in (3, 4) for d in range(1, 29))
+    with session_scope(scheduler_sessions) as session:
+        fx.load(session=session, content=rates)
+        session.execute(text("UPDATE app_dashboard.agency_settings SET reporting_currency = 'EUR'"))
+    shops = [make_shop(currency="EUR", timezone="UTC"), make_shop(currency="GBP", timezone="UTC")]
+    first = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    with session_scope(scheduler_sessions) as session:
+        for n in range(300):
+            shop = shops[n % 2]
+            at = first + timedelta(days=n % 50, hours=n % 5)
+            add_sale(session, shop, f"o{n}", at, f"p{n % 260}", 100 + (n * 37) % 23)
+            if n % 11 == 0:
+                add_sale(session, shop, f"o{n}", at + timedelta(days=2), f"p{n % 260}", -(100 + (n * 37) % 23),
+                         action="RETURN")
+    ranges = [(date(2026, 3, 1), date(2026, 4, 20)), (date(2026, 3, 10), date(2026, 3, 31)),
+              (date(2026, 2, 20), date(2026, 4, 10))]  # the last begins before the first rate
+    for start, end in ranges:
+        with session_scope(scheduler_sessions) as session:
+            fast = queries.read_report(session=session, report="top-products", shop_id=None, start=start, end=end)
+        expected = plain_top_products(scheduler_sessions, None, start, end)
+        assert len(expected) == queries.TOP_ROWS and fast == expected, (start, end)
