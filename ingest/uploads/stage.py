@@ -1,4 +1,5 @@
-"""Staging a batch's file: every row COPY'd as text into the kind's staging table, with its line number.
+"""Staging a batch's file: every row COPY'd as text, with its line number, into a temporary table of the staging
+transaction (RAW); the checks' one pass types it into the kind's staging table (checks.py).
 
 One transaction: a restarted job stages the whole file again (the earlier attempt's rows died with it).
 Rows whose width differs from the header's are rejected here; every other check is set-based (checks.py).
@@ -16,6 +17,9 @@ from sqlalchemy.orm import Session
 import settings
 from ingest.uploads import formats, reader
 
+# Dropped at commit: no WAL, no index, nothing to delete afterwards (COPY's own speed).
+RAW = "pg_temp.upload_raw"
+
 
 @dataclass
 class Staged:
@@ -28,25 +32,26 @@ class Staged:
 def stage(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format, path: Path,
           mapping: dict[str, str] | None = None, copy_rows: int = settings.UPLOAD_COPY_ROWS,
           on_progress: Callable[[int, int], None] | None = None) -> Staged:
-    """COPY the file's rows into staging under `batch_id`; `on_progress(bytes_read, rows)` after each COPY."""
+    """COPY the file's rows into RAW (its typed rows of an earlier attempt go); `on_progress(bytes_read, rows)`
+    after each COPY."""
     session.execute(text(f"DELETE FROM {fmt.staging} WHERE batch_id = :b"), {"b": batch_id})
     session.execute(text("DELETE FROM staging_ingest.upload_rejects WHERE batch_id = :b"), {"b": batch_id})
+    names = ", ".join(c.name for c in fmt.columns)
+    session.execute(text(f"CREATE TEMPORARY TABLE {RAW} (line_no bigint, "
+                         + ", ".join(f"{c.name} text" for c in fmt.columns) + ") ON COMMIT DROP"))
     cursor = session.connection().connection.dbapi_connection.cursor()
-    copy_sql = (f"COPY {fmt.staging} (batch_id, line_no, {', '.join(c.name for c in fmt.columns)}) "
-                "FROM STDIN WITH (FORMAT csv)")
+    copy_sql = f"COPY {RAW} (line_no, {names}) FROM STDIN WITH (FORMAT csv)"
     f, rows = reader.open_rows(path)
     staged = Staged()
     with f:
         indexes = formats.match_headers(fmt, rows.header, mapping)
         width = len(rows.header)
         pick = _picker(indexes)
-        prefix = f"{batch_id},"
         buffer, writer, rejected, count = _new_buffer()
         for line_no, fields in rows.rows:
             if len(fields) != width:
                 rejected.append((line_no, f"{len(fields)} fields where the header has {width}", fields))
                 continue
-            buffer.write(prefix)
             writer.writerow((line_no, *pick(fields)))
             count += 1
             if count >= copy_rows:

@@ -66,24 +66,28 @@ CREATE TABLE app_dashboard.upload_log (
 );
 CREATE INDEX upload_log_batch_idx ON app_dashboard.upload_log (batch_id, id);
 
--- Staged rows as the file had them (text: COPY never refuses a row; the checks are set-based, in SQL), their
--- columns in the kind's canonical order (ingest/uploads/formats.py). No key: COPY speed; the batch is the unit.
-CREATE TABLE staging_ingest.marketplace_order_rows (
-    batch_id   bigint NOT NULL,  -- no foreign key: COPY would check it row by row
+-- Staged rows, typed: the checks' one pass converts each field once (the file's text is COPYed into a temporary
+-- table of the staging transaction, whose bad rows keep their fields as read); promotion reads these as they are.
+-- UNLOGGED and without index: written once, read once by batch, deleted at promotion; a server crash empties
+-- them, and a restarted job stages its file again anyway. Columns as the kind's (ingest/uploads/formats.py).
+CREATE UNLOGGED TABLE staging_ingest.marketplace_order_rows (
+    batch_id   bigint NOT NULL,  -- no foreign key: a check per row
     line_no    bigint NOT NULL,
-    order_id   text, ordered_at text, currency text, gross text, discounts text, refunds text, fees text,
-    net        text, channel text
+    order_id   text, ordered_at timestamptz, currency text, gross numeric, discounts numeric, refunds numeric,
+    fees       numeric, net numeric, channel text,
+    reason     text  -- the first failing check; rows with one move to upload_rejects
 );
-CREATE INDEX marketplace_order_rows_batch_idx ON staging_ingest.marketplace_order_rows (batch_id, line_no);
 
-CREATE TABLE staging_ingest.payout_rows (
+CREATE UNLOGGED TABLE staging_ingest.payout_rows (
     batch_id bigint NOT NULL,
     line_no  bigint NOT NULL,
-    transaction_date text, type text, order_name text, card_brand text, card_source text, payout_status text,
-    payout_date text, payout_id text, available_on text, amount text, fee text, net text, checkout text,
-    payment_method_name text, presentment_amount text, presentment_currency text, currency text
+    transaction_date timestamptz, type text, order_name text, card_brand text, card_source text,
+    payout_status text, payout_date date, payout_id text, available_on date, amount numeric, fee numeric,
+    net numeric, checkout text, payment_method_name text, presentment_amount numeric,
+    presentment_currency text, currency text,
+    transaction_key text,
+    reason text
 );
-CREATE INDEX payout_rows_batch_idx ON staging_ingest.payout_rows (batch_id, line_no);
 
 -- Rows that did not load, with their line and reason; the rest of their file loads.
 CREATE TABLE staging_ingest.upload_rejects (
@@ -109,11 +113,11 @@ CREATE TABLE core_warehouse.marketplace_orders (
     fees       {MONEY},
     net        {MONEY},
     loaded_at  timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (shop_id, channel, order_id)
+    -- Order id before channel: reconciliation finds orders by id, and this key serves it (no index of its own).
+    PRIMARY KEY (shop_id, order_id, channel)
 );
--- No index on batch_id: only a replacement looks rows up by batch, once, and every index slows each load.
+-- Two indexes in all, each slows every load: none on batch_id (only a replacement looks rows up by batch, once).
 CREATE INDEX marketplace_orders_day_idx ON core_warehouse.marketplace_orders (shop_id, ordered_at);
-CREATE INDEX marketplace_orders_id_idx ON core_warehouse.marketplace_orders (shop_id, order_id);
 
 -- Shopify's export has no transaction id: a transaction is its date, type, order, money and checkout
 -- (payout status and id change as the money moves, so they are not part of it).
