@@ -115,7 +115,7 @@ class Checked:
 
 def check(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format) -> Checked:
     """Type the staged rows of RAW into the kind's staging table, moving bad and duplicate ones to upload_rejects."""
-    # The duplicate search sorts every row's key: in memory, not in temporary files (as Shopify's promotion).
+    # The duplicate search hashes every row's key: in memory, not in temporary files (as Shopify's promotion).
     session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     params = {"b": batch_id, "s": shop_id, "codes": sorted(formats.CURRENCIES)}
     typed = TYPED[fmt.kind]
@@ -141,11 +141,14 @@ def check(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format)
         DELETE FROM {fmt.staging} WHERE batch_id = :b AND reason IS NOT NULL
     """), params).rowcount
     key, shown = KEYS[fmt.kind]
+    # Keys seen more than once first (one hash aggregate, no sort of every row); only their rows are ranked.
     duplicate = session.execute(text(f"""
         WITH dup AS MATERIALIZED (
             SELECT line_no, first_line FROM (
                 SELECT line_no, first_value(line_no) OVER (PARTITION BY {key} ORDER BY line_no) AS first_line
-                FROM {fmt.staging} WHERE batch_id = :b) ranked
+                FROM {fmt.staging} WHERE batch_id = :b AND ({key}) IN (
+                    SELECT {key} FROM {fmt.staging} WHERE batch_id = :b GROUP BY {key} HAVING count(*) > 1)
+            ) ranked
             WHERE line_no <> first_line
         ), moved AS (
             INSERT INTO staging_ingest.upload_rejects (batch_id, shop_id, line_no, reason, raw)
