@@ -3,6 +3,7 @@ delimiters, quoted newlines, the same file twice, a corrected file replacing its
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 import settings
 from database import session_scope
@@ -207,3 +208,16 @@ def test_the_channel_rollup_follows_every_update_and_delete_of_the_orders(cli, c
     assert scalar(scheduler_sessions, rollup) == [["2026-11-01", "Amazon", 1, "20.00", "18.00"],
                                                   ["2026-11-02", "eBay", 1, "15.00", "14.00"]]
     assert scalar(scheduler_sessions, rollup) == scalar(scheduler_sessions, recomputed)
+
+
+def test_orders_name_an_existing_store_and_go_with_it(cli, capsys, shop, tmp_path, scheduler_sessions,
+                                                      owner_sessions):
+    path = write(tmp_path / "orders.csv", HEADER + "A-1,2026-11-01T10:00:00+01:00,EUR,10,0,0,1,9,Amazon\r\n")
+    assert _load(cli, capsys, shop, path)[0] == 0
+    with pytest.raises(IntegrityError, match="name shop 999999, which does not exist"), \
+            session_scope(scheduler_sessions) as session:
+        session.execute(text("UPDATE core_warehouse.marketplace_orders SET shop_id = 999999"))
+    with session_scope(owner_sessions) as session:
+        session.execute(text("DELETE FROM app_dashboard.shops WHERE id = :s"), {"s": shop[0]})
+    assert scalar(owner_sessions, "SELECT count(*) FROM core_warehouse.marketplace_orders") == 0
+    assert scalar(owner_sessions, "SELECT count(*) FROM reporting.daily_channel_sales") == 0
