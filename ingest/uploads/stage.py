@@ -9,6 +9,7 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 from sqlalchemy import text
@@ -46,13 +47,13 @@ def stage(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format,
     with f:
         indexes = formats.match_headers(fmt, rows.header, mapping)
         width = len(rows.header)
-        pick = _picker(indexes)
+        pick = _picker(indexes, width)
         buffer, writer, rejected, count = _new_buffer()
         for line_no, fields in rows.rows:
             if len(fields) != width:
                 rejected.append((line_no, f"{len(fields)} fields where the header has {width}", fields))
                 continue
-            writer.writerow((line_no, *pick(fields)))
+            writer.writerow(pick(line_no, fields))
             count += 1
             if count >= copy_rows:
                 staged.rows += _flush(cursor, copy_sql, buffer, count)
@@ -65,11 +66,22 @@ def stage(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format,
     return staged
 
 
-def _picker(indexes: list[int | None]) -> Callable[[list[str]], tuple]:
-    """The row's fields in the format's order ('' for an optional column the file lacks)."""
-    if all(i is not None for i in indexes):
-        return lambda fields: tuple(fields[i] for i in indexes)
-    return lambda fields: tuple("" if i is None else fields[i] for i in indexes)
+def _picker(indexes: list[int | None], width: int) -> Callable[[int, list[str]], list | tuple]:
+    """The row for COPY: its line, then its fields in the format's order ('' for an optional column it lacks).
+
+    Per row and in C where possible (a generator per row was 2 of a million-row file's 5 seconds in Python).
+    """
+    if indexes == list(range(width)):  # the file's columns are ours, in our order, and no more
+        def as_is(line_no: int, fields: list[str]) -> list:
+            fields.insert(0, line_no)
+            return fields
+        return as_is
+    get = itemgetter(*(-1 if i is None else i for i in indexes))
+
+    def picked(line_no: int, fields: list[str]) -> tuple:
+        fields.append("")  # what a missing optional column (index -1) reads
+        return (line_no, *get(fields))
+    return picked
 
 
 def _new_buffer():

@@ -221,3 +221,11 @@ def test_orders_name_an_existing_store_and_go_with_it(cli, capsys, shop, tmp_pat
         session.execute(text("DELETE FROM app_dashboard.shops WHERE id = :s"), {"s": shop[0]})
     assert scalar(owner_sessions, "SELECT count(*) FROM core_warehouse.marketplace_orders") == 0
     assert scalar(owner_sessions, "SELECT count(*) FROM reporting.daily_channel_sales") == 0
+
+
+def test_a_column_of_the_files_own_after_ours_is_left_out(cli, capsys, shop, tmp_path, scheduler_sessions):
+    path = write(tmp_path / "orders.csv", HEADER.rstrip() + ",Note\r\n"
+                 + "A-1,2026-11-01T10:00:00+01:00,EUR,10,1,0,1,8,Amazon,gift wrap\r\n")
+    code, out, err = _load(cli, capsys, shop, path)
+    assert (code, err) == (0, ""), out
+    assert _orders(scheduler_sessions) == {"Amazon:A-1": ("10.00", "1.00", "8.00", "EUR", 1)}
