@@ -186,9 +186,11 @@ CREATE FUNCTION staging_ingest.to_money(v text) RETURNS numeric LANGUAGE sql IMM
 $$;
 
 -- An instant with its UTC offset (ISO 8601, or Shopify's export's "2026-10-03 10:12:31 +0200"); NULL otherwise.
+-- The first 16 characters' shape by translate (digits to 9) and only the rest by a pattern: one pattern over
+-- the whole value was most of a million rows' 2.8 s; this is the same test in 1.2 s.
 CREATE FUNCTION staging_ingest.to_instant(v text) RETURNS timestamptz LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN v ~ ('^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[T ][0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}}([.][0-9]+)?)?'
-                          || ' ?(Z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$')
+    SELECT CASE WHEN translate(left(v, 16), '012345678', '999999999') IN ('9999-99-99T99:99', '9999-99-99 99:99')
+                 AND substr(v, 17) ~ '^(:[0-9]{{2}}([.][0-9]+)?)? ?(Z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$'
                  AND pg_input_is_valid(v, 'timestamptz') THEN v::timestamptz END
 $$;
 
