@@ -36,6 +36,9 @@ def load_batch(ctx: JobContext) -> None:
         with session_scope(ctx.sessions) as session:
             promoted = promote.promote(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt,
                                        rejected=checked.bad + checked.duplicate)
+            if promoted.loaded != checked.good:  # staging is UNLOGGED: a server crash in between empties it
+                raise RuntimeError(f"{checked.good} rows were checked but {promoted.loaded} were left in staging; "
+                                   "the file is staged again on the next attempt")
         _reconcile(ctx, batch_id, shop_id, promoted)
     except Exception as error:
         if isinstance(error, PermanentError | reader.ReadError | FileNotFoundError) or \

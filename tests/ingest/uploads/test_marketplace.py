@@ -2,8 +2,11 @@
 delimiters, quoted newlines, the same file twice, a corrected file replacing its batch, a file too large."""
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 import settings
+from database import session_scope
 from tests.conftest import scalar
 from tests.ingest.uploads.conftest import write
 
@@ -179,3 +182,50 @@ def test_a_file_without_a_good_row_fails_keeps_its_bad_rows_and_may_be_sent_agai
     assert scalar(scheduler_sessions, "SELECT step FROM app_dashboard.upload_log ORDER BY id DESC LIMIT 1") == "failed"
     code, out, _ = _load(cli, capsys, shop, path)  # a failed batch does not hold its file: it is tried again
     assert code == 1 and "batch 2 failed" in out
+
+
+def test_the_channel_rollup_follows_every_update_and_delete_of_the_orders(cli, capsys, shop, tmp_path,
+                                                                         scheduler_sessions):
+    path = write(tmp_path / "orders.csv", HEADER
+                 + "A-1,2026-11-01T10:00:00+01:00,EUR,10,1,0,1,8,Amazon\r\n"
+                 + "A-2,2026-11-01T11:00:00+01:00,EUR,20,0,2,2,16,Amazon\r\n"
+                 + "A-3,2026-11-02T10:00:00+01:00,EUR,30,0,0,3,27,eBay\r\n")
+    assert _load(cli, capsys, shop, path)[0] == 0
+    rollup = ("SELECT json_agg(json_build_array(day::text, channel, orders, gross::text, net_sales::text) "
+              "ORDER BY day, channel) FROM reporting.daily_channel_sales")
+    recomputed = ("SELECT json_agg(json_build_array(day::text, channel, n, gross::text, net::text) "
+                  "ORDER BY day, channel) FROM (SELECT (ordered_at AT TIME ZONE 'Europe/Paris')::date AS day, "
+                  "channel, count(*) AS n, sum(gross) AS gross, sum(gross - discounts - refunds) AS net "
+                  "FROM core_warehouse.marketplace_orders GROUP BY 1, 2) r")
+    assert scalar(scheduler_sessions, rollup) == [["2026-11-01", "Amazon", 2, "30.00", "27.00"],
+                                                  ["2026-11-02", "eBay", 1, "30.00", "30.00"]]
+    # An order moved to another day and channel, one deleted: each statement's rows move the sums exactly.
+    for sql in ("UPDATE core_warehouse.marketplace_orders SET ordered_at = ordered_at + interval '1 day', "
+                "channel = 'eBay', gross = gross + 5 WHERE order_id = 'A-1'",
+                "DELETE FROM core_warehouse.marketplace_orders WHERE order_id = 'A-3'"):
+        with session_scope(scheduler_sessions) as session:
+            session.execute(text(sql))
+    assert scalar(scheduler_sessions, rollup) == [["2026-11-01", "Amazon", 1, "20.00", "18.00"],
+                                                  ["2026-11-02", "eBay", 1, "15.00", "14.00"]]
+    assert scalar(scheduler_sessions, rollup) == scalar(scheduler_sessions, recomputed)
+
+
+def test_orders_name_an_existing_store_and_go_with_it(cli, capsys, shop, tmp_path, scheduler_sessions,
+                                                      owner_sessions):
+    path = write(tmp_path / "orders.csv", HEADER + "A-1,2026-11-01T10:00:00+01:00,EUR,10,0,0,1,9,Amazon\r\n")
+    assert _load(cli, capsys, shop, path)[0] == 0
+    with pytest.raises(IntegrityError, match="name shop 999999, which does not exist"), \
+            session_scope(scheduler_sessions) as session:
+        session.execute(text("UPDATE core_warehouse.marketplace_orders SET shop_id = 999999"))
+    with session_scope(owner_sessions) as session:
+        session.execute(text("DELETE FROM app_dashboard.shops WHERE id = :s"), {"s": shop[0]})
+    assert scalar(owner_sessions, "SELECT count(*) FROM core_warehouse.marketplace_orders") == 0
+    assert scalar(owner_sessions, "SELECT count(*) FROM reporting.daily_channel_sales") == 0
+
+
+def test_a_column_of_the_files_own_after_ours_is_left_out(cli, capsys, shop, tmp_path, scheduler_sessions):
+    path = write(tmp_path / "orders.csv", HEADER.rstrip() + ",Note\r\n"
+                 + "A-1,2026-11-01T10:00:00+01:00,EUR,10,1,0,1,8,Amazon,gift wrap\r\n")
+    code, out, err = _load(cli, capsys, shop, path)
+    assert (code, err) == (0, ""), out
+    assert _orders(scheduler_sessions) == {"Amazon:A-1": ("10.00", "1.00", "8.00", "EUR", 1)}
