@@ -81,7 +81,29 @@ def ensure_database(stores: int = 50, orders: int = 40_000, seed: int = 5) -> st
     engine.dispose()
     if len(built) < stores + 1:  # the stores, then the rates
         build(url, stores, orders, seed, built)
+    link_ad_accounts(url)
     return url
+
+
+def open_as_built(stores: int, orders: int, seed: int) -> str:
+    """The URL of the bench database as far as its build went (an unfinished build), with its rates."""
+    server = embedded.start(settings.VAR_DIR / PGDATA, database="postgres")
+    url = embedded.with_database(server, database_name(stores, orders, seed))
+    migrate(url)
+    load_rates(url)
+    link_ad_accounts(url)
+    return url
+
+
+def link_ad_accounts(url: str) -> None:
+    """Link each store's Meta accounts, as Settings does (the pages show Meta figures for linked accounts)."""
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("""
+            INSERT INTO app_dashboard.ad_accounts (shop_id, account_id, name, currency)
+            SELECT DISTINCT shop_id, account_id, account_id, currency FROM core_warehouse.fact_marketing_daily
+            ON CONFLICT (shop_id, account_id) DO NOTHING""")
+    engine.dispose()
 
 
 def build(url: str, stores: int, orders: int, seed: int, built: set[str]) -> None:
@@ -214,10 +236,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     if args.as_built:
-        server = embedded.start(settings.VAR_DIR / PGDATA, database="postgres")
-        url = embedded.with_database(server, database_name(args.stores, args.orders, args.seed))
-        migrate(url)
-        load_rates(url)
+        url = open_as_built(args.stores, args.orders, args.seed)
     else:
         url = ensure_database(args.stores, args.orders, args.seed)
     if args.build_only:

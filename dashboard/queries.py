@@ -388,13 +388,6 @@ PRODUCT_LEVELS = ("variant", "product")
 PRODUCT_ORDERS = ("net_sales", "units_sold")
 
 
-def _converted(column: str, all_shops: bool) -> str:
-    """A money column's sum: raw for one store, converted per row for all (null if any rate is missing)."""
-    if not all_shops:
-        return f"sum({column})"
-    return f"CASE WHEN bool_and(fx_rate IS NOT NULL) THEN round(sum({column} * fx_rate), 2) END"
-
-
 def read_store_facts(*, session: Session, shop_id: int | None) -> list[Row]:
     """Each visible store (or the one chosen): whether it has an ad account, whether its history is loading."""
     return list(session.execute(text("""
@@ -417,9 +410,9 @@ def read_marketing_totals(*, session: Session, shop_id: int | None, periods: dic
     params = {"shop_id": shop_id, "names": names, "starts": [periods[n][0] for n in names],
               "ends": [periods[n][1] for n in names]}
     rows = session.execute(text(f"""
-        SELECT p.name AS period, {_currency(all_shops)} AS currency, {_converted(spend, all_shops)} AS spend,
+        SELECT p.name AS period, {_currency(all_shops)} AS currency, {_money(spend, all_shops)} AS spend,
                sum(impressions) AS impressions, sum(clicks) AS clicks, sum(purchases) AS purchases,
-               {_converted(value, all_shops)} AS purchase_value,
+               {_money(value, all_shops)} AS purchase_value,
                bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
         FROM unnest(CAST(:names AS text[]), CAST(:starts AS date[]), CAST(:ends AS date[])) AS p(name, lo, hi)
         JOIN reporting.marketing_daily m ON m.day BETWEEN p.lo AND p.hi
@@ -435,10 +428,10 @@ def read_campaign_daily(*, session: Session, shop_id: int | None, account_id: st
     all_shops = shop_id is None
     spend, value = ("spend", "purchase_value") if all_shops else ("spend_shop", "purchase_value_shop")
     rows = session.execute(text(f"""
-        SELECT day AS date, {_currency(all_shops)} AS currency, {_converted(spend, all_shops)} AS spend,
+        SELECT day AS date, {_currency(all_shops)} AS currency, {_money(spend, all_shops)} AS spend,
                sum(impressions) AS impressions, sum(clicks) AS clicks, sum(purchases) AS purchases,
-               {_converted(value, all_shops)} AS purchase_value,
-               round({_converted(value, all_shops)} / nullif({_converted(spend, all_shops)}, 0), 2) AS roas,
+               {_money(value, all_shops)} AS purchase_value,
+               round({_money(value, all_shops)} / nullif({_money(spend, all_shops)}, 0), 2) AS roas,
                bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
         FROM reporting.campaign_daily
         WHERE {_shop_or_all()} AND account_id = :account_id AND campaign_id = :campaign_id
@@ -461,7 +454,7 @@ def read_top_products(*, session: Session, shop_id: int | None, start, end, leve
                max(product_title) AS product_title, {"max(variant_title)" if variant else "NULL"} AS variant_title,
                {"max(sku)" if variant else "NULL"} AS sku, {_currency(all_shops)} AS currency,
                sum(units_sold) AS units_sold, sum(units_returned) AS units_returned,
-               {_converted("net_sales", all_shops)} AS net_sales,
+               {_money("net_sales", all_shops)} AS net_sales,
                {"bool_or(fx_estimated)" if all_shops else "false"} AS fx_estimated
         FROM reporting.product_daily WHERE {_shop_or_all()} AND day BETWEEN :start AND :end
         GROUP BY {keys} ORDER BY {order} DESC NULLS LAST, {keys.removeprefix("shop_domain, ")} LIMIT {TOP_ROWS}
