@@ -82,7 +82,7 @@ def measure_callbacks(server, url: str, repeats: int) -> list[tuple]:
     """(page, callback, scope, days, p50, p95) for every page, scope and range."""
     client = server.test_client()
     assert login(client, ADMIN, PASSWORD).status_code == 302
-    one, last_day = data_bounds(url)
+    one, last_day, campaign = data_bounds(url)
     rows = []
     for days in RANGES:
         start, end = last_day - timedelta(days=days - 1), last_day
@@ -92,20 +92,20 @@ def measure_callbacks(server, url: str, repeats: int) -> list[tuple]:
                 location = {"_pages_location.pathname": page, "_pages_location.search": query}
                 for output in ("_pages_content.children", *ON_LOAD):
                     rows.append((page, output, scope, days, *time_callback(client, output, location, repeats)))
-                for name, output, values in interactions(page, query, last_day):
+                for name, output, values in interactions(page, query, last_day, campaign):
                     rows.append((page, name, scope, days, *time_callback(client, output, values, repeats)))
     return rows
 
 
-def interactions(page: str, query: str, last_day) -> list[tuple[str, str, dict]]:
+def interactions(page: str, query: str, last_day, campaign: str) -> list[tuple[str, str, dict]]:
     """The clicks each page answers: (name, an output of the callback, its input values)."""
     location = {"_pages_location.search": query}
     if page == "/":
         day = {"points": [{"x": (last_day - timedelta(days=3)).isoformat()}]}
         return [("explain a day", "explain-modal.is_open", {"sales-chart.clickData": day, **location})]
-    if page == "/marketing":  # the first load selects the biggest spender
-        return [("campaign trend", "campaign-trend-holder.children", {"campaign-grid.selectedRows": None,
-                                                                      **location})]
+    if page == "/marketing":  # a row of the campaign table selected
+        return [("campaign trend", "campaign-trend-holder.children",
+                 {"campaign-grid.selectedRows": [{"key": campaign, "campaign_name": "bench"}], **location})]
     if page == "/products":
         return [("products by units", "product-grid.rowData", {"product-level.value": "product",
                                                                "product-order.value": "units", **location})]
@@ -113,13 +113,15 @@ def interactions(page: str, query: str, last_day) -> list[tuple[str, str, dict]]
 
 
 def data_bounds(url: str):
-    """The first store's id and the data's last day (the bench's data ends on a fixed day, not today)."""
+    """The first store's id, the data's last day (a fixed day, not today) and one of its campaigns' key."""
     sessions = scheduler_sessionmaker(url)
     with session_scope(sessions) as session:
         one = session.execute(text("SELECT min(id) FROM app_dashboard.shops")).scalar_one()
         last = session.execute(text("SELECT max(day) FROM reporting.daily_sales")).scalar_one()
+        campaign = session.execute(text("SELECT account_id || '-' || campaign_id FROM reporting.daily_campaigns "
+                                        "WHERE shop_id = :one LIMIT 1"), {"one": one}).scalar_one()
     sessions.kw["bind"].dispose()
-    return one, last
+    return one, last, campaign
 
 
 class Loopback(requests.Session):
@@ -145,7 +147,7 @@ def first_load(server, url: str, runs: int) -> list[float]:
     httpd = make_server("127.0.0.1", 0, server, threaded=True)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_port}"
-    one, last_day = data_bounds(url)
+    _one, last_day, _campaign = data_bounds(url)
     query = search("all", last_day - timedelta(days=89), last_day)
     seconds = []
     try:

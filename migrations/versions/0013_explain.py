@@ -66,7 +66,7 @@ LANGUAGE sql STABLE AS $$
         FROM shops sh
         JOIN core_warehouse.orders o ON o.shop_id = sh.id AND o.created_at >= sh.lo AND o.created_at < sh.hi
         WHERE NOT o.is_test AND o.deleted_at IS NULL
-    ), ledger AS (
+    ), ledger AS MATERIALIZED (
         SELECT shop_id, day, order_id, p.order_id IS NOT NULL AS placed, a.reasons,
                coalesce(a.units, 0) AS units, coalesce(a.gross_sales, 0) AS gross_sales,
                coalesce(a.discounts, 0) AS discounts, coalesce(a.returns, 0) AS returns,
@@ -84,7 +84,10 @@ LANGUAGE sql STABLE AS $$
            l.duties, l.additional_fees,
            l.gross_sales - l.discounts - l.returns + l.shipping + l.taxes + l.duties + l.additional_fees
     FROM ledger l JOIN shops sh ON sh.id = l.shop_id
-    JOIN core_warehouse.orders o ON o.shop_id = l.shop_id AND o.order_id = l.order_id
+    -- each ledger row's order by its key (a join the planner may turn into a scan of every order under RLS)
+    CROSS JOIN LATERAL (SELECT o.shop_id, o.legacy_id, o.name, o.created_at, o.cancelled_at, o.customer_id
+                        FROM core_warehouse.orders o
+                        WHERE o.shop_id = l.shop_id AND o.order_id = l.order_id OFFSET 0) o
     LEFT JOIN reporting.customer_facts cf ON cf.shop_id = o.shop_id AND cf.customer_id = o.customer_id
     ORDER BY l.shop_id, l.day, o.created_at, l.order_id
 $$;
