@@ -3,7 +3,7 @@
 On the reporting benchmark's database (bench.reporting.ensure_database: 50 stores and 2,000,000 orders by
 default, built through the real load path), the app runs in this process. An admin granted every store logs
 in, and for every page (Overview, Marketing, Products & customers), each scope (one store, All stores) and
-range (90 days, a year, ending on the data's last day) the bench posts the callbacks a browser posts when the
+range (90 days, a year, ending on the reporting bench's last day) the bench posts the callbacks a browser posts when the
 page loads (the page itself, the selection bar, the navbar's sync indicator) and the ones a click fires
 (explain a day, a campaign's trend, a CSV download), through Flask's test client: the figure is the server's
 time, without a network or a browser. The first full page load (the HTML, its scripts and styles, the layout,
@@ -84,8 +84,8 @@ def measure_callbacks(server, url: str, repeats: int) -> list[tuple]:
     assert login(client, ADMIN, PASSWORD).status_code == 302
     one, last_day, campaign = data_bounds(url)
     rows = []
-    for days in RANGES:
-        start, end = last_day - timedelta(days=days - 1), last_day
+    for days in RANGES:  # ending on the reporting bench's last day, as its own ranges do (rates cover them)
+        start, end = reporting.TODAY - timedelta(days=days - 1), reporting.TODAY
         for scope, shop in (("one store", str(one)), ("all stores", "all")):
             query = search(shop, start, end)
             for page in PAGES:
@@ -101,7 +101,7 @@ def interactions(page: str, query: str, last_day, campaign: str) -> list[tuple[s
     """The clicks each page answers: (name, an output of the callback, its input values)."""
     location = {"_pages_location.search": query}
     if page == "/":
-        day = {"points": [{"x": (last_day - timedelta(days=3)).isoformat()}]}
+        day = {"points": [{"x": (last_day - timedelta(days=3)).isoformat()}]}  # a day with orders
         return [("explain a day", "explain-modal.is_open", {"sales-chart.clickData": day, **location})]
     if page == "/marketing":  # a row of the campaign table selected
         return [("campaign trend", "campaign-trend-holder.children",
@@ -113,11 +113,12 @@ def interactions(page: str, query: str, last_day, campaign: str) -> list[tuple[s
 
 
 def data_bounds(url: str):
-    """The first store's id, the data's last day (a fixed day, not today) and one of its campaigns' key."""
+    """The first store's id, its last day with sales (a fixed day, not today) and one of its campaigns' key."""
     sessions = scheduler_sessionmaker(url)
     with session_scope(sessions) as session:
         one = session.execute(text("SELECT min(id) FROM app_dashboard.shops")).scalar_one()
-        last = session.execute(text("SELECT max(day) FROM reporting.daily_sales")).scalar_one()
+        last = session.execute(text("SELECT max(day) FROM reporting.daily_sales WHERE shop_id = :one"),
+                               {"one": one}).scalar_one()
         campaign = session.execute(text("SELECT account_id || '-' || campaign_id FROM reporting.daily_campaigns "
                                         "WHERE shop_id = :one LIMIT 1"), {"one": one}).scalar_one()
     sessions.kw["bind"].dispose()
@@ -147,8 +148,7 @@ def first_load(server, url: str, runs: int) -> list[float]:
     httpd = make_server("127.0.0.1", 0, server, threaded=True)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_port}"
-    _one, last_day, _campaign = data_bounds(url)
-    query = search("all", last_day - timedelta(days=89), last_day)
+    query = search("all", reporting.TODAY - timedelta(days=89), reporting.TODAY)
     seconds = []
     try:
         for _ in range(runs):

@@ -446,20 +446,50 @@ def read_top_products(*, session: Session, shop_id: int | None, start, end, leve
     """The top TOP_ROWS variants (or products) by net sales (or units sold), with units returned."""
     if level not in PRODUCT_LEVELS or order not in PRODUCT_ORDERS:
         raise ValueError(f"unknown product level or order {level!r}, {order!r}")
-    all_shops = shop_id is None
-    variant = level == "variant"
-    keys = "shop_domain, product_id" + (", variant_id" if variant else "")
-    rows = session.execute(text(f"""
-        SELECT shop_domain, product_id, {"variant_id" if variant else "''"} AS variant_id,
-               max(product_title) AS product_title, {"max(variant_title)" if variant else "NULL"} AS variant_title,
-               {"max(sku)" if variant else "NULL"} AS sku, {_currency(all_shops)} AS currency,
-               sum(units_sold) AS units_sold, sum(units_returned) AS units_returned,
-               {_money("net_sales", all_shops)} AS net_sales,
-               {"bool_or(fx_estimated)" if all_shops else "false"} AS fx_estimated
+    if (level, order) == ("variant", "net_sales"):  # the top-products report, with its bounds for All stores
+        return read_report(session=session, report="top-products", shop_id=shop_id, start=start, end=end)
+    variant, all_shops = level == "variant", shop_id is None
+    sql = _top_variants_by_units() if variant and all_shops else _top_summed(all_shops, variant, order)
+    return [dict(row) for row in session.execute(text(sql), {"shop_id": shop_id, "start": start,
+                                                             "end": end}).mappings()]
+
+
+def _product_row(all_shops: bool, variant: bool, alias: str = "") -> str:
+    """The products table's columns, summed over the range (money converted day by day for All stores)."""
+    return f"""{alias}shop_domain, {alias}product_id, {f"{alias}variant_id" if variant else "''"} AS variant_id,
+               max({alias}product_title) AS product_title,
+               {f"max({alias}variant_title)" if variant else "NULL"} AS variant_title,
+               {f"max({alias}sku)" if variant else "NULL"} AS sku, {_currency(all_shops)} AS currency,
+               sum({alias}units_sold) AS units_sold, sum({alias}units_returned) AS units_returned,
+               {_money(f"{alias}net_sales", all_shops, f"{alias}fx_rate")} AS net_sales,
+               {f"bool_or({alias}fx_estimated)" if all_shops else "false"} AS fx_estimated"""
+
+
+def _top_variants_by_units() -> str:
+    # All stores: units need no conversion, so rank them from the monthly rollup and the edge days, then read
+    # (and convert) only the winners' days.
+    ranked = "shop_id, product_id, variant_id, units_sold"
+    return f"""
+        WITH ranked AS MATERIALIZED (
+            SELECT shop_id, product_id, variant_id, sum(units_sold) AS units
+            FROM ({_by_months(ranked, ranked, _shop_or_all())}) x
+            GROUP BY shop_id, product_id, variant_id
+            ORDER BY units DESC NULLS LAST, product_id, variant_id, shop_id LIMIT {TOP_ROWS}
+        )
+        SELECT {_product_row(True, True, "v.")}
+        FROM ranked r CROSS JOIN LATERAL (
+            SELECT * FROM reporting.product_daily p WHERE p.shop_id = r.shop_id AND p.product_id = r.product_id
+              AND p.variant_id = r.variant_id AND p.day BETWEEN :start AND :end OFFSET 0) v
+        GROUP BY v.shop_domain, v.shop_id, v.product_id, v.variant_id
+        ORDER BY units_sold DESC NULLS LAST, v.product_id, v.variant_id LIMIT {TOP_ROWS}"""
+
+
+def _top_summed(all_shops: bool, variant: bool, order: str) -> str:
+    keys = "product_id" + (", variant_id" if variant else "")
+    return f"""
+        SELECT {_product_row(all_shops, variant)}
         FROM reporting.product_daily WHERE {_shop_or_all()} AND day BETWEEN :start AND :end
-        GROUP BY {keys} ORDER BY {order} DESC NULLS LAST, {keys.removeprefix("shop_domain, ")} LIMIT {TOP_ROWS}
-    """), {"shop_id": shop_id, "start": start, "end": end})
-    return [dict(row) for row in rows.mappings()]
+        GROUP BY shop_domain, shop_id, {keys} ORDER BY {order} DESC NULLS LAST, {keys} LIMIT {TOP_ROWS}"""
 
 
 def read_repeat_rates(*, session: Session, shop_id: int | None, periods: dict[str, tuple]) -> dict[str, dict]:
@@ -510,6 +540,13 @@ def list_upload_rejects(*, session: Session, batch_id: int, limit: int | None = 
         SELECT line_no, reason, raw FROM staging_ingest.upload_rejects WHERE batch_id = :b
         ORDER BY line_no LIMIT :limit
     """), {"b": batch_id, "limit": limit}))
+
+
+def has_marketplace_sales(*, session: Session, shop_id: int | None, start, end) -> bool:
+    """Whether uploaded marketplace orders fall in the range (the view's Shopify half is not read for this)."""
+    return session.execute(text(f"""
+        SELECT EXISTS (SELECT FROM reporting.sales_by_channel WHERE channel <> 'Shopify' AND {_RANGE})
+    """), {"shop_id": shop_id, "start": start, "end": end}).scalar()
 
 
 def read_sales_by_channel(*, session: Session, shop_id: int | None, start, end) -> list[dict]:

@@ -131,6 +131,13 @@ def test_top_products_rank_by_units_or_net_sales_per_variant_or_product(schedule
                                                   units_sold, units_returned, net_sales)
             VALUES (:s, '2026-03-02', 'p1', 'v1', 'Mug', 'Red', 1, 0, 90), (:s, '2026-03-02', 'p1', 'v2', 'Mug',
                     'Blue', 1, 1, 20), (:s, '2026-03-02', 'p2', 'v3', 'Spoon', '', 9, 0, 45)"""), {"s": shop})
+        session.execute(text("""
+            INSERT INTO reporting.monthly_products (shop_id, month, product_id, variant_id, product_title,
+                                                    variant_title, units_sold, units_returned, net_sales,
+                                                    net_sales_gains)
+            SELECT shop_id, date_trunc('month', day), product_id, variant_id, product_title, variant_title,
+                   units_sold, units_returned, net_sales, net_sales
+            FROM reporting.daily_products WHERE shop_id = :s"""), {"s": shop})  # as the flush keeps it
 
         def read(**view):
             rows = queries.read_top_products(session=session, shop_id=shop, start="2026-03-01", end="2026-03-31",
@@ -140,6 +147,11 @@ def test_top_products_rank_by_units_or_net_sales_per_variant_or_product(schedule
         assert read() == [("Mug", "Red", 1, 90), ("Spoon", "", 9, 45), ("Mug", "Blue", 1, 20)]
         assert read(order="units_sold")[0] == ("Spoon", "", 9, 45)
         assert read(level="product") == [("Mug", None, 2, 110), ("Spoon", None, 9, 45)]
+        # All stores rank units from the monthly rollup first: the same rows as summing every day.
+        params = {"shop_id": None, "start": "2026-03-01", "end": "2026-03-31"}
+        ranked = queries.read_top_products(session=session, **params, order="units_sold")
+        summed = session.execute(text(queries._top_summed(True, True, "units_sold")), params).mappings().all()
+        assert [dict(row) for row in summed] == ranked and ranked[0]["units_sold"] == 9
         with pytest.raises(ValueError):
             queries.read_top_products(session=session, shop_id=shop, start="2026-03-01", end="2026-03-31",
                                       order="net_sales; DROP TABLE x")

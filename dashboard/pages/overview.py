@@ -115,10 +115,11 @@ def chart_col(title: str, graph_id: str, figure, download: str, hint: str = "") 
 
 def channel_col(*, session, chosen: selection.Selection, currency: str | None) -> dbc.Col | None:
     """Total sales split by channel, when marketplace orders were uploaded for the selection's stores."""
+    if not queries.has_marketplace_sales(session=session, shop_id=chosen.shop_id, start=chosen.start,
+                                         end=chosen.end):
+        return None
     channels = queries.read_sales_by_channel(session=session, shop_id=chosen.shop_id, start=chosen.start,
                                              end=chosen.end)
-    if all(row["channel"] == "Shopify" for row in channels):  # the view's name for the store's own sales
-        return None
     return chart_col("Total sales by channel", "channel-chart", charts.sales_by_channel(channels, currency),
                      "overview-channels", "The KPIs and MER above count Shopify's sales; uploaded marketplace "
                      "orders are shown beside them.")
