@@ -94,6 +94,15 @@ def no_access() -> dbc.Alert:
     return dbc.Alert("This store does not exist or you have no access to it.", color="warning", id="no-access")
 
 
+def open_page(*, session: Session, query) -> tuple[selection.Selection | None, list, dbc.Alert | None]:
+    """The selection (presets in the store's timezone) and its stores' facts, or the alert shown instead."""
+    if not queries.list_shops(session=session):
+        return None, [], no_stores()
+    chosen = queries.read_selection(session=session, query=query)
+    facts = queries.read_store_facts(session=session, shop_id=chosen.shop_id)
+    return chosen, facts, None if facts else no_access()
+
+
 def no_stores() -> dbc.Alert:
     """What a user sees before any store is connected (or granted to them)."""
     text = ("Connect a Shopify store in Settings." if current_user.is_admin
@@ -213,9 +222,10 @@ def register_callbacks(app: Dash, location: str) -> None:
     )
     def show_trend(selected_rows, search):
         """The selected campaign's trend (the first load selects the biggest spender)."""
-        chosen = selection.parse(search or "", today=selection.today())
+        session = db.get_session()
+        chosen = queries.read_selection(session=session, query=search or "")
         first = selected_rows[0] if isinstance(selected_rows, list) and selected_rows else None
-        return trend_section(db.get_session(), chosen, first if isinstance(first, dict) else None)
+        return trend_section(session, chosen, first if isinstance(first, dict) else None)
 
     @app.callback(
         Output("product-grid", "rowData"),
@@ -229,8 +239,9 @@ def register_callbacks(app: Dash, location: str) -> None:
     def switch_products(level, order, search):
         """Re-rank the products table, and point its CSV button at the same rows."""
         level, order = parse_product_view(f"{level}-{order}")
-        chosen = selection.parse(search or "", today=selection.today())
-        rows = read_products(session=db.get_session(), chosen=chosen, level=level, order=order)
+        session = db.get_session()
+        chosen = queries.read_selection(session=session, query=search or "")
+        rows = read_products(session=session, chosen=chosen, level=level, order=order)
         columns = product_columns(level)
         return (charts.grid_rows(rows, columns), charts.grid_columns(columns, pinned=columns[0][0]),
                 downloads.button("top-products", arg=f"{level}-{order}"))

@@ -26,6 +26,7 @@ from sandbox.meta_api import MetaFaults
 from sandbox.server import SandboxServer, World
 from tests.clock import DEFAULT, frozen
 from tests.conftest import wait_for
+from tests.web import sign_in
 
 pytestmark = pytest.mark.browser
 SHOTS = settings.ROOT / "screenshots"
@@ -179,14 +180,9 @@ def test_marketing_and_products_match_the_export_cli(dash_duo, server, synced, c
     assert len(campaigns) >= 2, "the demo store should have several campaigns in the range"
 
     dash_duo.start_server(server.extensions["dash"], navigate=False)
-    base = dash_duo.server.url.rstrip("/")
     dash_duo.driver.execute_cdp_cmd("Page.setDownloadBehavior",
                                     {"behavior": "allow", "downloadPath": dash_duo.download_path})
-    dash_duo.driver.get(base + "/login")
-    dash_duo.wait_for_element("#login-submit")
-    dash_duo.find_element("#email").send_keys(MEMBER)
-    dash_duo.find_element("#password").send_keys("correct horse")
-    dash_duo.find_element("#login-submit").click()
+    base = sign_in(dash_duo, MEMBER)
     dash_duo.wait_for_element("#page-title")
 
     dash_duo.driver.get(base + "/marketing" + search)
@@ -276,12 +272,7 @@ def test_empty_states_are_designed_and_lead_an_admin_to_settings(dash_duo, serve
     shop = make_shop("quiet.myshopify.com", "Quiet Candles", currency="EUR", timezone="Europe/Paris")
     make_user("boss@agency.test", role="admin", shops=[shop])
     dash_duo.start_server(server.extensions["dash"], navigate=False)
-    base = dash_duo.server.url.rstrip("/")
-    dash_duo.driver.get(base + "/login")
-    dash_duo.wait_for_element("#login-submit")
-    dash_duo.find_element("#email").send_keys("boss@agency.test")
-    dash_duo.find_element("#password").send_keys("correct horse")
-    dash_duo.find_element("#login-submit").click()
+    base = sign_in(dash_duo, "boss@agency.test")
     dash_duo.wait_for_element("#page-title")
     for width, height in ((1440, 900), (390, 844)):
         dash_duo.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {

@@ -7,7 +7,6 @@ import io
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,6 +21,7 @@ from sandbox import truth
 from tests.conftest import wait_for
 from tests.ingest.shopify import conftest as shopify
 from tests.reporting.warehouse import add_order
+from tests.web import sign_in
 
 pytestmark = pytest.mark.browser
 # The Shopify ingestion's fixtures: a sandbox store over HTTP, the shop connected to it, a worker, a frozen clock.
@@ -66,13 +66,8 @@ def _shots(dash_duo, name):
 
 
 def _login(dash_duo, email, query=""):
-    base = dash_duo.server.url.rstrip("/")
     dash_duo.driver.delete_all_cookies()
-    dash_duo.driver.get(base + "/login?next=" + quote("/" + query))
-    dash_duo.wait_for_element("#login-submit")
-    dash_duo.find_element("#email").send_keys(email)
-    dash_duo.find_element("#password").send_keys("correct horse")
-    dash_duo.find_element("#login-submit").click()
+    sign_in(dash_duo, email, next_path="/" + query)
     dash_duo.wait_for_element("#kpis")
 
 

@@ -8,6 +8,7 @@ from selenium.common.exceptions import StaleElementReferenceException
 import scheduler
 import settings
 from tests.conftest import wait_for
+from tests.web import sign_in
 
 pytestmark = pytest.mark.browser
 SHOTS = settings.ROOT / "var" / "screenshots"
@@ -19,11 +20,7 @@ def _shot(dash_duo, name):
 
 
 def _login(dash_duo, email):
-    dash_duo.driver.get(dash_duo.server.url.rstrip("/") + "/login")
-    dash_duo.wait_for_element("#login-submit")
-    dash_duo.find_element("#email").send_keys(email)
-    dash_duo.find_element("#password").send_keys("correct horse")
-    dash_duo.find_element("#login-submit").click()
+    sign_in(dash_duo, email)
 
 
 @pytest.fixture

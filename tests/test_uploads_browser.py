@@ -9,6 +9,7 @@ import settings
 from tests.conftest import wait_for
 from tests.ingest.uploads.conftest import write
 from tests.ingest.uploads.test_payouts import HEADER, _orders
+from tests.web import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -38,12 +39,7 @@ def test_admin_uploads_payouts_sees_the_batch_loaded_its_bad_rows_and_the_reconc
                  + "not a date,charge,#1002,visa,online,paid,2026-11-12,2,2026-11-12,25.00,1.03,23.97,#222,card,"
                    "25.00,EUR,EUR\n")
     dash_duo.start_server(server.extensions["dash"], navigate=False)
-    base = dash_duo.server.url.rstrip("/")
-    dash_duo.driver.get(base + "/login")
-    dash_duo.wait_for_element("#login-submit")
-    dash_duo.find_element("#email").send_keys("boss@agency.test")
-    dash_duo.find_element("#password").send_keys("correct horse")
-    dash_duo.find_element("#login-submit").click()
+    base = sign_in(dash_duo, "boss@agency.test")
     dash_duo.wait_for_element("#current-user")
     dash_duo.driver.get(f"{base}/uploads?shop={shop_id}")
     dash_duo.wait_for_element("#upload-file")

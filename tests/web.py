@@ -2,6 +2,7 @@
 
 import json
 import re
+from urllib.parse import quote
 
 from dashboard.auth import CSRF_COOKIE
 
@@ -22,6 +23,17 @@ def login(client, email, password="correct horse", *, remember=False, next_path=
         form["remember"] = "on"
     url = "/login" + (f"?next={next_path}" if next_path else "")
     return client.post(url, data=form)
+
+
+def sign_in(dash_duo, email: str, *, password: str = "correct horse", next_path: str = "") -> str:
+    """Sign in through the login page in the browser (to `next_path` when given); return the server's base URL."""
+    base = dash_duo.server.url.rstrip("/")
+    dash_duo.driver.get(base + "/login" + (f"?next={quote(next_path)}" if next_path else ""))
+    dash_duo.wait_for_element("#login-submit")
+    dash_duo.find_element("#email").send_keys(email)
+    dash_duo.find_element("#password").send_keys(password)
+    dash_duo.find_element("#login-submit").click()
+    return base
 
 
 def callback(client, output_id: str, values: dict, *, csrf=True, outputs=None):

@@ -13,12 +13,9 @@ dash.register_page(__name__, path="/marketing", name="Marketing", title="Marketi
 def layout(**query):
     """Render the Marketing page for the selection in the query string."""
     session = db.get_session()
-    if not queries.list_shops(session=session):
-        return marketing_view.no_stores()
-    chosen = selection.parse(query, today=selection.today())
-    facts = queries.read_store_facts(session=session, shop_id=chosen.shop_id)
-    if not facts:
-        return marketing_view.no_access()
+    chosen, facts, refusal = marketing_view.open_page(session=session, query=query)
+    if refusal:
+        return refusal
     if not any(fact.has_ad_account for fact in facts):
         whose = "This store has no" if chosen.shop_id is not None else "None of your stores has a"
         return html.Div([

@@ -15,12 +15,9 @@ dash.register_page(__name__, path="/products", name="Products & customers",
 def layout(**query):
     """Render the Products and customers page for the selection in the query string."""
     session = db.get_session()
-    if not queries.list_shops(session=session):
-        return marketing_view.no_stores()
-    chosen = selection.parse(query, today=selection.today())
-    facts = queries.read_store_facts(session=session, shop_id=chosen.shop_id)
-    if not facts:
-        return marketing_view.no_access()
+    chosen, facts, refusal = marketing_view.open_page(session=session, query=query)
+    if refusal:
+        return refusal
     products = marketing_view.read_products(session=session, chosen=chosen, level="variant", order="net_sales")
     customers = marketing_view.read_customers(session=session, chosen=chosen)
     backfilling = [fact.name for fact in facts if fact.backfilling]

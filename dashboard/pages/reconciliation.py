@@ -10,7 +10,7 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 import settings
-from dashboard import db, queries, selection
+from dashboard import db, queries
 from dashboard.components import format_range
 
 dash.register_page(__name__, path="/reconciliation", name="Reconciliation",
@@ -22,10 +22,10 @@ SHOWN_ROWS = 200
 
 def layout(**query):
     """Totals per side and status (each opening its rows), then the rows, for the selected store and period."""
-    chosen = selection.parse(query, today=selection.today())
+    session = db.get_session()
+    chosen = queries.read_selection(session=session, query=query)  # presets in the store's timezone
     if chosen.shop_id is None:
         return dbc.Alert("Choose a store: the reconciliation is per store.", color="info", id="choose-store")
-    session = db.get_session()
     shop = queries.get_shop(session=session, shop_id=chosen.shop_id)
     if shop is None:
         return dbc.Alert("This store does not exist or you have no access to it.", color="warning", id="no-access")
