@@ -3,8 +3,11 @@
 import json
 from datetime import UTC, datetime
 
+from sqlalchemy import text
+
 from dashboard import downloads, queries
 from dashboard.selection import parse
+from database import session_scope
 from tests.reporting.warehouse import add_order
 from tests.web import callback, login
 
@@ -146,3 +149,38 @@ def test_all_stores_without_a_rate_say_so_instead_of_summing_currencies(client, 
         ensure_ascii=False)
     assert "No exchange rate to USD yet for 1 day(s) from 2 Mar 2026" in page
     assert "$110.00" not in page  # never 100 EUR + 10 USD
+
+
+def _find(node, component_id):
+    """The props of the component with this id in a rendered layout."""
+    if isinstance(node, dict):
+        props = node.get("props", {})
+        if props.get("id") == component_id:
+            return props
+        return next((found for child in [props.get("children"), *node.values()]
+                     if (found := _find(child, component_id)) is not None), None)
+    if isinstance(node, list):
+        return next((found for child in node if (found := _find(child, component_id)) is not None), None)
+    return None
+
+
+def test_ad_spend_is_unknown_not_zero_until_an_ad_account_is_linked(client, make_shop, make_user,
+                                                                    scheduler_sessions):
+    from tests.reporting.warehouse import add_spend
+
+    shop = make_shop(currency="EUR", timezone="UTC")
+    make_user("ana@agency.test", shops=[shop])
+    login(client, "ana@agency.test")
+    page = {"_pages_location.pathname": "/",
+            "_pages_location.search": f"?shop={shop}&preset=custom&start=2026-03-01&end=2026-03-31"}
+
+    def spend_card() -> tuple[str, str]:
+        layout = _response(callback(client, "_pages_content.children", page))["_pages_content"]["children"]
+        return _find(layout, "kpi-spend")["children"], _find(layout, "kpi-change-spend")["children"]
+
+    assert spend_card() == ("–", "no comparison")
+    with session_scope(scheduler_sessions) as session:
+        session.execute(text("INSERT INTO app_dashboard.ad_accounts (shop_id, account_id, name) "
+                             "VALUES (:s, 'act_1', 'Prospecting')"), {"s": shop})
+    add_spend(scheduler_sessions, shop, "2026-03-02", spend="25.00", currency="EUR")
+    assert spend_card()[0] == "€25.00"

@@ -40,6 +40,8 @@ def layout(**query):
     previous = (queries.read_daily_overview(session=session, shop_id=chosen.shop_id, start=chosen.comparison[0],
                                             end=chosen.comparison[1]) if chosen.comparison else None)
     now, before = charts.totals(current), (charts.totals(previous) if previous is not None else None)
+    if not any(fact.has_ad_account for fact in queries.read_store_facts(session=session, shop_id=chosen.shop_id)):
+        now, before = without_spend(now), without_spend(before)  # no ad account: no spend figure, not a zero
     rows = charts.bucket(current, chosen.grain, chosen.start, chosen.end)
     title = "All stores" if all_stores else shown[0].name
     return html.Div([
@@ -71,6 +73,11 @@ def missing_rate_note(rows: list[dict], currency: str | None):
     return dbc.Alert(f"No exchange rate to {currency} yet for {len(missing)} day(s) from {missing[0]:%-d %b %Y}: "
                      "All-stores money for those days is not shown rather than summed in different currencies.",
                      color="warning", className="py-2 small", id="missing-fx")
+
+
+def without_spend(totals: dict | None) -> dict | None:
+    """Totals with ad spend unknown rather than zero (the header says no ad account is linked)."""
+    return None if totals is None else totals | {"spend": None}
 
 
 def kpi_card(metric: str, now: dict, before: dict | None, currency: str | None) -> dbc.Card:
