@@ -58,7 +58,6 @@ def days_of(arg: str, chosen: selection.Selection) -> tuple[date, date] | None:
 @downloads.reader("explain")
 def read_explain(*, session, chosen: selection.Selection, arg: str) -> list[dict]:
     """Every row behind a card (arg: its metric) or a day (arg: the ISO day)."""
-    chosen = queries.localise_selection(session=session, chosen=chosen)
     days = days_of(arg, chosen)
     if days is None:
         return []

@@ -1,6 +1,5 @@
 """Every read the dashboard makes: through the reporting schema, as the logged-in user (RLS applies)."""
 
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Row, text
@@ -645,11 +644,3 @@ def read_selection(*, session: Session, query) -> selection.Selection:
     """The selection in a URL's query, its presets in the selected store's timezone (All stores: the agency's)."""
     return selection.parse_local(query, timezone_of=lambda shop_id: get_timezone(session=session, shop_id=shop_id))
 
-
-def localise_selection(*, session: Session, chosen: selection.Selection) -> selection.Selection:
-    """A selection parsed elsewhere (downloads: the agency's timezone) with its preset in the store's timezone."""
-    if chosen.preset == "custom":
-        return chosen
-    start, end = selection.preset_range(chosen.preset, selection.today(get_timezone(session=session,
-                                                                                    shop_id=chosen.shop_id)))
-    return replace(chosen, start=start, end=end)

@@ -121,10 +121,9 @@ def test_a_downloads_preset_means_today_where_the_store_is(web_sessions, make_sh
     user = make_user("ana@agency.test", shops=[shop])
     with frozen(DEFAULT), session_scope(web_sessions) as session:
         set_app_user(session, user)
-        agency = parse(f"?shop={shop}&preset=last_7", today=DEFAULT.date())  # as the downloads callback reads it
-        local = queries.localise_selection(session=session, chosen=agency)
-        everyone = queries.localise_selection(session=session, chosen=parse("?shop=all&preset=last_7",
-                                                                            today=DEFAULT.date()))
+        agency = parse(f"?shop={shop}&preset=last_7", today=DEFAULT.date())  # the agency's day, for contrast
+        local = queries.read_selection(session=session, query=f"?shop={shop}&preset=last_7")  # as downloads read it
+        everyone = queries.read_selection(session=session, query="?shop=all&preset=last_7")
     assert (agency.end.isoformat(), local.end.isoformat(), everyone.end.isoformat()) == (
         "2026-12-01", "2026-12-02", "2026-12-01")
 

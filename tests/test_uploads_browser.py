@@ -12,6 +12,16 @@ from tests.ingest.uploads.test_payouts import HEADER, _orders
 from tests.web import sign_in
 
 pytestmark = pytest.mark.browser
+SHOTS = settings.ROOT / "screenshots"
+
+
+def _shots(dash_duo, name):
+    """The page as it stands, at a desktop's and a phone's size."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1440, 900), (390, 844)):
+        dash_duo.driver.set_window_size(width, height)
+        dash_duo.driver.save_screenshot(str(SHOTS / f"{name}-{width}x{height}.png"))
+    dash_duo.driver.set_window_size(1440, 900)
 
 
 @pytest.fixture
@@ -50,10 +60,12 @@ def test_admin_uploads_payouts_sees_the_batch_loaded_its_bad_rows_and_the_reconc
     wait_for(lambda: "bad date: 'not a date' in Transaction Date" in dash_duo.find_element("#upload-batch").text,
              timeout=15, what="the bad row on the page: " + dash_duo.find_element("#uploads-page").text[:600])
     assert "loaded" in dash_duo.find_element("#batch-log").text
+    _shots(dash_duo, "uploads")
     dash_duo.driver.get(f"{base}/reconciliation?shop={shop_id}&preset=custom&start=2026-11-01&end=2026-11-30")
     dash_duo.wait_for_element("#reconciliation-totals")
     assert dash_duo.find_element("#total-orders").text == "81.29"
     assert dash_duo.find_element("#total-payouts").text == "56.29"
     assert dash_duo.find_element("#total-fees").text == "1.93"
     assert "missing payout" in dash_duo.find_element("#total-missing_payout").text
+    _shots(dash_duo, "reconciliation")
     assert dash_duo.get_logs() == []

@@ -135,7 +135,6 @@ def channel_col(*, session, chosen: selection.Selection, currency: str | None) -
 @downloads.reader("overview-channels")
 def read_channel_csv(*, session, chosen: selection.Selection, arg: str) -> list[dict]:
     """The channel split's rows."""
-    chosen = queries.localise_selection(session=session, chosen=chosen)
     return queries.read_sales_by_channel(session=session, shop_id=chosen.shop_id, start=chosen.start, end=chosen.end)
 
 
@@ -206,7 +205,7 @@ def _fraction(current, previous) -> float | None:
 @downloads.reader("overview-stores")
 def read_store_csv(*, session, chosen: selection.Selection, arg: str) -> list[dict]:
     """The stores table's rows."""
-    return store_rows(session=session, chosen=queries.localise_selection(session=session, chosen=chosen))
+    return store_rows(session=session, chosen=chosen)
 
 
 def _chart_reader(name: str):
@@ -215,7 +214,6 @@ def _chart_reader(name: str):
         shop = None if chosen.shop_id is None else queries.get_shop(session=session, shop_id=chosen.shop_id)
         if chosen.shop_id is not None and shop is None:
             return []  # not granted, or gone
-        chosen = queries.localise_selection(session=session, chosen=chosen)  # the dates the page shows
         currency = shop.currency if shop else queries.get_reporting_currency(session=session)
         current = queries.read_daily_overview(session=session, shop_id=chosen.shop_id, start=chosen.start,
                                               end=chosen.end)
