@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 import embedded
 import settings
-from bench.reporting import TODAY, build, store_files
+from bench.reporting import TODAY, build
 from dashboard import explain, queries, selection
 from database import migrate, scheduler_sessionmaker, session_scope
 
@@ -67,8 +67,6 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
-    for index in range(args.stores):
-        store_files(index, args.orders, args.seed)
     server = embedded.start(settings.VAR_DIR / "bench-pgdata", database="postgres")
     embedded.drop_database(server, DATABASE)
     embedded.create_database(server, DATABASE)

@@ -45,11 +45,17 @@ WAREHOUSE = """SELECT day, sum(total_sales) FROM core_warehouse.shop_daily_sales
 WAREHOUSE_NAME = "daily sales from the warehouse"
 
 
-def store_files(index: int, orders: int, seed: int):
-    """The spec and cached bulk files of demo store `index`, holding exactly `orders` orders."""
-    from sandbox.generator import build_store, demo_specs
+def store_spec(index: int, seed: int):
+    """The spec of demo store `index` (cheap: no orders generated)."""
+    from sandbox.generator import demo_specs
 
-    spec = demo_specs(stores=index + 1, seed=seed, days=DAYS, today=TODAY)[index]
+    return demo_specs(stores=index + 1, seed=seed, days=DAYS, today=TODAY)[index]
+
+
+def store_files(spec, orders: int, seed: int) -> dict:
+    """The cached bulk files of a demo store, holding exactly `orders` orders (generated on first use)."""
+    from sandbox.generator import build_store
+
     stem = f"reporting-{spec.domain}-{{part}}-{orders}-seed{seed}"
     paths = {part: CACHE / f"{stem.format(part=part)}.jsonl" for part in PARTS}
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -60,7 +66,7 @@ def store_files(index: int, orders: int, seed: int):
             for part, path in paths.items():
                 written = write_bulk_file(store, part, path, orders=orders)
                 assert written == orders, f"the store had only {written} orders"
-    return spec, paths
+    return paths
 
 
 def database_name(stores: int, orders: int, seed: int) -> str:
@@ -80,7 +86,7 @@ def ensure_database(stores: int = 50, orders: int = 40_000, seed: int = 5) -> st
         built = {row[0] for row in connection.exec_driver_sql("SELECT domain FROM public.bench_built")}
     engine.dispose()
     if len(built) < stores + 1:  # the stores, then the rates
-        build(url, stores, orders, seed, built)
+        build(url, stores, orders, seed, frozenset(built), keep_files=False)
     link_ad_accounts(url)
     return url
 
@@ -106,16 +112,18 @@ def link_ad_accounts(url: str) -> None:
     engine.dispose()
 
 
-def build(url: str, stores: int, orders: int, seed: int, built: set[str]) -> None:
+def build(url: str, stores: int, orders: int, seed: int, built: frozenset[str] = frozenset(), *,
+          keep_files: bool = True) -> None:
     """Load every store not yet built through `load-bulk`, then the rates; each step recorded when done."""
     from ingest.shopify.__main__ import load_bulk
 
     settings.DATABASE_URL = url  # load-bulk's database
     sessions = scheduler_sessionmaker(url)
     for index in range(stores):
-        spec, paths = store_files(index, orders, seed)
+        spec = store_spec(index, seed)
         if spec.domain in built:
             continue
+        paths = store_files(spec, orders, seed)
         started = time.perf_counter()
         with session_scope(sessions) as session:  # a shop left by an interrupted build is loaded again
             shop_id = session.execute(text("SELECT id FROM app_dashboard.shops WHERE shop_domain = :d"),
@@ -132,6 +140,8 @@ def build(url: str, stores: int, orders: int, seed: int, built: set[str]) -> Non
             add_marketing(session, shop_id, spec, seed)
         seconds = time.perf_counter() - started
         mark_built(url, spec.domain, seconds)
+        for path in paths.values() if not keep_files else ():  # 50 stores' files would fill the disk
+            path.unlink()
         print(f"loaded {index + 1}/{stores} {spec.domain} ({spec.currency}, {orders:,} orders) in {seconds:.0f} s",
               flush=True)
     sessions.kw["bind"].dispose()
