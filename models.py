@@ -312,11 +312,13 @@ class AgencySettings(Base):
     __table_args__ = (
         CheckConstraint("id", name="agency_settings_one_row"),
         CheckConstraint("reporting_currency ~ '^[A-Z]{3}$'", name="agency_settings_currency_check"),
+        CheckConstraint("mer_basis IN ('shopify', 'all_channels')", name="agency_settings_mer_basis_check"),
         {"schema": APP},
     )
 
     id: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default=text("true"))
     reporting_currency: Mapped[str] = mapped_column(Text, server_default="USD")
+    mer_basis: Mapped[str] = mapped_column(Text, server_default="shopify")  # MER_BASES: which sales MER divides
     updated_at: Mapped[datetime] = _now()
 
 

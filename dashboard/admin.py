@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 import settings
 from dashboard import accounts
+from dashboard.metrics import MER_BASES
 from ingest import jobs
 from ingest.meta import connect as meta_connect
 from ingest.shopify import connect as shopify_connect
@@ -335,6 +336,16 @@ def set_reporting_currency(*, session: Session, by: int, currency: str) -> None:
     session.add(row)
 
 
+def set_mer_basis(*, session: Session, by: int, basis: str) -> None:
+    """Whether MER divides Shopify's sales alone, or all channels' (with uploaded marketplace orders)."""
+    if basis not in MER_BASES:
+        raise AdminError(f"Choose MER's basis among {', '.join(MER_BASES)}.")
+    row = session.get(AgencySettings, True, with_for_update=True) or AgencySettings(id=True)
+    record(session=session, by=by, action="agency.mer_basis", old=row.mer_basis, new=basis)
+    row.mer_basis, row.updated_at = basis, datetime.now(UTC)
+    session.add(row)
+
+
 # -- reads, as the logged-in admin (web role) ---------------------------------------------------------------------
 
 _STORE_ROWS = """
@@ -385,3 +396,8 @@ def list_audit(*, session: Session, limit: int = settings.AUDIT_ROWS_SHOWN) -> l
 def get_reporting_currency(*, session: Session) -> str:
     """The agency's reporting currency."""
     return session.scalar(select(AgencySettings.reporting_currency)) or "USD"
+
+
+def get_mer_basis(*, session: Session) -> str:
+    """Which sales MER divides (a key of MER_BASES)."""
+    return session.scalar(select(AgencySettings.mer_basis)) or "shopify"

@@ -16,6 +16,7 @@ from flask_login import current_user
 import settings
 from dashboard import admin, db, selection, status
 from dashboard.components import status_badge
+from dashboard.metrics import MER_BASES, MER_BASIS_LABELS
 from database import session_scope
 from ingest.meta import connect as meta_connect
 from ingest.shopify import connect as shopify_connect
@@ -248,7 +249,7 @@ def users_card(user_options, shop_checklist):
     ]), className="mb-3 shadow-sm")
 
 
-def agency_card(currency: str):
+def agency_card(currency: str, mer_basis: str):
     options = [{"label": c, "value": c} for c in settings.REPORTING_CURRENCIES]
     return dbc.Card(dbc.CardBody([
         html.H3("Reporting currency", className="h6"),
@@ -257,6 +258,16 @@ def agency_card(currency: str):
                         dbc.Button("Save", id="settings-currency-save", color="secondary")],
                        size="sm", style={"maxWidth": "20rem"}),
         html.Div(id="settings-agency-feedback"),
+        # A fieldset of radio buttons: its legend names the group, each choice has its label, arrow keys move.
+        html.Fieldset([
+            html.Legend("MER's sales", className="h6 mt-4 mb-1"),
+            html.P("MER = sales ÷ ad spend. ROAS stays Meta's purchase value ÷ ad spend either way.",
+                   className="text-body-secondary small mb-1"),
+            dbc.RadioItems(id="settings-mer-basis", value=mer_basis, className="small",
+                           options=[{"label": label, "value": value} for value, label in MER_BASES.items()]),
+        ]),
+        dbc.Button("Save", id="settings-mer-basis-save", color="secondary", size="sm", className="mt-2"),
+        html.Div(id="settings-mer-feedback"),
     ]), className="mb-3 shadow-sm")
 
 
@@ -289,6 +300,7 @@ def read_page() -> dict:
         accounts=ad_accounts_table(admin.list_ad_accounts(session=session)),
         audit=audit_table(admin.list_audit(session=session)),
         currency=admin.get_reporting_currency(session=session),
+        mer_basis=admin.get_mer_basis(session=session),
     )
 
 
@@ -614,3 +626,17 @@ def register_callbacks(app: Dash) -> None:  # noqa: C901  (one short function pe
         except USER_ERRORS as error:
             return _alert(str(error), "danger"), no_update
         return _alert(f"All-stores figures are now in {currency}."), _refreshed()
+
+    @app.callback(
+        Output("settings-mer-feedback", "children"), refresh,
+        Input("settings-mer-basis-save", "n_clicks"), State("settings-mer-basis", "value"),
+        prevent_initial_call=True,
+    )
+    def settings_mer_basis(_n, basis):
+        """Set which sales MER divides: Shopify's alone, or all channels'."""
+        require_admin()
+        try:
+            _apply(admin.set_mer_basis, basis=_text(basis))
+        except USER_ERRORS as error:
+            return _alert(str(error), "danger"), no_update
+        return _alert(f"The Overview and the exports now show {MER_BASIS_LABELS[basis]}."), _refreshed()

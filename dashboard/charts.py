@@ -158,6 +158,9 @@ def campaign_trend(rows: list[dict], *, title: str = "") -> go.Figure:
 # derived metrics, and its four charts. Money of a bucket is None when any of its days is (a missing FX rate).
 SUMMED = ("orders", "units", "gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes", "duties",
           "additional_fees", "total_sales", "new_customers", "returning_customers", "spend", "purchase_value")
+# MER's numerator (queries' mer-roas `mer_sales`: Shopify's total sales, plus uploaded marketplace orders' when
+# MER uses all channels), summed when the rows carry it; rows without it divide total sales.
+MER_SALES = "mer_sales"
 
 
 def bucket_start(day: date, grain: str) -> date:
@@ -182,7 +185,7 @@ def derive(row: dict) -> dict:
         row["gross_sales"] - row["discounts"])
     return row | {
         "aov": _ratio(sold, row.get("orders")),
-        "mer": _ratio(row.get("total_sales"), row.get("spend")),
+        "mer": _ratio(row.get(MER_SALES, row.get("total_sales")), row.get("spend")),
         "roas": _ratio(row.get("purchase_value"), row.get("spend")),
         # no spend (no ad account, or none that day): no CAC, not a cost of zero
         "cac": _ratio(row.get("spend"), row.get("new_customers")) if row.get("spend") else None,
@@ -192,7 +195,7 @@ def derive(row: dict) -> dict:
 
 
 def _add(total: dict, row: dict) -> None:
-    for key in SUMMED:
+    for key in SUMMED + ((MER_SALES,) if MER_SALES in row or MER_SALES in total else ()):
         value = row.get(key, 0)  # absent: nothing of it that day; None: a figure that could not be converted
         total[key] = None if total.get(key, 0) is None or value is None else total.get(key, 0) + value
     total["fx_estimated"] = bool(total.get("fx_estimated")) or bool(row.get("fx_estimated"))
@@ -253,11 +256,12 @@ def sales_and_spend(rows: list[dict], currency: str | None) -> go.Figure:
     return _room_for_dates(_money_axis(figure, currency))
 
 
-def mer_and_roas(rows: list[dict]) -> go.Figure:
-    """MER and ROAS per bucket (gaps where there was no spend)."""
+def mer_and_roas(rows: list[dict], mer_label: str = METRICS["mer"].label) -> go.Figure:
+    """MER (its line named for its basis, e.g. "MER on all channels") and ROAS per bucket (gaps: no spend)."""
     if not any(row.get("mer") is not None or row.get("roas") is not None for row in rows):
         return empty("No ad spend in this period: no MER or ROAS")
     figure = lines(rows, "date", ["mer", "roas"])
+    figure.update_traces(name=mer_label, selector=dict(name=METRICS["mer"].label))
     figure.update_traces(mode="lines+markers", marker=dict(size=5), connectgaps=False)
     figure.update_yaxes(ticksuffix="×")
     return _room_for_dates(figure)

@@ -13,7 +13,8 @@ from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from dashboard import charts, db, downloads, formats, queries, selection
 from dashboard.components import format_range
-from dashboard.metrics import METRICS
+from dashboard.metrics import MER_BASIS_LABELS, METRICS
+from dashboard.metrics import formula as formula_of
 
 SHOWN_ROWS = 500  # the modal's table; the CSV has every row
 MARKETING = ("spend", "mer", "roas", "cac")
@@ -22,7 +23,8 @@ MONEY = ("gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes"
 LEDGER_LABELS = {"gross_sales": "Gross sales", "discounts": "Discounts", "returns": "Returns",
                  "net_sales": "Net sales", "shipping": "Shipping", "taxes": "Taxes", "duties": "Duties",
                  "additional_fees": "Fees", "total_sales": "Total sales"}
-DAILY_COLUMNS = ("date", "currency", "total_sales", "spend", "purchase_value", "new_customers", "mer", "roas", "cac")
+DAILY_COLUMNS = ("date", "currency", "total_sales", "mer_sales", "spend", "purchase_value", "new_customers", "mer",
+                 "roas", "cac")
 
 
 def modal() -> dbc.Modal:
@@ -112,6 +114,7 @@ def marketing_table(rows: list[dict]) -> dag.AgGrid:
               for key, v in row.items()} | {"date": row["date"].isoformat()} for row in rows]
     columns = [{"field": "date", "headerName": "Day"},
                *[_money_column(key, METRICS[key].label) for key in ("total_sales", "spend", "purchase_value")],
+               _money_column("mer_sales", "MER's sales"),
                {"field": "new_customers", "headerName": "New customers", "type": "rightAligned"},
                *[_money_column(key, METRICS[key].label) for key in ("mer", "roas", "cac")],
                {"field": "currency", "headerName": "Currency"}]
@@ -174,8 +177,10 @@ def content(*, session, chosen: selection.Selection, arg: str) -> tuple[str, lis
     period = format_range(first, last) if first != last else f"{first:%-d %b %Y}"
     metric = METRICS.get(arg, METRICS["total_sales"])
     title = f"{metric.label if arg in METRICS else 'Sales'} · {period}"
-    formula = html.P([html.Strong(f"{metric.label}: "), metric.formula], className="explain-formula",
-                     id="explain-formula")
+    basis = queries.get_mer_basis(session=session) if arg == "mer" else "shopify"
+    formula = html.P([html.Strong(f"{MER_BASIS_LABELS[basis] if arg == 'mer' else metric.label}: "),
+                      formula_of(arg if arg in METRICS else "total_sales", basis)],
+                     className="explain-formula", id="explain-formula")
     if arg in MARKETING:
         rows = read_marketing_days(session=session, chosen=chosen)
         return title, [formula, html.P("The days it is computed from (money in the store's currency; All stores "

@@ -55,3 +55,18 @@ METRICS = {
                              False),
     "repeat_rate": Metric("Repeat-purchase rate", "percent", "Customers with two or more orders ÷ customers", PINK),
 }
+
+# MER's basis, an agency setting (app_dashboard.agency_settings.mer_basis): which sales MER divides by ad spend.
+MER_BASES = {"shopify": "Shopify's sales alone",
+             "all_channels": "All channels (Shopify + uploaded marketplace orders)"}
+MER_BASIS_LABELS = {"shopify": "MER on Shopify sales", "all_channels": "MER on all channels"}
+MER_FORMULAS = {
+    "shopify": METRICS["mer"].formula,
+    "all_channels": "Marketing efficiency ratio = (Shopify's total sales + uploaded marketplace orders' net sales) "
+                    "÷ ad spend (some tools show the inverse, ad spend ÷ sales); no spend, no MER",
+}
+
+
+def formula(metric: str, mer_basis: str = "shopify") -> str:
+    """A metric's formula as the tooltip states it (MER's depends on the agency's basis)."""
+    return MER_FORMULAS.get(mer_basis, MER_FORMULAS["shopify"]) if metric == "mer" else METRICS[metric].formula

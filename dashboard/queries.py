@@ -227,6 +227,33 @@ def _mer_roas(all_shops: bool) -> str:
         FROM {_rows("reporting.mer_roas")} GROUP BY day ORDER BY day"""
 
 
+# MER on the agency's basis (agency_settings.mer_basis, migration 0015): mer-roas's days beside the uploaded
+# marketplace orders' days, with `mer_sales`, the sales MER divides (Shopify's total sales, plus the marketplace
+# orders' net sales when the basis is all channels). total_sales stays Shopify's; ROAS and CAC are unchanged.
+MER_BASIS = "(SELECT mer_basis FROM app_dashboard.agency_settings)"
+
+
+def _mer_roas_on_basis(all_shops: bool) -> str:
+    def shown(column: str, zero: str = "0") -> str:  # a marketplace-only day has no mer-roas row: nothing of it
+        return f"CASE WHEN m.date IS NULL THEN {zero} ELSE m.{column} END"
+
+    mer_sales = f"({shown('total_sales')} + CASE WHEN c.date IS NULL THEN 0 ELSE c.sales END)"
+    return f"""
+        WITH m AS ({_mer_roas(all_shops)}),
+        c AS (SELECT day AS date, {_currency(all_shops)} AS currency,
+                     CASE WHEN bool_and(sales IS NOT NULL) THEN {_money("sales", all_shops)} END AS sales,
+                     bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
+              FROM reporting.sales_by_channel
+              WHERE channel <> 'Shopify' AND {_RANGE} AND {MER_BASIS} = 'all_channels' GROUP BY day)
+        SELECT coalesce(m.date, c.date) AS date, coalesce(m.currency, c.currency) AS currency,
+               {shown("total_sales")} AS total_sales, {mer_sales} AS mer_sales, {shown("spend")} AS spend,
+               {shown("purchase_value")} AS purchase_value, {shown("new_customers")} AS new_customers,
+               round({mer_sales} / nullif({shown("spend")}, 0), 2) AS mer, m.roas, m.cac,
+               coalesce(m.fx_estimated, false) OR coalesce(c.fx_estimated, false) AS fx_estimated,
+               {MER_BASIS} AS mer_basis
+        FROM m FULL JOIN c ON c.date = m.date ORDER BY 1"""
+
+
 def _top_products(all_shops: bool) -> str:
     return _top_products_all() if all_shops else _top_products_one()
 
@@ -355,7 +382,7 @@ def _report_sql(report: str, all_shops: bool) -> str:
     if report == "marketing-daily":
         return _marketing(all_shops, "reporting.marketing_daily", "day", "day AS date", "day")
     if report == "mer-roas":
-        return _mer_roas(all_shops)
+        return _mer_roas_on_basis(all_shops)
     if report == "campaigns":
         keys = "shop_domain, account_id, campaign_id"
         return _marketing(all_shops, "reporting.campaign_daily", keys, f"{keys}, max(campaign_name) AS campaign_name",
@@ -584,7 +611,7 @@ def read_daily_overview(*, session: Session, shop_id: int | None, start, end) ->
         days[row["date"]] = dict(row)
     for row in read_report(session=session, report="mer-roas", shop_id=shop_id, start=start, end=end):
         day = days.setdefault(row["date"], {"date": row["date"], "currency": row["currency"]})
-        day.update(spend=row["spend"], purchase_value=row["purchase_value"],
+        day.update(spend=row["spend"], purchase_value=row["purchase_value"], mer_sales=row["mer_sales"],
                    fx_estimated=bool(day.get("fx_estimated")) or bool(row["fx_estimated"]))
         day.setdefault("total_sales", row["total_sales"])
     return [days[day] for day in sorted(days)]
@@ -633,6 +660,23 @@ def get_timezone(*, session: Session, shop_id: int | None) -> str:
         return settings.REPORTING_TIMEZONE
     shop = get_shop(session=session, shop_id=shop_id)
     return shop.iana_timezone if shop is not None else settings.REPORTING_TIMEZONE
+
+
+def get_mer_basis(*, session: Session) -> str:
+    """Which sales MER divides: "shopify" (Shopify's total sales) or "all_channels" (plus marketplace orders)."""
+    return session.execute(text(f"SELECT {MER_BASIS}")).scalar() or "shopify"
+
+
+def read_store_mer_sales(*, session: Session, start, end) -> dict[int, object]:
+    """Per visible store over [start, end]: the uploaded marketplace orders' net sales MER adds on all channels, in
+    the reporting currency (None when a rate is missing); empty when MER uses Shopify's sales alone."""
+    return dict(session.execute(text(f"""
+        SELECT shop_id, CASE WHEN bool_and(fx_rate IS NOT NULL AND sales IS NOT NULL)
+                             THEN round(sum(sales * fx_rate), 2) END
+        FROM reporting.sales_by_channel
+        WHERE channel <> 'Shopify' AND day BETWEEN :start AND :end AND {MER_BASIS} = 'all_channels'
+        GROUP BY shop_id
+    """), {"start": start, "end": end}).all())
 
 
 def get_reporting_currency(*, session: Session) -> str:

@@ -107,7 +107,7 @@ def test_a_cards_explain_shows_its_formula_and_the_rows_of_the_period(web_sessio
     assert "Net sales + shipping" in sales and "orders/o1" in sales and "orders/o2" in sales
     assert "They sum to 2 orders placed and €50.00 of total sales." in sales
     assert title_mer.startswith("MER") and "total sales ÷ ad spend" in mer
-    assert '"date": "2026-03-02", "currency": "EUR", "total_sales": 30.0, "spend": 25.0' in mer
+    assert '"date": "2026-03-02", "currency": "EUR", "total_sales": 30.0, "mer_sales": 30.0, "spend": 25.0' in mer
     assert '"mer": 1.2' in mer  # 30 / 25 that day
 
 

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from dashboard import charts, db, downloads, explain, formats, page_header, queries, selection
 from dashboard.components import store_card
-from dashboard.metrics import METRICS
+from dashboard.metrics import MER_BASIS_LABELS, METRICS, formula
 
 dash.register_page(__name__, path="/", name="Overview", title="Overview · Storefront analytics", order=0)
 
@@ -18,7 +18,7 @@ KPIS = ("total_sales", "net_sales", "orders", "aov", "spend", "mer", "roas", "ca
 CHART_COLUMNS = {
     "overview-sales": ("date", "currency", "orders", "gross_sales", "discounts", "returns", "net_sales", "shipping",
                        "taxes", "duties", "additional_fees", "total_sales", "spend"),
-    "overview-mer-roas": ("date", "currency", "total_sales", "spend", "purchase_value", "mer", "roas"),
+    "overview-mer-roas": ("date", "currency", "total_sales", "mer_sales", "spend", "purchase_value", "mer", "roas"),
     "overview-orders": ("date", "currency", "orders", "gross_sales", "discounts", "aov"),
     "overview-customers": ("date", "new_customers", "returning_customers", "new_customer_share", "returning_rate"),
 }
@@ -44,21 +44,25 @@ def layout(**query):
         now, before = without_spend(now), without_spend(before)  # no ad account: no spend figure, not a zero
     rows = charts.bucket(current, chosen.grain, chosen.start, chosen.end)
     title = "All stores" if all_stores else shown[0].name
+    basis = queries.get_mer_basis(session=session)
     return html.Div([
         page_header.header(session=session, chosen=chosen, title=title, fx_estimated=now["fx_estimated"]),
         missing_rate_note(current, currency) if all_stores else None,
-        html.Div([kpi_card(metric, now, before, currency) for metric in KPIS], className="kpi-grid mb-3", id="kpis"),
+        html.Div([kpi_card(metric, now, before, currency, basis) for metric in KPIS], className="kpi-grid mb-3",
+                 id="kpis"),
         grain_control(chosen.grain),
         dbc.Row([
             chart_col("Sales and ad spend", "sales-chart", charts.sales_and_spend(rows, currency), "overview-sales",
                       "Click a point: the orders and refunds behind it."),
-            chart_col("MER and ROAS", "mer-chart", charts.mer_and_roas(rows), "overview-mer-roas"),
+            chart_col("MER and ROAS", "mer-chart", charts.mer_and_roas(rows, MER_BASIS_LABELS[basis]),
+                      "overview-mer-roas", mer_basis_hint(basis)),
             chart_col("Orders and AOV", "orders-chart", charts.orders_and_aov(rows, currency), "overview-orders"),
             chart_col("New and returning customers", "customers-chart", charts.new_and_returning(rows),
                       "overview-customers"),
-            channel_col(session=session, chosen=chosen, currency=currency),
+            channel_col(session=session, chosen=chosen, currency=currency, basis=basis),
         ], className="g-3"),
-        store_table(session=session, chosen=chosen, currency=currency) if all_stores and len(shops) > 1 else None,
+        store_table(session=session, chosen=chosen, currency=currency, basis=basis)
+        if all_stores and len(shops) > 1 else None,
         # Each store's status, currency and timezone: what its figures mean (a paused store's stop growing).
         dbc.Row([dbc.Col(store_card(shop), md=6, lg=4) for shop in shown], className="g-3 mt-2", id="store-cards"),
         explain.modal(),
@@ -80,7 +84,13 @@ def without_spend(totals: dict | None) -> dict | None:
     return None if totals is None else totals | {"spend": None}
 
 
-def kpi_card(metric: str, now: dict, before: dict | None, currency: str | None) -> dbc.Card:
+def mer_basis_hint(basis: str) -> str:
+    """Which sales MER divides, in the words of the agency's setting."""
+    return (f"{MER_BASIS_LABELS[basis]}: " + ("Shopify's total sales" if basis == "shopify" else
+            "Shopify's total sales + uploaded marketplace orders' net sales") + " ÷ ad spend (Settings > Agency).")
+
+
+def kpi_card(metric: str, now: dict, before: dict | None, currency: str | None, basis: str = "shopify") -> dbc.Card:
     """A KPI's value, its change against the comparison period, and its formula on hover."""
     label = METRICS[metric].label
     change = None if before is None else formats.change(metric, now.get(metric), before.get(metric))
@@ -88,8 +98,9 @@ def kpi_card(metric: str, now: dict, before: dict | None, currency: str | None) 
         change = formats.Change("no change", "neutral")  # nothing either time, not "new"
     return dbc.Card(dbc.CardBody([
         html.Div([html.Span(label, id=f"kpi-label-{metric}", className="kpi-label", tabIndex=0),
-                  dbc.Tooltip(METRICS[metric].formula, target=f"kpi-label-{metric}", placement="top")]),
+                  dbc.Tooltip(formula(metric, basis), target=f"kpi-label-{metric}", placement="top")]),
         html.Div(formats.value(metric, now.get(metric), currency), className="kpi-value", id=f"kpi-{metric}"),
+        html.Div(MER_BASIS_LABELS[basis], className="kpi-basis", id="kpi-mer-basis") if metric == "mer" else None,
         html.Div(change.text, className=f"kpi-change tone-{change.tone}", id=f"kpi-change-{metric}",
                  title="Against the comparison period") if change else None,
         dbc.Button("Explain", id={"type": "explain-card", "metric": metric}, color="link", size="sm",
@@ -120,7 +131,7 @@ def chart_col(title: str, graph_id: str, figure, download: str, hint: str = "") 
     ]), className="h-100 shadow-sm"), lg=6)
 
 
-def channel_col(*, session, chosen: selection.Selection, currency: str | None) -> dbc.Col | None:
+def channel_col(*, session, chosen: selection.Selection, currency: str | None, basis: str) -> dbc.Col | None:
     """Total sales split by channel, when marketplace orders were uploaded for the selection's stores."""
     if not queries.has_marketplace_sales(session=session, shop_id=chosen.shop_id, start=chosen.start,
                                          end=chosen.end):
@@ -128,8 +139,9 @@ def channel_col(*, session, chosen: selection.Selection, currency: str | None) -
     channels = queries.read_sales_by_channel(session=session, shop_id=chosen.shop_id, start=chosen.start,
                                              end=chosen.end)
     return chart_col("Total sales by channel", "channel-chart", charts.sales_by_channel(channels, currency),
-                     "overview-channels", "The KPIs and MER above count Shopify's sales; uploaded marketplace "
-                     "orders are shown beside them.")
+                     "overview-channels", "Total sales and the KPIs above count Shopify's sales; "
+                     + ("MER counts these channels too." if basis == "all_channels" else
+                        "so does MER (Settings > Agency can make it count all channels)."))
 
 
 @downloads.reader("overview-channels")
@@ -138,13 +150,13 @@ def read_channel_csv(*, session, chosen: selection.Selection, arg: str) -> list[
     return queries.read_sales_by_channel(session=session, shop_id=chosen.shop_id, start=chosen.start, end=chosen.end)
 
 
-def store_table(*, session, chosen: selection.Selection, currency: str) -> html.Div:
+def store_table(*, session, chosen: selection.Selection, currency: str, basis: str) -> html.Div:
     """All stores: each store's sales, spend and MER, with their changes, to spot the store that moved."""
     rows = store_rows(session=session, chosen=chosen)
     columns = [
         {"field": "store", "headerName": "Store", "pinned": "left", "minWidth": 140},
         *[_money(key, f"{label} ({currency})") for key, label in (("total_sales", "Sales"), ("spend", "Ad spend"))],
-        {"field": "mer", "headerName": "MER", "type": "rightAligned",
+        {"field": "mer", "headerName": MER_BASIS_LABELS[basis], "type": "rightAligned",
          "valueFormatter": {"function": "params.value == null ? '–' : d3.format(',.2f')(params.value) + '×'"}},
         *[_change(f"{key}_change", f"{label} change", METRICS[key].higher_is_better)
           for key, label in (("total_sales", "Sales"), ("spend", "Spend"), ("mer", "MER"))],
@@ -177,21 +189,26 @@ def _change(key: str, label: str, higher_is_better: bool) -> dict:
 def store_rows(*, session, chosen: selection.Selection) -> list[dict]:
     """Per store: sales, spend and MER in the reporting currency, and their changes as fractions."""
     now = queries.read_store_totals(session=session, start=chosen.start, end=chosen.end)
+    added = queries.read_store_mer_sales(session=session, start=chosen.start, end=chosen.end)
     before = ({row["shop_id"]: row for row in queries.read_store_totals(
         session=session, start=chosen.comparison[0], end=chosen.comparison[1])} if chosen.comparison else {})
+    added_before = (queries.read_store_mer_sales(session=session, start=chosen.comparison[0],
+                                                 end=chosen.comparison[1]) if chosen.comparison else {})
     out = []
     for row in now:
         previous = before.get(row["shop_id"], {})
-        figures = _figures(row)
-        earlier = _figures(previous) if previous else {}
+        figures = _figures(row, added.get(row["shop_id"], 0))
+        earlier = _figures(previous, added_before.get(row["shop_id"], 0)) if previous else {}
         out.append({"shop_id": row["shop_id"], "store": row["name"], **figures,
                     **{f"{key}_change": _fraction(figures[key], earlier.get(key)) for key in figures}})
     return out
 
 
-def _figures(row: dict) -> dict:
+def _figures(row: dict, marketplace_sales) -> dict:
+    """Sales, spend and MER; MER adds the marketplace sales its basis counts (0 on Shopify's sales alone)."""
     sales, spend = row.get("total_sales_reporting"), row.get("spend_reporting")
-    mer = float(sales / spend) if sales is not None and spend else None
+    mer_sales = None if sales is None or marketplace_sales is None else sales + marketplace_sales
+    mer = float(mer_sales / spend) if mer_sales is not None and spend else None
     return {"total_sales": None if sales is None else float(sales), "spend": None if spend is None else float(spend),
             "mer": mer}
 

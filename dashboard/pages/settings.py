@@ -1,4 +1,5 @@
-"""Settings (admins): stores, Meta ad accounts, resyncs, users, the agency's currency and the audit trail.
+"""Settings (admins): stores, Meta ad accounts, resyncs, users, the agency's currency and MER's basis, and the audit
+trail.
 
 The sections and their callbacks live in dashboard.admin_ui; the callbacks check admin on the server.
 """
@@ -38,7 +39,7 @@ def layout(**query):
             html.Div(page["users"], id="settings-users"),
             admin_ui.users_card(page["user_options"], page["shop_checklist"]),
             html.H2("Agency", className="h5 mt-4"),
-            admin_ui.agency_card(page["currency"]),
+            admin_ui.agency_card(page["currency"], page["mer_basis"]),
             html.H2("Audit trail", className="h5 mt-4"),
             html.P(f"The latest {settings.AUDIT_ROWS_SHOWN} changes made here.", className="text-body-secondary small"),
             html.Div(page["audit"], id="settings-audit"),
