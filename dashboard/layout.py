@@ -19,6 +19,8 @@ NAV = [("/", "Overview", False), ("/marketing", "Marketing", False), ("/products
        ("/settings", "Settings", True)]
 # The pages the store and period bar applies to (Settings and Status ignore it, so it is not shown there).
 REPORT_PATHS = ("/", "/marketing", "/products", "/reconciliation")
+# The pages that compare with another period (the Reconciliation does not: no "Compare with" there).
+COMPARE_PATHS = ("/", "/marketing", "/products")
 
 
 def shell():
@@ -33,7 +35,7 @@ def shell():
             navbar(),
             sync_indicator.banner(),
             sync_indicator.poll(),
-            filter_bar(shops, shown=path in REPORT_PATHS),
+            filter_bar(shops, shown=path in REPORT_PATHS, compare_shown=path in COMPARE_PATHS),
             dbc.Container(
                 # A page being re-rendered stays visible, dimmed, under a spinner: never a blank area.
                 dcc.Loading(dash.page_container, delay_show=250, overlay_style={"visibility": "visible",
@@ -90,11 +92,11 @@ def navbar() -> dbc.Navbar:
     )
 
 
-def _labelled(label: str, control, width: dict) -> dbc.Col:
-    return dbc.Col([dbc.Label(label, html_for=control.id), control], **width)
+def _labelled(label: str, control, width: dict, **col) -> dbc.Col:
+    return dbc.Col([dbc.Label(label, html_for=control.id), control], **width, **col)
 
 
-def filter_bar(shops, *, shown: bool = True) -> html.Div:
+def filter_bar(shops, *, shown: bool = True, compare_shown: bool = True) -> html.Div:
     return html.Div(
         dbc.Container(
             dbc.Row(
@@ -104,7 +106,8 @@ def filter_bar(shops, *, shown: bool = True) -> html.Div:
                     _labelled("Period", dbc.Select(id="preset", options=_options(selection.PRESETS)),
                               dict(xs=6, md=2)),
                     _labelled("Compare with", dbc.Select(id="compare", options=_options(selection.COMPARISONS)),
-                              dict(xs=6, md={"size": 3, "order": "last"})),
+                              dict(xs=6, md={"size": 3, "order": "last"}), id="compare-col",
+                              className=compare_class(compare_shown)),
                     _labelled(
                         "Dates",
                         dcc.DatePickerRange(id="dates", display_format="D MMM YYYY", first_day_of_week=1),
@@ -123,6 +126,10 @@ def filter_bar(shops, *, shown: bool = True) -> html.Div:
 
 def bar_class(shown: bool) -> str:
     return "filter-bar" if shown else "filter-bar d-none"
+
+
+def compare_class(shown: bool) -> str:
+    return "" if shown else "d-none"
 
 
 def shop_options(shops) -> list[dict[str, str]]:
@@ -198,10 +205,11 @@ def register_callbacks(app: Dash) -> None:
         """Re-read the stores on navigation: one connected, renamed or removed in Settings shows at once."""
         return shop_options(queries.list_shops(session=db.get_session()))
 
-    @app.callback(Output("filter-bar", "className"), Input(LOCATION, "pathname"), prevent_initial_call=True)
+    @app.callback(Output("filter-bar", "className"), Output("compare-col", "className"),
+                  Input(LOCATION, "pathname"), prevent_initial_call=True)
     def show_filter_bar(pathname):
-        """The store and period bar only on the pages it applies to."""
-        return bar_class(pathname in REPORT_PATHS)
+        """The store and period bar only on the pages it applies to, its comparison where one is drawn."""
+        return bar_class(pathname in REPORT_PATHS), compare_class(pathname in COMPARE_PATHS)
 
     @app.callback(
         Output(LOCATION, "search", allow_duplicate=True),

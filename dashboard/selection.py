@@ -28,7 +28,8 @@ DEFAULT_GRAIN = "day"
 ALL_STORES = "all"
 # One-time outcomes other pages report in the query (the OAuth callback's `?connected=`): read from a URL,
 # they stay in it when the selection rewrites it, and a change of selector drops them.
-NOTICES = ("connected", "connect_error")
+# Outcomes a page shows once a redirect lands on it (Settings' OAuth, Uploads): kept when the shell rewrites the URL.
+NOTICES = ("connected", "connect_error", "upload_error", "upload_notice", "upload_pending")
 MAX_ID = 2**63 - 1  # PostgreSQL's bigint: a larger id cannot name a row, and casting it fails
 # The dates a URL may name: nothing sold online predates 2000, and bounds keep the comparison period (a
 # day or a year earlier) and the database's date arithmetic far from date's own limits (years 1 and 9999).

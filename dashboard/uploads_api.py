@@ -3,6 +3,7 @@ reconciliation as CSV downloads, and the templates."""
 
 import csv
 import io
+from contextlib import nullcontext
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, redirect, request
@@ -10,7 +11,7 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 import settings
-from dashboard import db, queries, selection
+from dashboard import db, queries, selection, upload_pending
 from database import session_scope
 from ingest.uploads import formats, receive
 
@@ -28,39 +29,42 @@ def too_large(_error):
 
 @bp.route("/uploads/new", methods=["POST"])
 def upload():
-    """Keep an admin's file as a batch of the chosen store and kind, queue it, and go back to the page."""
+    """Keep an admin's file (or the kept file they have just mapped) as a batch of the chosen store and kind, queue
+    it, and go back to the page; a file whose headers differ from ours is kept for the mapping step."""
     if not current_user.is_admin:
         abort(403)
     shop_id = selection.parse_id(request.form.get("shop"))
     if shop_id is None or queries.get_shop(session=db.get_session(), shop_id=shop_id) is None:
         abort(404)
-    file = request.files.get("file")
     back = {"shop": shop_id}
+    token = request.form.get("pending")
+    mapped = upload_pending.find(token, shop_id=shop_id, user_id=current_user.id) if token else None
+    file = request.files.get("file")
+    filename = mapped.filename if mapped else (file.filename if file else "")
+    kind = mapped.kind if mapped else request.form.get("kind", "")
     try:
-        if file is None or not file.filename:
+        if token and mapped is None:
+            raise receive.UploadRefused("the file to map is no longer kept: upload it again")
+        if not mapped and (file is None or not file.filename):
             raise receive.UploadRefused("choose a file to upload")
-        mapping = parse_mapping(request.form.get("mapping", ""))
-        with session_scope(db.writer_sessions()) as session:
-            received = receive.receive(session=session, shop_id=shop_id, kind=request.form.get("kind", ""),
-                                       stream=file.stream, filename=file.filename, mapping=mapping,
-                                       by=current_user.id)
+        mapping = upload_pending.mapping_from_form(kind, request.form) if mapped else {}
+        with open(mapped.path, "rb") if mapped else nullcontext(file.stream) as stream, \
+                session_scope(db.writer_sessions()) as session:
+            received = receive.receive(session=session, shop_id=shop_id, kind=kind, stream=stream,
+                                       filename=filename, mapping=mapping, by=current_user.id)
+        if mapped:
+            upload_pending.drop(mapped.token, shop_id=shop_id, user_id=current_user.id)
         back |= {"batch": received.batch_id}
         if not received.created:
             back |= {"upload_notice": f"This file was uploaded before: batch {received.batch_id} holds it."}
     except receive.UploadRefused as error:
-        back |= {"upload_error": f"{file.filename if file else 'The file'}: {error}"}
+        back |= {"upload_error": f"{filename or 'The file'}: {error}"}
+        # Headers that differ from ours: keep the file (once) and show the mapping step instead of a dead end.
+        pending = mapped or (upload_pending.keep(file.stream, shop_id=shop_id, user_id=current_user.id, kind=kind,
+                                                 filename=filename) if file and file.filename else None)
+        if pending:
+            back |= {"upload_pending": pending.token}
     return redirect("/uploads?" + urlencode(back), code=303)
-
-
-def parse_mapping(value: str) -> dict[str, str]:
-    """'Their header=Our column; ...' as a dict."""
-    mapping = {}
-    for pair in filter(None, (p.strip() for p in value.replace("\n", ";").split(";"))):
-        theirs, sep, ours = pair.partition("=")
-        if not sep or not theirs.strip() or not ours.strip():
-            raise receive.UploadRefused(f"mapping {pair!r}: write it as Their header=Our column")
-        mapping[theirs.strip()] = ours.strip()
-    return mapping
 
 
 @bp.route("/uploads/<int:batch_id>/rejects.csv")

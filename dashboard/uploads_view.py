@@ -5,7 +5,7 @@ from dash import Dash, Input, Output, State, dcc, html
 from flask_wtf.csrf import generate_csrf
 
 import settings
-from dashboard import db, queries, selection
+from dashboard import db, queries, selection, upload_pending
 from dashboard.layout import LOCATION
 from ingest.uploads import formats
 
@@ -15,8 +15,9 @@ KIND_NAMES = {"marketplace-orders": "Marketplace orders", "payouts": "Shopify Pa
 
 def notices(query: dict) -> list:
     out = []
-    if query.get("upload_error"):
-        out.append(dbc.Alert(str(query["upload_error"]), color="danger", id="upload-error"))
+    if query.get("upload_error"):  # a file waiting for its mapping is a step to take, not a failure
+        out.append(dbc.Alert(str(query["upload_error"]), color="warning" if query.get("upload_pending") else "danger",
+                             id="upload-error"))
     if query.get("upload_notice"):
         out.append(dbc.Alert(str(query["upload_notice"]), color="info", id="upload-notice"))
     return out
@@ -25,7 +26,7 @@ def notices(query: dict) -> list:
 def upload_form(shops, shop_id: int | None) -> dbc.Card:
     """A plain multipart form: the file streams to the server (no base64 in a callback), CSRF in a field."""
     limit = f"{settings.UPLOAD_MAX_BYTES / 1024 / 1024:.0f} MiB"
-    templates = [html.A(f"{KIND_NAMES[k]} template", href=f"/uploads/template/{k}.csv", className="me-3")
+    templates = [html.A(f"{KIND_NAMES[k]} template", href=f"/uploads/template/{k}.csv", className="me-3 text-nowrap")
                  for k in formats.FORMATS]
     return dbc.Card(dbc.CardBody(html.Form([
         dcc.Input(type="hidden", name="csrf_token", value=generate_csrf()),
@@ -36,17 +37,47 @@ def upload_form(shops, shop_id: int | None) -> dbc.Card:
             dbc.Col([dbc.Label("What the file holds", html_for="upload-kind"), dbc.Select(
                 id="upload-kind", name="kind", value="marketplace-orders",
                 options=[{"label": name, "value": kind} for kind, name in KIND_NAMES.items()])], md=3),
+            # app.css lets dcc.Input's box grow to Bootstrap's file control (its fixed 34 px clipped the button).
             dbc.Col([dbc.Label(f"CSV file (up to {limit})", html_for="upload-file"),
-                     dcc.Input(type="file", name="file", id="upload-file", className="form-control")], md=4),
+                     dcc.Input(type="file", name="file", id="upload-file", className="form-control file-input")],
+                    md=4),
             dbc.Col(dbc.Button("Upload", type="submit", color="primary", id="upload-submit"), md=2,
                     className="d-flex align-items-end"),
         ], className="g-3"),
-        dbc.Label("Column mapping, when the file's headers differ (Their header=Our column; ...)",
-                  html_for="upload-mapping", className="small mt-3"),
-        dbc.Input(id="upload-mapping", name="mapping", placeholder="Storefront=Channel; Order No=Order ID",
-                  size="sm"),
-        html.P(templates, className="small mt-2 mb-0"),
+        html.P(["Headers are matched ignoring case, spaces and punctuation; when a file names its columns "
+                "otherwise, the next step asks which of its columns holds each of ours. ", *templates],
+               className="small text-body-secondary mt-3 mb-0"),
     ], action="/uploads/new", method="POST", encType="multipart/form-data", id="upload-form")), className="mb-3")
+
+
+def mapping_form(pending: upload_pending.Pending, shop_id: int) -> dbc.Card:
+    """The mapping step: for each of our columns, a labelled dropdown of the file's headers, pre-filled with the
+    header the loader would match; it posts to the same route as the upload, naming the kept file."""
+    suggested = upload_pending.suggest(pending.kind, pending.header)
+    headers = [{"label": header, "value": header} for header in dict.fromkeys(pending.header) if header]
+    absent = [{"label": "— not in the file —", "value": upload_pending.NOT_IN_FILE}]
+    # A required column starts on "Choose…" when nothing matched; the browser will not submit it unchosen.
+    fields = [dbc.Col([
+        dbc.Label([column.header, html.Span(" (required)" if column.required else " (optional)",
+                                            className="text-body-secondary small")],
+                  html_for=f"map-{column.name}", className="mb-1"),
+        dbc.Select(id=f"map-{column.name}", name=f"map-{column.name}", required=column.required, size="sm",
+                   options=headers if column.required else absent + headers, value=suggested[column.name],
+                   placeholder="Choose the file's column…"),
+    ], xs=12, sm=6, lg=4) for column in formats.FORMATS[pending.kind].columns]
+    return dbc.Card(dbc.CardBody(html.Form([
+        html.H2(f"Map the columns of {pending.filename}", className="h5"),
+        html.P(f"Its headers differ from ours ({KIND_NAMES[pending.kind]}). Choose the file's column that holds "
+               "each of ours; the file is kept for a day, so it need not be chosen again.",
+               className="small text-body-secondary"),
+        dcc.Input(type="hidden", name="csrf_token", value=generate_csrf()),
+        dcc.Input(type="hidden", name="shop", value=str(shop_id)),
+        dcc.Input(type="hidden", name="pending", value=pending.token),
+        dbc.Row(fields, className="g-3"),
+        html.Div([dbc.Button("Load with this mapping", type="submit", color="primary", id="mapping-submit"),
+                  dbc.Button("Cancel", href=f"/uploads?shop={shop_id}", color="link", id="mapping-cancel")],
+                 className="d-flex gap-2 mt-3"),
+    ], action="/uploads/new", method="POST", id="mapping-form")), className="mb-3 border-primary", id="upload-mapping")
 
 
 def batches_table(rows) -> html.Div:
@@ -89,10 +120,10 @@ def batch_details(session, batch_id: int):
                        html.Tbody([html.Tr([html.Td(e.step), html.Td(f"{e.at:%Y-%m-%d %H:%M:%S}"),
                                             html.Td(_n(e.rows)), html.Td(_n(e.good)), html.Td(_n(e.bad)),
                                             html.Td(_details(e.details), className="small")]) for e in log])],
-                      size="sm", id="batch-log")
+                      size="sm", responsive=True, id="batch-log")
     bad = dbc.Table([html.Thead(html.Tr([html.Th("Line"), html.Th("Reason"), html.Th("Row")])),
                      html.Tbody([html.Tr([html.Td(r.line_no), html.Td(r.reason), html.Td(html.Code(r.raw))])
-                                 for r in rejects])], size="sm", id="bad-rows") if rejects else \
+                                 for r in rejects])], size="sm", responsive=True, id="bad-rows") if rejects else \
         html.P("No bad rows.", className="text-body-secondary")
     return html.Div([html.H2(f"Batch #{batch_id}", className="h5 mt-4"), steps,
                      html.H3("Bad rows", className="h6 mt-3"), bad,

@@ -36,13 +36,16 @@ def test_the_grain_is_written_into_the_url_and_survives_a_change_of_store(client
 def test_the_store_and_period_bar_shows_only_on_report_pages(client, make_user):
     make_user("boss@agency.test", role="admin")
     login(client, "boss@agency.test")
-    for path, hidden in (("/", False), ("/marketing", False), ("/products", False), ("/settings", True),
-                         ("/status", True)):
+    for path, hidden, no_compare in (("/", False, False), ("/marketing", False, False),
+                                     ("/products", False, False), ("/reconciliation", False, True),
+                                     ("/settings", True, True), ("/status", True, True)):
         result = _response(callback(client, "filter-bar.className", {"_pages_location.pathname": path}))
         assert ("d-none" in result["filter-bar"]["className"]) is hidden, path
+        assert ("d-none" in result["compare-col"]["className"]) is no_compare, path
         # The first render already knows, from the page that asked for the layout.
         layout = client.get("/_dash-layout", headers={"Referer": f"http://localhost{path}?shop=all"}).get_json()
         assert ("filter-bar d-none" in json.dumps(layout)) is hidden, path
+        assert (_find(layout, "compare-col")["className"] == "d-none") is no_compare, path
 
 
 def test_explain_lists_a_days_orders_and_never_another_users_store(client, make_shop, make_user, scheduler_sessions):

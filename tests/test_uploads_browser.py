@@ -2,6 +2,7 @@
 the reconciliation's totals against the store's orders."""
 
 import pytest
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 import scheduler
@@ -16,11 +17,14 @@ SHOTS = settings.ROOT / "screenshots"
 
 
 def _shots(dash_duo, name):
-    """The page as it stands, at a desktop's and a phone's size."""
+    """The page as it stands, at a desktop's and a phone's size; at neither does the page scroll sideways."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width, height in ((1440, 900), (390, 844)):
         dash_duo.driver.set_window_size(width, height)
         dash_duo.driver.save_screenshot(str(SHOTS / f"{name}-{width}x{height}.png"))
+        wide, shown = dash_duo.driver.execute_script(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert wide <= shown, f"{name} at {width} px is {wide} px wide"
     dash_duo.driver.set_window_size(1440, 900)
 
 
@@ -61,6 +65,21 @@ def test_admin_uploads_payouts_sees_the_batch_loaded_its_bad_rows_and_the_reconc
              timeout=15, what="the bad row on the page: " + dash_duo.find_element("#uploads-page").text[:600])
     assert "loaded" in dash_duo.find_element("#batch-log").text
     _shots(dash_duo, "uploads")
+    # A file whose headers differ: the mapping step, one labelled dropdown per column, pre-filled where they match.
+    other = write(tmp_path / "otto.csv", "Order No;Order Date;Currency Code;Total;Net Amount;Storefront\n"
+                                         "B-1;2026-10-15T14:05:00+02:00;EUR;10,00;9,00;Otto\n")
+    dash_duo.find_element("#upload-file").send_keys(other)
+    dash_duo.find_element("#upload-submit").click()
+    dash_duo.wait_for_element("#mapping-form")
+    assert "missing columns Gross, Channel" in dash_duo.find_element("#upload-error").text
+    assert Select(dash_duo.find_element("#map-currency")).first_selected_option.text == "Currency Code"
+    assert dash_duo.find_element("label[for='map-gross']").text == "Gross (required)"
+    _shots(dash_duo, "uploads-mapping")
+    Select(dash_duo.find_element("#map-gross")).select_by_visible_text("Total")
+    dash_duo.find_element("#map-channel").send_keys("Storefront")  # the keyboard: typing picks the option
+    dash_duo.find_element("#mapping-submit").send_keys(Keys.ENTER)  # and Enter on the button submits
+    dash_duo.wait_for_contains_text("#batch-2-status", "loaded", timeout=30)
+    assert dash_duo.find_elements("#mapping-form") == []
     dash_duo.driver.get(f"{base}/reconciliation?shop={shop_id}&preset=custom&start=2026-11-01&end=2026-11-30")
     dash_duo.wait_for_element("#reconciliation-totals")
     assert dash_duo.find_element("#total-orders").text == "81.29"

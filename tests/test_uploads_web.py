@@ -5,7 +5,7 @@ import io
 import pytest
 
 import settings
-from dashboard import uploads_api
+from dashboard import upload_pending, uploads_api
 from tests.conftest import scalar
 from tests.web import csrf_token, login
 
@@ -87,3 +87,63 @@ def test_bad_rows_download_for_members_of_the_store_only(client, store, upload_d
     login(client, "stranger@agency.test")
     assert client.get("/uploads/1/rejects.csv").get_data(as_text=True).splitlines() == ["line,reason,row"]
     assert client.get(f"/reconciliation.csv?shop={store}").status_code == 404
+
+
+# Headers our aliases know (Order No, Order Date, Currency Code, Net Amount) and two they do not (Total, Storefront).
+OTHER_HEADERS = (b"Order No;Order Date;Currency Code;Total;Net Amount;Storefront\n"
+                 b"B-1;2026-11-30T14:05:00+01:00;EUR;10,00;9,00;Otto\n")
+
+
+def _mapping_page(client, store, location: str) -> dict:
+    """The Uploads page the redirect lands on, as Dash renders it: each mapping dropdown's value and options."""
+    from tests.test_overview_shell import _find, _response
+    from tests.web import callback
+
+    search = location.split("?", 1)[1]
+    layout = _response(callback(client, "_pages_content.children", {
+        "_pages_location.pathname": "/uploads", "_pages_location.search": "?" + search}))["_pages_content"]
+    form = _find(layout["children"], "mapping-form")
+    if form is None:
+        return {}
+    from ingest.uploads import formats
+    return {c.name: _find(form, f"map-{c.name}") for c in formats.MARKETPLACE_ORDERS.columns}
+
+
+def test_a_file_with_other_headers_is_kept_for_the_mapping_step_and_loads_once_mapped(client, store, upload_dir,
+                                                                                      scheduler_sessions):
+    from urllib.parse import parse_qs, urlsplit
+
+    login(client, "admin@agency.test")
+    first = _post(client, store, body=OTHER_HEADERS)
+    query = parse_qs(urlsplit(first.headers["Location"]).query)
+    assert "missing columns Gross, Channel" in query["upload_error"][0]
+    assert scalar(scheduler_sessions, "SELECT count(*) FROM app_dashboard.upload_batches") == 0
+    dropdowns = _mapping_page(client, store, first.headers["Location"])
+    absent = upload_pending.NOT_IN_FILE
+    assert {name: d["value"] for name, d in dropdowns.items()} == {
+        "order_id": "Order No", "ordered_at": "Order Date", "currency": "Currency Code", "gross": "",
+        "discounts": absent, "refunds": absent, "fees": absent, "net": "Net Amount", "channel": ""}
+    headers = ["Order No", "Order Date", "Currency Code", "Total", "Net Amount", "Storefront"]
+    assert [o["value"] for o in dropdowns["gross"]["options"]] == headers  # required: no "not in the file"
+    assert [o["value"] for o in dropdowns["fees"]["options"]] == [absent, *headers]
+    assert dropdowns["gross"]["required"] is True and dropdowns["fees"]["required"] is False
+    chosen = {f"map-{name}": d["value"] for name, d in dropdowns.items()} | {"map-gross": "Total"}
+    form = {"shop": str(store), "pending": query["upload_pending"][0], "csrf_token": csrf_token(client)}
+    twice = client.post("/uploads/new", data=form | chosen | {"map-channel": "Total"})
+    assert "chosen for both Gross and Channel" in parse_qs(urlsplit(twice.headers["Location"]).query)[
+        "upload_error"][0]
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
+    login(client, "member@agency.test")
+    assert client.post("/uploads/new", data=form | chosen | {"csrf_token": csrf_token(client)}).status_code == 403
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
+    login(client, "admin@agency.test")
+    done = client.post("/uploads/new", data=form | chosen | {"map-channel": "Storefront",
+                                                            "csrf_token": csrf_token(client)})
+    assert done.headers["Location"] == f"/uploads?shop={store}&batch=1"
+    assert scalar(scheduler_sessions, "SELECT mapping FROM app_dashboard.upload_batches") == {
+        "Order No": "Order ID", "Order Date": "Date", "Currency Code": "Currency", "Total": "Gross",
+        "Net Amount": "Net", "Storefront": "Channel"}
+    assert not any((upload_dir / str(store) / "pending").iterdir())  # the kept copy went once loaded
+    again = client.post("/uploads/new", data=form | chosen | {"csrf_token": csrf_token(client)})
+    assert "no longer kept: upload it again" in parse_qs(urlsplit(again.headers["Location"]).query)[
+        "upload_error"][0]

@@ -44,6 +44,17 @@ def layout(**query):
     ], id="reconciliation-page")
 
 
+TOTALS_HEADERS = ("Status", "Orders", "Orders' amount", "Paid out", "Difference", "Fees")
+ROWS_COLUMNS = {"order_ref": "Order", "side": "Side", "status": "Status", "day": "Day",
+                "order_amount": "Order amount", "payout_amount": "Paid out", "fees": "Fees", "difference": "Difference"}
+NUMBERS = "text-end text-nowrap"
+
+
+def _cell(cell, label: str, value, **props):
+    """A table cell that names its column (data-label): on a phone each row reads as "label value" lines."""
+    return cell(value, **{"data-label": label}, **props)
+
+
 def totals_table(rows: list[dict], query: dict) -> dbc.Table:
     """Counts and sums per status: orders' side, payouts' side, the difference and the fees."""
     sums = defaultdict(lambda: [0, Decimal(0), Decimal(0), Decimal(0)])
@@ -59,21 +70,34 @@ def totals_table(rows: list[dict], query: dict) -> dbc.Table:
         count, orders, payouts, fees = sums[status]
         link = html.A(status.replace("_", " "), href="/reconciliation?" + urlencode(
             {k: v for k, v in query.items() if k != "status"} | {"status": status}))
-        body.append(html.Tr([html.Td(link), html.Td(count), html.Td(f"{orders:,.2f}"), html.Td(f"{payouts:,.2f}"),
-                             html.Td(f"{payouts - orders:,.2f}"), html.Td(f"{fees:,.2f}")], id=f"total-{status}"))
-    body.append(html.Tr([html.Th("Total"), html.Th(total[0]), html.Th(f"{total[1]:,.2f}", id="total-orders"),
-                         html.Th(f"{total[2]:,.2f}", id="total-payouts"),
-                         html.Th(f"{total[2] - total[1]:,.2f}", id="total-difference"),
-                         html.Th(f"{total[3]:,.2f}", id="total-fees")]))
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Status", "Orders", "Orders' amount", "Paid out",
-                                                      "Difference", "Fees")]))
-    return dbc.Table([head, html.Tbody(body)], size="sm", bordered=True, id="reconciliation-totals")
+        values = (count, f"{orders:,.2f}", f"{payouts:,.2f}", f"{payouts - orders:,.2f}", f"{fees:,.2f}")
+        body.append(html.Tr([_cell(html.Td, TOTALS_HEADERS[0], link),
+                             *[_cell(html.Td, label, value, className=NUMBERS)
+                               for label, value in zip(TOTALS_HEADERS[1:], values, strict=True)]],
+                            id=f"total-{status}"))
+    values = (total[0], f"{total[1]:,.2f}", f"{total[2]:,.2f}", f"{total[2] - total[1]:,.2f}", f"{total[3]:,.2f}")
+    ids = (None, "total-orders", "total-payouts", "total-difference", "total-fees")
+    body.append(html.Tr([_cell(html.Th, TOTALS_HEADERS[0], "Total"),
+                         *[_cell(html.Th, label, value, className=NUMBERS, **({"id": i} if i else {}))
+                           for label, value, i in zip(TOTALS_HEADERS[1:], values, ids, strict=True)]],
+                        className="table-group-divider"))
+    head = html.Thead(html.Tr([html.Th(h, className="" if h == "Status" else NUMBERS) for h in TOTALS_HEADERS]))
+    return dbc.Table([head, html.Tbody(body)], size="sm", className="table-stack", id="reconciliation-totals")
 
 
 def rows_table(rows: list[dict]):
+    """The rows behind the totals; on a phone each reads as a small card, never wider than the screen."""
     if not rows:
         return html.P("Nothing to reconcile in this period.", className="text-body-secondary", id="no-rows")
-    columns = ("side", "status", "order_ref", "day", "order_amount", "payout_amount", "fees", "difference")
-    return dbc.Table([html.Thead(html.Tr([html.Th(c.replace("_", " ")) for c in columns])),
-                      html.Tbody([html.Tr([html.Td("" if r[c] is None else str(r[c])) for c in columns])
-                                  for r in rows])], size="sm", striped=True, id="reconciliation-rows")
+    money = ("order_amount", "payout_amount", "fees", "difference")
+    head = html.Thead(html.Tr([html.Th(label, className=NUMBERS if key in money else "")
+                               for key, label in ROWS_COLUMNS.items()]))
+    body = html.Tbody([html.Tr([_cell(html.Td, label, _shown(key, r[key]), className=NUMBERS if key in money else "")
+                                for key, label in ROWS_COLUMNS.items()]) for r in rows])
+    return dbc.Table([head, body], size="sm", striped=True, className="table-stack", id="reconciliation-rows")
+
+
+def _shown(key: str, value) -> str:
+    if value is None:
+        return ""
+    return str(value).replace("_", " ") if key in ("side", "status") else str(value)

@@ -6,8 +6,8 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from flask_login import current_user
 
-from dashboard import db, queries, selection
-from dashboard.uploads_view import batch_details, batches_table, notices, upload_form
+from dashboard import db, queries, selection, upload_pending
+from dashboard.uploads_view import batch_details, batches_table, mapping_form, notices, upload_form
 
 dash.register_page(__name__, path="/uploads", name="Uploads", title="Uploads · Storefront analytics", order=5)
 
@@ -25,6 +25,7 @@ def layout(**query):
     return html.Div([
         html.H1("Uploads", className="h3 mb-3"),
         *notices(query),
+        *_mapping(query, chosen.shop_id),
         upload_form(shops, chosen.shop_id) if current_user.is_admin else html.Div(),
         html.H2("Batches", className="h5 mt-4"),
         dcc.Interval(id="uploads-poll", interval=1000),
@@ -32,3 +33,11 @@ def layout(**query):
         html.Div(batches_table(rows), id="upload-batches"),
         html.Div(batch_details(session, batch_id) if batch_id else None, id="upload-batch"),
     ], id="uploads-page")
+
+
+def _mapping(query: dict, shop_id: int | None) -> list:
+    """The mapping step, when the admin's last file was kept because its headers differ from ours."""
+    if not current_user.is_admin or shop_id is None or not query.get("upload_pending"):
+        return []
+    pending = upload_pending.find(query["upload_pending"], shop_id=shop_id, user_id=current_user.id)
+    return [mapping_form(pending, shop_id)] if pending else []
