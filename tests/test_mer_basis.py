@@ -44,6 +44,7 @@ def store(make_shop, scheduler_sessions) -> int:
         add_spend(scheduler_sessions, shop, day, spend=spend, currency="EUR", purchase_value=value)
     add_rates(scheduler_sessions, "2026-03-01", USD=str(USD_PER_EUR))
     with session_scope(scheduler_sessions) as session:
+        session.execute(text("UPDATE app_dashboard.agency_settings SET reporting_currency = 'EUR'"))
         session.execute(text("INSERT INTO app_dashboard.ad_accounts (shop_id, account_id, name) "
                              "VALUES (:s, 'act_1', 'Prospecting')"), {"s": shop})
         for line, (channel, order_id, at, currency, gross, discounts, refunds) in enumerate(MARKETPLACE, 2):
@@ -120,6 +121,9 @@ def test_mer_follows_the_agency_basis_to_the_cent_and_roas_does_not(client, stor
         assert {r["date"]: (Decimal(r["mer_sales"]), Decimal(r["spend"]), r["mer"] and Decimal(r["mer"]))
                 for r in rows} == expected["days"]
         assert {r["mer_basis"] for r in rows} == {basis}
+        everywhere = _export(db_url, monkeypatch, capsys, shop="all")  # the agency's currency is the store's
+        assert [(r["date"], r["mer_sales"], r["mer"]) for r in everywhere] == [
+            (r["date"], r["mer_sales"], r["mer"]) for r in rows]
         assert [r["total_sales"] for r in rows if r["date"] == "2026-03-02"] == ["120.00"]  # Shopify's, always
         shown = _overview(client, store)
         sales, spend, mer = expected["month"]
