@@ -675,14 +675,13 @@ def get_mer_basis(*, session: Session) -> str:
     return session.execute(text(f"SELECT {MER_BASIS}")).scalar() or "shopify"
 
 
-def read_store_mer_sales(*, session: Session, start, end) -> dict[int, object]:
-    """Per visible store over [start, end]: the uploaded marketplace orders' net sales MER adds on all channels, in
-    the reporting currency (None when a rate is missing); empty when MER uses Shopify's sales alone."""
-    return dict(session.execute(text(f"""
+def read_store_marketplace_sales(*, session: Session, start, end) -> dict[int, object]:
+    """Per visible store with uploaded marketplace orders over [start, end]: their net sales in the reporting
+    currency (None when a rate is missing), what MER on all channels adds to the store's total sales."""
+    return dict(session.execute(text("""
         SELECT shop_id, CASE WHEN bool_and(fx_rate IS NOT NULL AND sales IS NOT NULL)
                              THEN round(sum(sales * fx_rate), 2) END
-        FROM reporting.sales_by_channel
-        WHERE channel <> 'Shopify' AND day BETWEEN :start AND :end AND {MER_BASIS} = 'all_channels'
+        FROM reporting.sales_by_channel WHERE channel <> 'Shopify' AND day BETWEEN :start AND :end
         GROUP BY shop_id
     """), {"start": start, "end": end}).all())
 

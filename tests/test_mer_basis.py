@@ -5,6 +5,8 @@ tooltip and its chart, and `python -m dashboard.export mer-roas`, divide the sal
 spend; ROAS stays Meta's purchase value ÷ spend.
 """
 
+import csv
+import io
 import json
 from datetime import datetime
 from decimal import Decimal
@@ -13,8 +15,10 @@ import pytest
 from sqlalchemy import text
 
 import settings
+from dashboard import downloads
 from dashboard.export import main as export_main
-from database import session_scope
+from dashboard.selection import parse
+from database import session_scope, web_session_scope
 from tests.conftest import scalar
 from tests.reporting.warehouse import add_order, add_rates, add_spend
 from tests.test_overview_shell import _find, _response
@@ -31,6 +35,7 @@ MARKETPLACE = [("Amazon", "A-1", "2026-03-02T11:00:00+00:00", "EUR", "59.90", "5
                ("Zalando", "Z-1", "2026-03-04T15:00:00+00:00", "EUR", "12.34", "0.00", "0.00")]
 USD_PER_EUR = Decimal("1.2500")
 PAGE = "?shop={shop}&preset=custom&start=2026-03-01&end=2026-03-31&compare=none"
+TODAY = datetime(2026, 4, 1).date()  # the selection's "today" (its dates are custom: no preset reads it)
 
 
 @pytest.fixture
@@ -111,8 +116,8 @@ def _find_all(node):
 
 
 def test_mer_follows_the_agency_basis_to_the_cent_and_roas_does_not(client, store, make_user, scheduler_sessions,
-                                                                     db_url, monkeypatch, capsys):
-    make_user("boss@agency.test", role="admin", shops=[store])
+                                                                     web_sessions, db_url, monkeypatch, capsys):
+    boss = make_user("boss@agency.test", role="admin", shops=[store])
     login(client, "boss@agency.test")
     for basis, all_channels in (("shopify", False), ("all_channels", True), ("shopify", False)):
         assert _set_basis(client, basis).status_code == 200
@@ -125,6 +130,11 @@ def test_mer_follows_the_agency_basis_to_the_cent_and_roas_does_not(client, stor
         assert [(r["date"], r["mer_sales"], r["mer"]) for r in everywhere] == [
             (r["date"], r["mer_sales"], r["mer"]) for r in rows]
         assert [r["total_sales"] for r in rows if r["date"] == "2026-03-02"] == ["120.00"]  # Shopify's, always
+        with web_session_scope(web_sessions, user_id=boss) as session:  # All stores' table, through its CSV
+            table = downloads.read_csv(session=session, name="overview-stores",
+                                       chosen=parse(PAGE.format(shop="all"), today=TODAY))
+        [store_row] = csv.DictReader(io.StringIO(table))
+        assert Decimal(store_row["mer"]).quantize(CENT) == expected["month"][2]
         shown = _overview(client, store)
         sales, spend, mer = expected["month"]
         assert shown["mer"] == f"{mer}×"

@@ -152,7 +152,7 @@ def read_channel_csv(*, session, chosen: selection.Selection, arg: str) -> list[
 
 def store_table(*, session, chosen: selection.Selection, currency: str, basis: str) -> html.Div:
     """All stores: each store's sales, spend and MER, with their changes, to spot the store that moved."""
-    rows = store_rows(session=session, chosen=chosen)
+    rows = store_rows(session=session, chosen=chosen, basis=basis)
     columns = [
         {"field": "store", "headerName": "Store", "pinned": "left", "minWidth": 140},
         *[_money(key, f"{label} ({currency})") for key, label in (("total_sales", "Sales"), ("spend", "Ad spend"))],
@@ -186,18 +186,22 @@ def _change(key: str, label: str, higher_is_better: bool) -> dict:
             "cellClassRules": {"tone-good": good, "tone-bad": bad}}
 
 
-def store_rows(*, session, chosen: selection.Selection) -> list[dict]:
-    """Per store: sales, spend and MER in the reporting currency, and their changes as fractions."""
+def store_rows(*, session, chosen: selection.Selection, basis: str) -> list[dict]:
+    """Per store: sales, spend and MER (on the agency's basis) in the reporting currency, and their changes."""
+    def added(start, end) -> dict:  # the marketplace sales MER counts: none on Shopify's sales alone
+        if basis != "all_channels":
+            return {}
+        return queries.read_store_marketplace_sales(session=session, start=start, end=end)
+
     now = queries.read_store_totals(session=session, start=chosen.start, end=chosen.end)
-    added = queries.read_store_mer_sales(session=session, start=chosen.start, end=chosen.end)
     before = ({row["shop_id"]: row for row in queries.read_store_totals(
         session=session, start=chosen.comparison[0], end=chosen.comparison[1])} if chosen.comparison else {})
-    added_before = (queries.read_store_mer_sales(session=session, start=chosen.comparison[0],
-                                                 end=chosen.comparison[1]) if chosen.comparison else {})
+    added_now = added(chosen.start, chosen.end)
+    added_before = added(*chosen.comparison) if chosen.comparison else {}
     out = []
     for row in now:
         previous = before.get(row["shop_id"], {})
-        figures = _figures(row, added.get(row["shop_id"], 0))
+        figures = _figures(row, added_now.get(row["shop_id"], 0))
         earlier = _figures(previous, added_before.get(row["shop_id"], 0)) if previous else {}
         out.append({"shop_id": row["shop_id"], "store": row["name"], **figures,
                     **{f"{key}_change": _fraction(figures[key], earlier.get(key)) for key in figures}})
@@ -222,7 +226,7 @@ def _fraction(current, previous) -> float | None:
 @downloads.reader("overview-stores")
 def read_store_csv(*, session, chosen: selection.Selection, arg: str) -> list[dict]:
     """The stores table's rows."""
-    return store_rows(session=session, chosen=chosen)
+    return store_rows(session=session, chosen=chosen, basis=queries.get_mer_basis(session=session))
 
 
 def _chart_reader(name: str):
