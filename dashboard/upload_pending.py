@@ -46,12 +46,24 @@ def keep(stream: BinaryIO, *, shop_id: int, user_id: int, kind: str, filename: s
     stream.seek(0)
     with open(path, "wb") as out:
         shutil.copyfileobj(stream, out, 1024 * 1024)
-    (folder / f"{user_id}-{token}.json").write_text(json.dumps({"kind": kind, "filename": filename}))
-    pending = find(token, shop_id=shop_id, user_id=user_id)
-    if pending is None or _matches(fmt, pending.header):
-        drop(token, shop_id=shop_id, user_id=user_id)
+    header = _header(path)
+    if header is None or _matches(fmt, header):
+        path.unlink(missing_ok=True)
         return None
-    return pending
+    # The header is read once, here (finding a file's encoding reads all of it); the page and the route reuse it.
+    (folder / f"{user_id}-{token}.json").write_text(json.dumps({"kind": kind, "filename": filename,
+                                                                 "header": header}))
+    return Pending(token, path, kind, filename, header)
+
+
+def _header(path: Path) -> list[str] | None:
+    """The file's header as the loader reads it, or None when it cannot be read as CSV."""
+    try:
+        f, rows = reader.open_rows(path)
+    except reader.ReadError:
+        return None
+    f.close()
+    return [h.strip().lstrip("\ufeff") for h in rows.header]
 
 
 def _matches(fmt: formats.Format, header: list[str]) -> bool:
@@ -63,20 +75,15 @@ def _matches(fmt: formats.Format, header: list[str]) -> bool:
 
 
 def find(token: object, *, shop_id: int, user_id: int) -> Pending | None:
-    """The uploader's kept file named by `token` (from a URL or a form), if it is still there and readable."""
+    """The uploader's kept file named by `token` (from a URL or a form), if it is still there."""
     if not isinstance(token, str) or not TOKEN.fullmatch(token):
         return None
     folder = _folder(shop_id)
     path, about = folder / f"{user_id}-{token}.csv", folder / f"{user_id}-{token}.json"
     if not path.is_file() or not about.is_file():
         return None
-    try:
-        f, rows = reader.open_rows(path)
-    except reader.ReadError:
-        return None
-    f.close()
     meta = json.loads(about.read_text())
-    return Pending(token, path, meta["kind"], meta["filename"], [h.strip().lstrip("\ufeff") for h in rows.header])
+    return Pending(token, path, meta["kind"], meta["filename"], meta["header"])
 
 
 def drop(token: str, *, shop_id: int, user_id: int) -> None:

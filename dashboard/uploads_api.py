@@ -36,35 +36,54 @@ def upload():
     shop_id = selection.parse_id(request.form.get("shop"))
     if shop_id is None or queries.get_shop(session=db.get_session(), shop_id=shop_id) is None:
         abort(404)
+    file, mapped = request.files.get("file"), None
     back = {"shop": shop_id}
-    token = request.form.get("pending")
-    mapped = upload_pending.find(token, shop_id=shop_id, user_id=current_user.id) if token else None
-    file = request.files.get("file")
-    filename = mapped.filename if mapped else (file.filename if file else "")
-    kind = mapped.kind if mapped else request.form.get("kind", "")
     try:
-        if token and mapped is None:
-            raise receive.UploadRefused("the file to map is no longer kept: upload it again")
-        if not mapped and (file is None or not file.filename):
-            raise receive.UploadRefused("choose a file to upload")
-        mapping = upload_pending.mapping_from_form(kind, request.form) if mapped else {}
-        with open(mapped.path, "rb") if mapped else nullcontext(file.stream) as stream, \
-                session_scope(db.writer_sessions()) as session:
-            received = receive.receive(session=session, shop_id=shop_id, kind=kind, stream=stream,
-                                       filename=filename, mapping=mapping, by=current_user.id)
-        if mapped:
-            upload_pending.drop(mapped.token, shop_id=shop_id, user_id=current_user.id)
-        back |= {"batch": received.batch_id}
-        if not received.created:
-            back |= {"upload_notice": f"This file was uploaded before: batch {received.batch_id} holds it."}
+        mapped = _mapped(shop_id)
+        back |= _receive(shop_id, file, mapped)
     except receive.UploadRefused as error:
-        back |= {"upload_error": f"{filename or 'The file'}: {error}"}
-        # Headers that differ from ours: keep the file (once) and show the mapping step instead of a dead end.
-        pending = mapped or (upload_pending.keep(file.stream, shop_id=shop_id, user_id=current_user.id, kind=kind,
-                                                 filename=filename) if file and file.filename else None)
-        if pending:
-            back |= {"upload_pending": pending.token}
+        back |= _refused(error, shop_id, file, mapped)
     return redirect("/uploads?" + urlencode(back), code=303)
+
+
+def _mapped(shop_id: int) -> upload_pending.Pending | None:
+    """The kept file the mapping form names (None when the form sends a file instead)."""
+    token = request.form.get("pending")
+    if not token:
+        return None
+    mapped = upload_pending.find(token, shop_id=shop_id, user_id=current_user.id)
+    if mapped is None:
+        raise receive.UploadRefused("the file to map is no longer kept: upload it again")
+    return mapped
+
+
+def _receive(shop_id: int, file, mapped: upload_pending.Pending | None) -> dict:
+    """Receive the sent file, or the kept one with the form's mapping; what the page's query then says."""
+    if mapped is None and (file is None or not file.filename):
+        raise receive.UploadRefused("choose a file to upload")
+    kind = mapped.kind if mapped else request.form.get("kind", "")
+    mapping = upload_pending.mapping_from_form(kind, request.form) if mapped else {}
+    with open(mapped.path, "rb") if mapped else nullcontext(file.stream) as stream, \
+            session_scope(db.writer_sessions()) as session:
+        received = receive.receive(session=session, shop_id=shop_id, kind=kind, stream=stream,
+                                   filename=mapped.filename if mapped else file.filename, mapping=mapping,
+                                   by=current_user.id)
+    if mapped:
+        upload_pending.drop(mapped.token, shop_id=shop_id, user_id=current_user.id)
+    if not received.created:
+        return {"batch": received.batch_id,
+                "upload_notice": f"This file was uploaded before: batch {received.batch_id} holds it."}
+    return {"batch": received.batch_id}
+
+
+def _refused(error: Exception, shop_id: int, file, mapped: upload_pending.Pending | None) -> dict:
+    """Say why; a file whose headers differ from ours is kept (once) for the mapping step, not a dead end."""
+    sent = file is not None and bool(file.filename)
+    name = mapped.filename if mapped else (file.filename if sent else "The file")
+    pending = mapped or (upload_pending.keep(file.stream, shop_id=shop_id, user_id=current_user.id,
+                                             kind=request.form.get("kind", ""), filename=file.filename)
+                         if sent else None)
+    return {"upload_error": f"{name}: {error}"} | ({"upload_pending": pending.token} if pending else {})
 
 
 @bp.route("/uploads/<int:batch_id>/rejects.csv")
