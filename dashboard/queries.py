@@ -240,7 +240,7 @@ def _mer_roas_on_basis(all_shops: bool, basis: str) -> str:
         return f"""
             SELECT m.date, m.currency, m.total_sales, m.total_sales AS mer_sales, m.spend, m.purchase_value,
                    m.new_customers, m.mer, m.roas, m.cac, m.fx_estimated, 'shopify' AS mer_basis
-            FROM ({_mer_roas(all_shops)}) m"""
+            FROM ({_mer_roas(all_shops)}) m ORDER BY m.date"""
 
     def shown(column: str, zero: str = "0") -> str:  # a marketplace-only day has no mer-roas row: nothing of it
         return f"CASE WHEN m.date IS NULL THEN {zero} ELSE m.{column} END"
