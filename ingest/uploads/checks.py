@@ -127,7 +127,8 @@ def check(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format)
     staged = session.execute(text(f"""
         INSERT INTO {fmt.staging} (batch_id, line_no, {', '.join(names)}{extra}, reason)
         SELECT :b, line_no, {', '.join(f'v_{n}' for n in names)}{extra_value}, CASE {' '.join(REASONS[fmt.kind])} END
-        FROM (SELECT r.*, {', '.join(f'{expr.format(n)} AS v_{n}' for n, expr in typed.items())}
+        FROM (SELECT {', '.join(f'r.{c.name}' for c in fmt.columns)}, r.line_no,
+                     {', '.join(f'{expr.format(n)} AS v_{n}' for n, expr in typed.items())}
               FROM {RAW} r OFFSET 0) t
     """), params).rowcount
     raw = "concat_ws(',', " + ", ".join(f"quote_nullable(r.{c.name})" for c in fmt.columns) + ")"
