@@ -10,18 +10,14 @@ from sqlalchemy.orm import Session
 from ingest.uploads import formats
 from ingest.uploads.stage import RAW
 
-# A plain row: its instants of the usual shape (to_instant's patterns) and its money fields plain amounts (12.50,
-# -3: to_money's first pattern) or empty, tested by one pattern over those fields joined (plain(): a pattern's
-# call costs more than its match). Its instants then only need to be valid, its amounts are cast as they are;
-# any other row's fields go through to_instant and to_money, each. Instants and days are over their field trimmed
-# once beforehand (inlined, a function repeats its argument at each use: btrim 4 times).
-MONEY = "CASE WHEN plain THEN CAST(nullif({0}, '') AS numeric) ELSE staging_ingest.to_money({0}) END"
-INSTANT = ("CASE WHEN plain THEN CASE WHEN pg_input_is_valid(trimmed_{0}, 'timestamptz') "
-           "THEN CAST(trimmed_{0} AS timestamptz) END ELSE staging_ingest.to_instant(trimmed_{0}) END")
-DAY = "staging_ingest.to_day(trimmed_{})"
+# A row whose money fields all read as plain amounts (12.50, -3: to_money's first pattern) or nothing casts them
+# as they are; one pattern over them joined (PLAIN_MONEY) instead of one per field (a call costs more than the
+# match). Any other row's fields go through to_money, each.
+MONEY = "CASE WHEN plain_money THEN CAST(nullif({0}, '') AS numeric) ELSE staging_ingest.to_money({0}) END"
 PLAIN_AMOUNT = "( *[+-]?[0-9]+([.][0-9]{1,2})? *)?"
-# to_instant's two patterns in one: the first 16 characters' shape, then the rest's.
-PLAIN_INSTANT = "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)? ?(Z|[+-][0-9]{2}(:?[0-9]{2})?)"
+# Over the field trimmed once beforehand (inlined, a function repeats its argument at each use: btrim 4 times).
+INSTANT = "staging_ingest.to_instant(trimmed_{})"
+DAY = "staging_ingest.to_day(trimmed_{})"
 TRIMMED = "btrim({})"
 OPTIONAL = "nullif(btrim({}), '')"
 
@@ -45,15 +41,10 @@ TRANSACTION_KEY = ("md5(concat_ws('|', v_transaction_date, v_type, btrim(order_n
                    "v_currency, btrim(checkout)))")
 
 
-def prepare(typed: dict[str, str]) -> str:
-    """The fields trimmed once and whether the row is plain, over the row as read (in the conversions' FROM)."""
-    instants = [n for n, expr in typed.items() if expr is INSTANT]
-    amounts = [n for n, expr in typed.items() if expr is MONEY]
-    # Joined by |, which no plain field holds: a field holding one makes the row not plain.
-    joined = ", ".join([f"coalesce(btrim({n}), '')" for n in instants] + [f"coalesce({n}, '')" for n in amounts])
-    shape = "[|]".join([PLAIN_INSTANT] * len(instants) + [PLAIN_AMOUNT] * len(amounts))
-    trimmed = [f"btrim({n}) AS trimmed_{n}" for n, expr in typed.items() if "trimmed_" in expr]
-    return ", ".join([*trimmed, f"concat_ws('|', {joined}) ~ '^{shape}$' AS plain"])
+def plain_money(columns: list[str]) -> str:
+    """Whether each of the fields is empty or a plain amount (over the fields joined by |, which none holds)."""
+    joined = ", ".join(f"coalesce({c}, '')" for c in columns)
+    return f"concat_ws('|', {joined}) ~ '^({PLAIN_AMOUNT}[|]){{{len(columns) - 1}}}{PLAIN_AMOUNT}$'"
 
 
 def _empty(column: str) -> str:
@@ -142,6 +133,8 @@ def check(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format)
     params = {"b": batch_id, "s": shop_id, "codes": sorted(formats.CURRENCIES)}
     typed = TYPED[fmt.kind]
     names = list(typed)
+    trimmed = ", ".join(f"btrim({n}) AS trimmed_{n}" for n, expr in typed.items() if "trimmed_" in expr)
+    plain = plain_money([n for n, expr in typed.items() if expr is MONEY]) + " AS plain_money"
     extra = ", transaction_key" if fmt.kind == "payouts" else ""
     extra_value = f", {TRANSACTION_KEY}" if fmt.kind == "payouts" else ""
     # OFFSET 0 keeps the conversions in their own plan node: each runs once per row, however often the
@@ -151,7 +144,7 @@ def check(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format)
         SELECT :b, line_no, {', '.join(f'v_{n}' for n in names)}{extra_value}, CASE {' '.join(REASONS[fmt.kind])} END
         FROM (SELECT {', '.join(f'r.{c.name}' for c in fmt.columns)}, r.line_no,
                      {', '.join(f'{expr.format(n)} AS v_{n}' for n, expr in typed.items())}
-              FROM (SELECT *, {prepare(typed)} FROM {RAW} OFFSET 0) r OFFSET 0) t
+              FROM (SELECT *, {trimmed}, {plain} FROM {RAW} OFFSET 0) r OFFSET 0) t
     """), params).rowcount
     raw = "concat_ws(',', " + ", ".join(f"quote_nullable(r.{c.name})" for c in fmt.columns) + ")"
     bad = session.execute(text(f"""
