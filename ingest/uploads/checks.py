@@ -10,11 +10,7 @@ from sqlalchemy.orm import Session
 from ingest.uploads import formats
 from ingest.uploads.stage import RAW
 
-# A row whose money fields all read as plain amounts (12.50, -3: to_money's first pattern) or nothing casts them
-# as they are; one pattern over them joined (PLAIN_MONEY) instead of one per field (a call costs more than the
-# match). Any other row's fields go through to_money, each.
-MONEY = "CASE WHEN plain_money THEN CAST(nullif({0}, '') AS numeric) ELSE staging_ingest.to_money({0}) END"
-PLAIN_AMOUNT = "( *[+-]?[0-9]+([.][0-9]{1,2})? *)?"
+MONEY = "staging_ingest.to_money({})"
 # Over the field trimmed once beforehand (inlined, a function repeats its argument at each use: btrim 4 times).
 INSTANT = "staging_ingest.to_instant(trimmed_{})"
 DAY = "staging_ingest.to_day(trimmed_{})"
@@ -39,12 +35,6 @@ TYPED = {
 # Shopify's export has no transaction id: a transaction is its instant, type, order, money and checkout.
 TRANSACTION_KEY = ("md5(concat_ws('|', v_transaction_date, v_type, btrim(order_name), v_amount, v_fee, v_net, "
                    "v_currency, btrim(checkout)))")
-
-
-def plain_money(columns: list[str]) -> str:
-    """Whether each of the fields is empty or a plain amount (over the fields joined by |, which none holds)."""
-    joined = ", ".join(f"coalesce({c}, '')" for c in columns)
-    return f"concat_ws('|', {joined}) ~ '^({PLAIN_AMOUNT}[|]){{{len(columns) - 1}}}{PLAIN_AMOUNT}$'"
 
 
 def _empty(column: str) -> str:
@@ -134,7 +124,6 @@ def check(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format)
     typed = TYPED[fmt.kind]
     names = list(typed)
     trimmed = ", ".join(f"btrim({n}) AS trimmed_{n}" for n, expr in typed.items() if "trimmed_" in expr)
-    plain = plain_money([n for n, expr in typed.items() if expr is MONEY]) + " AS plain_money"
     extra = ", transaction_key" if fmt.kind == "payouts" else ""
     extra_value = f", {TRANSACTION_KEY}" if fmt.kind == "payouts" else ""
     # OFFSET 0 keeps the conversions in their own plan node: each runs once per row, however often the
@@ -144,7 +133,7 @@ def check(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format)
         SELECT :b, line_no, {', '.join(f'v_{n}' for n in names)}{extra_value}, CASE {' '.join(REASONS[fmt.kind])} END
         FROM (SELECT {', '.join(f'r.{c.name}' for c in fmt.columns)}, r.line_no,
                      {', '.join(f'{expr.format(n)} AS v_{n}' for n, expr in typed.items())}
-              FROM (SELECT *, {trimmed}, {plain} FROM {RAW} OFFSET 0) r OFFSET 0) t
+              FROM (SELECT *, {trimmed} FROM {RAW} OFFSET 0) r OFFSET 0) t
     """), params).rowcount
     raw = "concat_ws(',', " + ", ".join(f"quote_nullable(r.{c.name})" for c in fmt.columns) + ")"
     bad = session.execute(text(f"""

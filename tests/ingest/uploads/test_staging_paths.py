@@ -134,28 +134,3 @@ def test_payouts_stage_alike_either_way(shop, scheduler_sessions, tmp_path):
     assert copied and by_copy == by_python
     assert [(line, reason.split(":")[0]) for line, reason, _ in by_copy[1]] == [
         (3, "bad number"), (4, "missing id"), (5, "duplicate id"), (6, "unknown currency")]
-
-
-MONEY_TEXT = st.text(alphabet=" +-0123456789.,|e", max_size=9) | st.sampled_from(
-    ["12.50", " -3 ", "1,234.50", "1.234,50", "12,50", "1.234", "5.", ".5", "", "1e3", "NaN", "10|2"])
-
-
-def test_plain_amounts_cast_as_to_money_reads_them(scheduler_sessions):
-    columns = ["a", "b", "c", "d", "e"]
-    same = " AND ".join(f"({checks.MONEY.format(c)}) IS NOT DISTINCT FROM staging_ingest.to_money({c})"
-                        for c in columns)
-
-    @FUZZ
-    @given(rows=st.lists(st.tuples(*[st.none() | MONEY_TEXT] * len(columns)), min_size=1, max_size=20))
-    def check(rows):
-        values = ", ".join("(" + ", ".join(f"CAST(:v{i}_{j} AS text)" for j in range(len(columns))) + ")"
-                           for i in range(len(rows)))
-        params = {f"v{i}_{j}": v for i, row in enumerate(rows) for j, v in enumerate(row)}
-        with scheduler_sessions() as session:
-            # (Materialized: the planner would fold a CASE over constants, casting what the row never casts.)
-            assert session.execute(text(f"""
-                WITH v ({', '.join(columns)}) AS MATERIALIZED (VALUES {values})
-                SELECT bool_and({same}) FROM (SELECT *, {checks.plain_money(columns)} AS plain_money FROM v) t
-            """), params).scalar()
-
-    check()
