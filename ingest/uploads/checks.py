@@ -11,9 +11,8 @@ from ingest.uploads import formats
 from ingest.uploads.stage import RAW
 
 MONEY = "staging_ingest.to_money({})"
-# Over the field trimmed once beforehand (inlined, a function repeats its argument at each use: btrim 4 times).
-INSTANT = "staging_ingest.to_instant(trimmed_{})"
-DAY = "staging_ingest.to_day(trimmed_{})"
+INSTANT = "staging_ingest.to_instant(btrim({}))"
+DAY = "staging_ingest.to_day(btrim({}))"
 TRIMMED = "btrim({})"
 OPTIONAL = "nullif(btrim({}), '')"
 
@@ -42,27 +41,25 @@ def _empty(column: str) -> str:
 
 
 def _missing_id(column: str, header: str) -> str:
-    """(Over the trimmed id as typed.)"""
-    return f"WHEN coalesce(v_{column}, '') = '' THEN 'missing id: {header} is empty'"
+    return f"WHEN {_empty(column)} THEN 'missing id: {header} is empty'"
 
 
 def _bad_date(column: str, header: str, optional: bool = False,
               what: str = "a date and time with a UTC offset") -> str:
-    guard = f" AND NOT {_empty(column)}" if optional else ""  # after: only a field that did not convert is trimmed
-    return (f"WHEN v_{column} IS NULL{guard} "
+    guard = f"NOT {_empty(column)} AND " if optional else ""
+    return (f"WHEN {guard}v_{column} IS NULL "
             f"THEN format('bad date: %s in {header} is not {what}', quote_literal(coalesce({column}, '')))")
 
 
 def _bad_number(column: str, header: str, optional: bool = False) -> str:
-    guard = f" AND NOT {_empty(column)}" if optional else ""
-    return (f"WHEN v_{column} IS NULL{guard} "
+    guard = f"NOT {_empty(column)} AND " if optional else ""
+    return (f"WHEN {guard}v_{column} IS NULL "
             f"THEN format('bad number: %s in {header}', quote_literal(coalesce({column}, '')))")
 
 
 def _unknown_currency(column: str, header: str, optional: bool = False) -> str:
-    """(Over the code as typed: upper(btrim(field)), '' for none.)"""
-    guard = f" AND NOT {_empty(column)}" if optional else ""
-    return (f"WHEN NOT coalesce(v_{column}, '') = ANY(CAST(:codes AS text[])){guard} "
+    guard = f"NOT {_empty(column)} AND " if optional else ""
+    return (f"WHEN {guard}NOT upper(coalesce(btrim({column}), '')) = ANY(CAST(:codes AS text[])) "
             f"THEN format('unknown currency: %s in {header}', quote_literal(coalesce({column}, '')))")
 
 
@@ -70,7 +67,7 @@ def _unknown_currency(column: str, header: str, optional: bool = False) -> str:
 REASONS = {
     "marketplace-orders": [
         _missing_id("order_id", "Order ID"),
-        "WHEN coalesce(v_channel, '') = '' THEN 'missing channel: Channel is empty'",
+        "WHEN coalesce(btrim(channel), '') = '' THEN 'missing channel: Channel is empty'",
         _bad_date("ordered_at", "Date"),
         _unknown_currency("currency", "Currency"),
         _bad_number("gross", "Gross"),
@@ -123,7 +120,6 @@ def check(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format)
     params = {"b": batch_id, "s": shop_id, "codes": sorted(formats.CURRENCIES)}
     typed = TYPED[fmt.kind]
     names = list(typed)
-    trimmed = ", ".join(f"btrim({n}) AS trimmed_{n}" for n, expr in typed.items() if "trimmed_" in expr)
     extra = ", transaction_key" if fmt.kind == "payouts" else ""
     extra_value = f", {TRANSACTION_KEY}" if fmt.kind == "payouts" else ""
     # OFFSET 0 keeps the conversions in their own plan node: each runs once per row, however often the
@@ -133,7 +129,7 @@ def check(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format)
         SELECT :b, line_no, {', '.join(f'v_{n}' for n in names)}{extra_value}, CASE {' '.join(REASONS[fmt.kind])} END
         FROM (SELECT {', '.join(f'r.{c.name}' for c in fmt.columns)}, r.line_no,
                      {', '.join(f'{expr.format(n)} AS v_{n}' for n, expr in typed.items())}
-              FROM (SELECT *, {trimmed} FROM {RAW} OFFSET 0) r OFFSET 0) t
+              FROM {RAW} r OFFSET 0) t
     """), params).rowcount
     raw = "concat_ws(',', " + ", ".join(f"quote_nullable(r.{c.name})" for c in fmt.columns) + ")"
     bad = session.execute(text(f"""
