@@ -7,6 +7,8 @@ of its own (so its peak RSS is its own):
   from the batch's processing log;
 - bare COPY: the same file COPYed (FORMAT csv, HEADER) into a table of nine text columns: nothing checked,
   nothing typed, no index (nothing loads it faster).
+- staging alone, both ways: the file COPYed as it is, and read row by row in Python (as a file COPY cannot
+  take is), alternately.
 Peak memory is measured at two sizes: flat means it does not grow with the file. Beside the wall clock, CPU
 seconds (this process's and the embedded server's, its exited backends included): on a machine shared with
 other work they move far less than the wall clock, so their ratio is the steadier comparison.
@@ -111,7 +113,30 @@ def bare_copy(url: str, path: str) -> dict:
     return {"seconds": seconds, "cpu": cpu, "rows": rows, "rss_mb": peak_rss_mb()}
 
 
-TASKS = {"upload": upload, "bare": bare_copy}
+def staging(url: str, path: str) -> dict:
+    """Staging alone, the file COPYed as it is against read row by row in Python (the fallback), alternately:
+    the least noisy view of the step, each seconds and CPU (this process's and its backend's) at its best."""
+    from bench.ingest import cpu_seconds
+    from ingest.uploads import formats, stage
+
+    sessions = scheduler_sessionmaker(url)
+    shop_id = add_shop(sessions)
+    best = {}
+    for _ in range(2):
+        for way, copy_file in (("copy", True), ("python", False)):
+            with sessions() as session:
+                pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+                started, server, client = time.perf_counter(), cpu_seconds([pid]), own_cpu()
+                staged = stage.stage(session=session, shop_id=shop_id, batch_id=0, fmt=formats.MARKETPLACE_ORDERS,
+                                     path=Path(path), copy_file=copy_file)
+                figures = (time.perf_counter() - started, cpu_seconds([pid]) - server + own_cpu() - client)
+                assert staged.copied == copy_file and staged.rows > 0
+                session.rollback()
+            best[way] = min(best.get(way, figures), figures)
+    return best
+
+
+TASKS = {"upload": upload, "bare": bare_copy, "stage": staging}
 
 
 def measure(server: str, task: str, path: Path) -> dict:
@@ -140,6 +165,7 @@ def main() -> None:
     full = measure(server, "upload", big)
     bare_again = measure(server, "bare", big)
     lesser = measure(server, "upload", small)
+    staged = measure(server, "stage", big)
     embedded.drop_database(server, TEMPLATE)
     floor = min(bare, bare_again, key=lambda f: f["seconds"])
     size_mb = big.stat().st_size / 1e6
@@ -151,6 +177,8 @@ def main() -> None:
     print(f"\nupload / bare COPY: {full['seconds'] / floor['seconds']:.2f}x the floor's time, "
           f"{full['cpu'] / floor['cpu']:.2f}x its CPU seconds; the file read by {full['read'] or 'python'}")
     print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in full["phases"].items() if k != "receive"))
+    print("staging alone (best of 2; s, CPU s): " + ", ".join(
+        f"{way} {seconds:.1f}, {cpu:.1f}" for way, (seconds, cpu) in staged.items()))
     print(f"peak RSS: {lesser['rss_mb']:.0f} MB at {lesser['rows']:,} rows, {full['rss_mb']:.0f} MB at "
           f"{full['rows']:,} rows")
 
