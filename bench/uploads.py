@@ -7,12 +7,17 @@ of its own (so its peak RSS is its own):
   from the batch's processing log;
 - bare COPY: the same file COPYed (FORMAT csv, HEADER) into a table of nine text columns: nothing checked,
   nothing typed, no index (nothing loads it faster).
-Peak memory is measured at two sizes: flat means it does not grow with the file.
+- staging alone, both ways: the file COPYed as it is, and read row by row in Python (as a file COPY cannot
+  take is), alternately.
+Peak memory is measured at two sizes: flat means it does not grow with the file. Beside the wall clock, CPU
+seconds (this process's and the embedded server's, its exited backends included): on a machine shared with
+other work they move far less than the wall clock, so their ratio is the steadier comparison.
 Run: `.venv/bin/python -m bench.uploads [--rows 1000000] [--small 100000]`. Files are cached under var/bench/.
 """
 
 import argparse
 import multiprocessing
+import os
 import time
 from pathlib import Path
 
@@ -21,13 +26,31 @@ from sqlalchemy import text
 
 import embedded
 import settings
-from bench.ingest import add_shop, checkpoint, peak_rss_mb
+from bench.ingest import add_shop, checkpoint, own_cpu, peak_rss_mb
 from database import libpq_url, migrate, scheduler_sessionmaker, session_scope
 
 CACHE = settings.VAR_DIR / "bench"
 TEMPLATE = "bench_uploads_template"
 HEADER = "Order ID,Date,Currency,Gross,Discounts,Refunds,Fees,Net,Channel\n"
 CHANNELS = ("Amazon", "Zalando", "eBay", "Etsy")
+
+
+def cpu_now() -> float:
+    """CPU seconds so far of this process and of the embedded server (postmaster, its backends, and the exited
+    ones it reaped)."""
+    postmaster = int((settings.VAR_DIR / "bench-pgdata" / "postmaster.pid").read_text().split()[0])
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, rest = stat.read_text().split(" (", 1)
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # gone meanwhile
+        fields = rest.rsplit(")", 1)[1].split()
+        if int(pid) == postmaster:
+            ticks += sum(int(f) for f in fields[11:15])  # its own and its reaped children's
+        elif int(fields[1]) == postmaster:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK") + own_cpu()
 
 
 def csv_file(rows: int) -> Path:
@@ -53,23 +76,25 @@ def upload(url: str, path: str) -> dict:
     settings.UPLOAD_DIR = CACHE / "kept"  # the kept copy is deleted after the run
     sessions = scheduler_sessionmaker(url)
     shop_id = add_shop(sessions)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_now()
     with session_scope(sessions) as session, open(path, "rb") as stream:
         received = receive.receive(session=session, shop_id=shop_id, kind="marketplace-orders", stream=stream,
                                    filename=Path(path).name)
     assert Worker(sessions, threads=1).run_one(received.job_id)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, cpu_now() - cpu
     with session_scope(sessions) as session:
         steps = dict(session.execute(text(
             "SELECT step, extract(epoch FROM at) FROM app_dashboard.upload_log WHERE batch_id = :b"),
             {"b": received.batch_id}).all())
+        read = session.execute(text("SELECT details->>'read' FROM app_dashboard.upload_log WHERE batch_id = :b "
+                                    "AND step = 'parsed'"), {"b": received.batch_id}).scalar()
         loaded = session.execute(text("SELECT rows_loaded FROM app_dashboard.upload_batches WHERE id = :b"),
                                  {"b": received.batch_id}).scalar()
     for f in settings.UPLOAD_DIR.rglob("*.csv"):
         f.unlink()
     phases = {"receive": steps["received"], "stage+check": steps["parsed"] - steps["received"],
               "promote": steps["loaded"] - steps["parsed"], "reconcile": steps["reconciled"] - steps["loaded"]}
-    return {"seconds": seconds, "rows": loaded, "rss_mb": peak_rss_mb(), "phases": phases}
+    return {"seconds": seconds, "cpu": cpu, "rows": loaded, "rss_mb": peak_rss_mb(), "phases": phases, "read": read}
 
 
 def bare_copy(url: str, path: str) -> dict:
@@ -78,17 +103,40 @@ def bare_copy(url: str, path: str) -> dict:
     with connection, connection.cursor() as cursor:
         cursor.execute("CREATE TABLE bare (order_id text, ordered_at text, currency text, gross text, discounts text, "
                        "refunds text, fees text, net text, channel text)")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_now()
         with open(path) as f:
             cursor.copy_expert("COPY bare FROM STDIN WITH (FORMAT csv, HEADER)", f, size=256 * 1024)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, cpu_now() - cpu
         cursor.execute("SELECT count(*) FROM bare")
         rows = cursor.fetchone()[0]
     connection.close()
-    return {"seconds": seconds, "rows": rows, "rss_mb": peak_rss_mb()}
+    return {"seconds": seconds, "cpu": cpu, "rows": rows, "rss_mb": peak_rss_mb()}
 
 
-TASKS = {"upload": upload, "bare": bare_copy}
+def staging(url: str, path: str) -> dict:
+    """Staging alone, the file COPYed as it is against read row by row in Python (the fallback), alternately:
+    the least noisy view of the step, each seconds and CPU (this process's and its backend's) at its best."""
+    from bench.ingest import cpu_seconds
+    from ingest.uploads import formats, stage
+
+    sessions = scheduler_sessionmaker(url)
+    shop_id = add_shop(sessions)
+    best = {}
+    for _ in range(2):
+        for way, copy_file in (("copy", True), ("python", False)):
+            with sessions() as session:
+                pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+                started, server, client = time.perf_counter(), cpu_seconds([pid]), own_cpu()
+                staged = stage.stage(session=session, shop_id=shop_id, batch_id=0, fmt=formats.MARKETPLACE_ORDERS,
+                                     path=Path(path), copy_file=copy_file)
+                figures = (time.perf_counter() - started, cpu_seconds([pid]) - server + own_cpu() - client)
+                assert staged.copied == copy_file and staged.rows > 0
+                session.rollback()
+            best[way] = min(best.get(way, figures), figures)
+    return best
+
+
+TASKS = {"upload": upload, "bare": bare_copy, "stage": staging}
 
 
 def measure(server: str, task: str, path: Path) -> dict:
@@ -117,15 +165,20 @@ def main() -> None:
     full = measure(server, "upload", big)
     bare_again = measure(server, "bare", big)
     lesser = measure(server, "upload", small)
+    staged = measure(server, "stage", big)
     embedded.drop_database(server, TEMPLATE)
     floor = min(bare, bare_again, key=lambda f: f["seconds"])
     size_mb = big.stat().st_size / 1e6
     print(f"file: {args.rows:,} rows, {size_mb:.0f} MB\n")
-    print("| what | rows | seconds | rows/s | peak RSS MB |\n|---|---|---|---|---|")
+    print("| what | rows | seconds | rows/s | CPU s | peak RSS MB |\n|---|---|---|---|---|---|")
     for what, f in (("bare COPY (floor)", floor), ("upload, end to end", full), ("upload, small file", lesser)):
-        print(f"| {what} | {f['rows']:,} | {f['seconds']:.1f} | {f['rows'] / f['seconds']:,.0f} | {f['rss_mb']:.0f} |")
-    print(f"\nupload / bare COPY: {full['seconds'] / floor['seconds']:.2f}x the floor's time")
+        print(f"| {what} | {f['rows']:,} | {f['seconds']:.1f} | {f['rows'] / f['seconds']:,.0f} | {f['cpu']:.1f} "
+              f"| {f['rss_mb']:.0f} |")
+    print(f"\nupload / bare COPY: {full['seconds'] / floor['seconds']:.2f}x the floor's time, "
+          f"{full['cpu'] / floor['cpu']:.2f}x its CPU seconds; the file read by {full['read'] or 'python'}")
     print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in full["phases"].items() if k != "receive"))
+    print("staging alone (best of 2; s, CPU s): " + ", ".join(
+        f"{way} {seconds:.1f}, {cpu:.1f}" for way, (seconds, cpu) in staged.items()))
     print(f"peak RSS: {lesser['rss_mb']:.0f} MB at {lesser['rows']:,} rows, {full['rss_mb']:.0f} MB at "
           f"{full['rows']:,} rows")
 

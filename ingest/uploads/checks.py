@@ -127,7 +127,8 @@ def check(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format)
     staged = session.execute(text(f"""
         INSERT INTO {fmt.staging} (batch_id, line_no, {', '.join(names)}{extra}, reason)
         SELECT :b, line_no, {', '.join(f'v_{n}' for n in names)}{extra_value}, CASE {' '.join(REASONS[fmt.kind])} END
-        FROM (SELECT r.*, {', '.join(f'{expr.format(n)} AS v_{n}' for n, expr in typed.items())}
+        FROM (SELECT {', '.join(f'r.{c.name}' for c in fmt.columns)}, r.line_no,
+                     {', '.join(f'{expr.format(n)} AS v_{n}' for n, expr in typed.items())}
               FROM {RAW} r OFFSET 0) t
     """), params).rowcount
     raw = "concat_ws(',', " + ", ".join(f"quote_nullable(r.{c.name})" for c in fmt.columns) + ")"
@@ -141,13 +142,16 @@ def check(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format)
         DELETE FROM {fmt.staging} WHERE batch_id = :b AND reason IS NOT NULL
     """), params).rowcount
     key, shown = KEYS[fmt.kind]
-    # Keys seen more than once first (one hash aggregate, no sort of every row); only their rows are ranked.
+    # Keys seen more than once first (one hash aggregate, no sort of every row); only their rows are ranked, and
+    # the rows are not read again at all when no key is (EXISTS over them is evaluated once, before the scan).
     duplicate = session.execute(text(f"""
-        WITH dup AS MATERIALIZED (
+        WITH repeated AS MATERIALIZED (
+            SELECT {key} FROM {fmt.staging} WHERE batch_id = :b GROUP BY {key} HAVING count(*) > 1
+        ), dup AS MATERIALIZED (
             SELECT line_no, first_line FROM (
                 SELECT line_no, first_value(line_no) OVER (PARTITION BY {key} ORDER BY line_no) AS first_line
-                FROM {fmt.staging} WHERE batch_id = :b AND ({key}) IN (
-                    SELECT {key} FROM {fmt.staging} WHERE batch_id = :b GROUP BY {key} HAVING count(*) > 1)
+                FROM {fmt.staging}
+                WHERE batch_id = :b AND EXISTS (SELECT FROM repeated) AND ({key}) IN (SELECT {key} FROM repeated)
             ) ranked
             WHERE line_no <> first_line
         ), moved AS (
@@ -156,6 +160,7 @@ def check(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format)
                    {raw}
             FROM dup JOIN {RAW} r ON r.line_no = dup.line_no
         )
-        DELETE FROM {fmt.staging} t USING dup WHERE t.batch_id = :b AND t.line_no = dup.line_no
+        DELETE FROM {fmt.staging} t USING dup
+        WHERE t.batch_id = :b AND t.line_no = dup.line_no AND EXISTS (SELECT FROM dup)
     """), params).rowcount
     return Checked(staged - bad - duplicate, bad, duplicate)

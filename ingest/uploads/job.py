@@ -65,7 +65,8 @@ def _stage_and_check(ctx: JobContext, batch_id: int, shop_id: int, fmt, path, ma
                            rows_total=staged.rows + staged.rejected, rows_rejected=bad + checked.duplicate)
         batches.log(session=session, batch=batch_id, shop_id=shop_id, step="parsed",
                     rows=staged.rows + staged.rejected, good=checked.good, bad=bad + checked.duplicate,
-                    duplicates=checked.duplicate, errors=[f"line {n}: {reason}" for n, reason in first])
+                    duplicates=checked.duplicate, errors=[f"line {n}: {reason}" for n, reason in first],
+                    read="copy" if staged.copied else "python")
     ctx.checkpoint(done=size, total=size, label=f"checked {staged.rows + staged.rejected:,} rows")
     return checks.Checked(checked.good, bad, checked.duplicate)
 

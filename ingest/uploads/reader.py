@@ -68,11 +68,13 @@ def detect(path: Path) -> Dialect:
 
 @dataclass(frozen=True)
 class Rows:
-    """An open file's header and an iterator of (first line number, fields) for its data rows."""
+    """An open file's header (over `header_lines` lines) and an iterator of (first line number, fields) for its
+    data rows."""
 
     header: list[str]
     rows: Iterator[tuple[int, list[str]]]
     dialect: Dialect
+    header_lines: int = 1
 
 
 def open_rows(path: Path, dialect: Dialect | None = None) -> tuple[io.TextIOBase, Rows]:
@@ -88,7 +90,7 @@ def open_rows(path: Path, dialect: Dialect | None = None) -> tuple[io.TextIOBase
     except csv.Error as error:
         f.close()
         raise ReadError(f"line 1: {error}") from None
-    return f, Rows(header, _numbered(reader), dialect)
+    return f, Rows(header, _numbered(reader), dialect, reader.line_num)
 
 
 def _numbered(reader) -> Iterator[tuple[int, list[str]]]:
