@@ -29,6 +29,9 @@ def test_three_processes_run_every_job_exactly_once(spawn, scheduler_sessions, m
     shop = make_shop()
     for _ in range(3):
         spawn()
+    # All three compete for the jobs: on a busy machine one could still be starting when the last job is done.
+    wait_for(lambda: _one(scheduler_sessions, "SELECT count(*) FROM app_dashboard.scheduler_heartbeats")[0] == 3,
+             timeout=60, what="three schedulers to beat")
     ids = [_enqueue(scheduler_sessions, shop, "TEST_RECORD", target=str(i), params={"work_seconds": 0.02})
            for i in range(60)]
     wait_for(lambda: _one(scheduler_sessions, "SELECT count(*) FROM app_dashboard.sync_jobs "
