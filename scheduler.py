@@ -29,6 +29,18 @@ from ingest.shopify import sync, webhooks  # importing sync registers the Shopif
 log = logging.getLogger("scheduler")
 
 
+def _skip_is_not_news(record: logging.LogRecord) -> bool:
+    """Keep APScheduler's "skipped: maximum number of running instances" out of the logs.
+
+    A duty still running when its interval comes round (a long drain on a busy machine) is skipped once and
+    runs at the next tick (coalesce): nothing is lost, so it is not a warning an operator should act on.
+    """
+    return not str(record.msg).startswith('Execution of job "%s" skipped: maximum number of running instances')
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_skip_is_not_news)
+
+
 class SchedulerService:
     """A Worker driven by APScheduler timers and woken by NOTIFY."""
 

@@ -2,7 +2,6 @@
 
 import gzip
 import json
-import time
 import tracemalloc
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -264,11 +263,9 @@ def test_a_50k_order_store_streams():
     spec = replace(demo_specs(stores=1, today=TODAY)[0], orders_per_day=50_000 / 365 / 1.05)
     tracemalloc.start()
     try:
-        t0 = time.perf_counter()
         store = build_store(spec)
         it = store.iter_orders()
         first = next(it)
-        started = time.perf_counter() - t0
         assert first["name"] == "#1001"
         _, peak_early = tracemalloc.get_traced_memory()
         for _ in islice(it, 3000):
@@ -276,13 +273,13 @@ def test_a_50k_order_store_streams():
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert started < 3.0
     assert peak < peak_early + 20_000_000  # generating thousands of orders does not accumulate them
     assert 40_000 < store._first_seq(spec.end + timedelta(days=1)) < 60_000
-    # a late day can be generated on its own, quickly
-    t0 = time.perf_counter()
-    late = list(build_store(spec).iter_orders(spec.end, spec.end))
-    assert late and time.perf_counter() - t0 < 3.0
+    # a late day can be generated on its own (how fast: bench/sandbox.py, not a timed test)
+    late_store = build_store(spec)
+    late = list(late_store.iter_orders(spec.end, spec.end))
+    assert late and {datetime.fromisoformat(o["createdAt"].replace("Z", "+00:00")).astimezone(late_store.tz).date()
+                     for o in late} == {spec.end}
 
 
 @pytest.mark.parametrize("store_index", [0, 1, 2])
