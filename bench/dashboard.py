@@ -108,7 +108,7 @@ def interactions(page: str, query: str, last_day, campaign: str) -> list[tuple[s
                  {"campaign-grid.selectedRows": [{"key": campaign, "campaign_name": "bench"}], **location})]
     if page == "/products":
         return [("products by units", "product-grid.rowData", {"product-level.value": "product",
-                                                               "product-order.value": "units", **location})]
+                                                               "product-order.value": "units_sold", **location})]
     return []
 
 
