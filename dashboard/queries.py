@@ -403,23 +403,29 @@ def read_store_facts(*, session: Session, shop_id: int | None) -> list[Row]:
 
 
 def read_marketing_totals(*, session: Session, shop_id: int | None, periods: dict[str, tuple]) -> dict[str, dict]:
-    """Meta's totals per named period ({"current": (start, end), ...}) in one query; no rows, no entry."""
-    all_shops = shop_id is None
-    spend, value = ("spend", "purchase_value") if all_shops else ("spend_shop", "purchase_value_shop")
-    names = list(periods)
-    params = {"shop_id": shop_id, "names": names, "starts": [periods[n][0] for n in names],
-              "ends": [periods[n][1] for n in names]}
+    """Meta's totals per named period ({"current": (start, end), ...}) in one query; no rows, no entry.
+
+    As reporting.marketing_daily converts them (one store: each account-day into the store's currency, rounded; all
+    stores: into the reporting currency), each period's days filtered in the rollup and each rate looked up once."""
+    all_shops, names = shop_id is None, list(periods)
+    target = "reporting_currency" if all_shops else "currency"
+    if all_shops:
+        spend, value = (f"CASE WHEN bool_and(x.rate IS NOT NULL) THEN round(sum(m.{c} * x.rate), 2) END"
+                        for c in ("spend", "purchase_value"))
+    else:
+        spend, value = (f"sum(round(m.{c} * x.rate, 2))" for c in ("spend", "purchase_value"))
+    columns = "m.currency AS account_currency, m.spend, m.purchase_value, m.impressions, m.clicks, m.purchases"
     rows = session.execute(text(f"""
-        SELECT p.name AS period, {_currency(all_shops)} AS currency, {_money(spend, all_shops)} AS spend,
-               sum(impressions) AS impressions, sum(clicks) AS clicks, sum(purchases) AS purchases,
-               {_money(value, all_shops)} AS purchase_value,
-               bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
-        FROM unnest(CAST(:names AS text[]), CAST(:starts AS date[]), CAST(:ends AS date[])) AS p(name, lo, hi)
-        JOIN reporting.marketing_daily m ON m.day BETWEEN p.lo AND p.hi
-        WHERE {_shop_or_all("m.")}
-        GROUP BY p.name
-    """), params).mappings()
-    return {row["period"]: dict(row) for row in rows}
+        WITH ads AS MATERIALIZED ({_in_periods("reporting.daily_marketing", "m", columns, len(names))}
+        ), rates AS MATERIALIZED (
+            {_rates(f"SELECT DISTINCT account_currency AS source, {target} AS target, day FROM ads")})
+        SELECT m.period, max(m.{target}) AS currency, {spend} AS spend, sum(m.impressions) AS impressions,
+               sum(m.clicks) AS clicks, sum(m.purchases) AS purchases, {value} AS purchase_value,
+               bool_or(coalesce(x.rate_day < m.day, true)) AS fx_estimated
+        FROM ads m JOIN rates x ON x.source = m.account_currency AND x.target = m.{target} AND x.day = m.day
+        GROUP BY m.period
+    """), {"shop_id": shop_id} | _bounds(periods)).mappings()
+    return {names[row["period"]]: dict(row) | {"period": names[row["period"]]} for row in rows}
 
 
 def read_campaign_daily(*, session: Session, shop_id: int | None, account_id: str, campaign_id: str,
@@ -454,6 +460,23 @@ def read_top_products(*, session: Session, shop_id: int | None, start, end, leve
                                                              "end": end}).mappings()]
 
 
+# A rate looked up once per (source, target, day) the read needs, as the views find it (0012's `rate()`): the
+# dense table's, else reporting.fx_uncovered's (which the dense rates equal on every day they cover).
+_SAME, _DENSE = "x.source = x.target", "f.per_euro IS NOT NULL AND t.per_euro IS NOT NULL"
+_UNCOVERED = "reporting.fx_uncovered(x.source, x.target, x.day) u"
+RATE = (f"CASE WHEN {_SAME} THEN 1::numeric WHEN {_DENSE} THEN t.per_euro / f.per_euro "
+        f"ELSE (SELECT u.rate FROM {_UNCOVERED}) END")
+RATE_DAY = (f"CASE WHEN {_SAME} THEN x.day WHEN {_DENSE} THEN least(f.rate_day, t.rate_day) "
+            f"ELSE (SELECT u.rate_day FROM {_UNCOVERED}) END")
+
+
+def _rates(pairs: str) -> str:
+    """(source, target, day, rate, rate_day) for each currency pair and day `pairs` selects."""
+    return f"""SELECT x.source, x.target, x.day, {RATE} AS rate, {RATE_DAY} AS rate_day FROM ({pairs}) x
+            LEFT JOIN reporting.fx_daily f ON f.currency = x.source AND f.day = x.day
+            LEFT JOIN reporting.fx_daily t ON t.currency = x.target AND t.day = x.day"""
+
+
 def _product_row(all_shops: bool, variant: bool, alias: str = "") -> str:
     """The products table's columns, summed over the range (money converted day by day for All stores)."""
     return f"""{alias}shop_domain, {alias}product_id, {f"{alias}variant_id" if variant else "''"} AS variant_id,
@@ -467,23 +490,38 @@ def _product_row(all_shops: bool, variant: bool, alias: str = "") -> str:
 
 def _top_by_units(variant: bool) -> str:
     # All stores: units need no conversion, so rank variants (or products) from the monthly rollup and the edge
-    # days, then read (and convert) only the winners' days.
-    keys = "product_id, variant_id" if variant else "product_id"
-    ranked = f"shop_id, {keys}, units_sold"
-    same = " AND ".join(f"p.{key} = r.{key}" for key in keys.split(", "))
+    # days, then read only the winners' days, summed per day before each day's rate converts them (exact).
+    keys = ["product_id", "variant_id"] if variant else ["product_id"]
+    listed = ", ".join(keys)
+    ranked = f"shop_id, {listed}, units_sold"
+    texts = ["product_title", *(["variant_title", "sku"] if variant else [])]
     return f"""
         WITH ranked AS MATERIALIZED (
-            SELECT shop_id, {keys}, sum(units_sold) AS units
+            SELECT shop_id, {listed}, sum(units_sold) AS units
             FROM ({_by_months(ranked, ranked, _shop_or_all())}) x
-            GROUP BY shop_id, {keys}
-            ORDER BY units DESC NULLS LAST, {keys}, shop_id LIMIT {TOP_ROWS}
-        )
-        SELECT {_product_row(True, variant, "v.")}
-        FROM ranked r CROSS JOIN LATERAL (
-            SELECT * FROM reporting.product_daily p WHERE p.shop_id = r.shop_id AND {same}
-              AND p.day BETWEEN :start AND :end OFFSET 0) v
-        GROUP BY v.shop_domain, v.shop_id, {", ".join(f"v.{key}" for key in keys.split(", "))}
-        ORDER BY units_sold DESC NULLS LAST, {", ".join(f"v.{key}" for key in keys.split(", "))} LIMIT {TOP_ROWS}"""
+            GROUP BY shop_id, {listed}
+            ORDER BY units DESC NULLS LAST, {listed}, shop_id LIMIT {TOP_ROWS}
+        ), days AS MATERIALIZED (
+            SELECT r.shop_id, {", ".join(f"r.{key}" for key in keys)}, p.day, sh.shop_domain, sh.currency,
+                   a.reporting_currency, {", ".join(f"max(p.{c}) AS {c}" for c in texts)},
+                   sum(p.units_sold) AS units_sold, sum(p.units_returned) AS units_returned,
+                   sum(p.net_sales) AS net_sales
+            FROM ranked r JOIN reporting.daily_products p ON p.shop_id = r.shop_id
+                 AND {" AND ".join(f"p.{key} = r.{key}" for key in keys)} AND p.day BETWEEN :start AND :end
+            JOIN app_dashboard.shops sh ON sh.id = r.shop_id CROSS JOIN app_dashboard.agency_settings a
+            GROUP BY r.shop_id, {", ".join(f"r.{key}" for key in keys)}, p.day, sh.shop_domain, sh.currency,
+                     a.reporting_currency
+        ), rates AS MATERIALIZED (
+            {_rates("SELECT DISTINCT currency AS source, reporting_currency AS target, day FROM days")})
+        SELECT d.shop_domain, d.product_id, {"d.variant_id" if variant else "''"} AS variant_id,
+               max(d.product_title) AS product_title, {"max(d.variant_title)" if variant else "NULL"} AS variant_title,
+               {"max(d.sku)" if variant else "NULL"} AS sku, max(d.reporting_currency) AS currency,
+               CAST(sum(d.units_sold) AS bigint) AS units_sold, CAST(sum(d.units_returned) AS bigint) AS units_returned,
+               CASE WHEN bool_and(x.rate IS NOT NULL) THEN round(sum(d.net_sales * x.rate), 2) END AS net_sales,
+               bool_or(coalesce(x.rate_day < d.day, true)) AS fx_estimated
+        FROM days d JOIN rates x ON x.source = d.currency AND x.target = d.reporting_currency AND x.day = d.day
+        GROUP BY d.shop_domain, d.shop_id, {", ".join(f"d.{key}" for key in keys)}
+        ORDER BY units_sold DESC NULLS LAST, {", ".join(f"d.{key}" for key in keys)} LIMIT {TOP_ROWS}"""
 
 
 def _top_summed(all_shops: bool, variant: bool, order: str) -> str:
@@ -599,12 +637,9 @@ SALES_MONEY = ("gross_sales", "discounts", "returns", "net_sales", "shipping", "
                "total_sales")
 SALES_COLUMNS = ("date", "currency", "orders", "units", *SALES_MONEY, "aov", "new_customers", "returning_customers",
                  "fx_estimated")
-_SAME, _DENSE = "x.source = x.target", "f.per_euro IS NOT NULL AND t.per_euro IS NOT NULL"
-_UNCOVERED = "reporting.fx_uncovered(x.source, x.target, x.day) u"
-RATE = (f"CASE WHEN {_SAME} THEN 1::numeric WHEN {_DENSE} THEN t.per_euro / f.per_euro "
-        f"ELSE (SELECT u.rate FROM {_UNCOVERED}) END")
-RATE_DAY = (f"CASE WHEN {_SAME} THEN x.day WHEN {_DENSE} THEN least(f.rate_day, t.rate_day) "
-            f"ELSE (SELECT u.rate_day FROM {_UNCOVERED}) END")
+def _bounds(periods: dict[str, tuple]) -> dict:
+    """The parameters _in_periods names: lo0, hi0 for the first period, lo1, hi1 for the next..."""
+    return {f"{bound}{n}": dates[k] for n, dates in enumerate(periods.values()) for k, bound in enumerate(("lo", "hi"))}
 
 
 def _in_periods(table: str, alias: str, columns: str, count: int) -> str:
@@ -635,13 +670,9 @@ def _overview(all_shops: bool, count: int) -> str:
         WITH sales AS MATERIALIZED ({_in_periods("reporting.daily_sales", "r", sales, count)}
         ), ads AS MATERIALIZED ({_in_periods("reporting.daily_marketing", "m", "m.currency AS account_currency, "
                                              "m.spend, m.purchase_value", count)}
-        ), rates AS MATERIALIZED (
-            SELECT x.source, x.target, x.day, {RATE} AS rate, {RATE_DAY} AS rate_day
-            FROM (SELECT currency AS source, reporting_currency AS target, day FROM sales
-                  UNION SELECT currency, reporting_currency, day FROM ads
-                  UNION SELECT account_currency, currency, day FROM ads) x
-            LEFT JOIN reporting.fx_daily f ON f.currency = x.source AND f.day = x.day
-            LEFT JOIN reporting.fx_daily t ON t.currency = x.target AND t.day = x.day
+        ), rates AS MATERIALIZED ({_rates("SELECT currency AS source, reporting_currency AS target, day FROM sales "
+                                          "UNION SELECT currency, reporting_currency, day FROM ads "
+                                          "UNION SELECT account_currency, currency, day FROM ads")}
         ), sold AS (
             SELECT period, day, {"shop_id," if all_shops else ""} GROUPING(day) AS per_store,
                    max({"reporting_currency" if all_shops else "currency"}) AS currency,
@@ -697,8 +728,7 @@ def read_overview(*, session: Session, shop_id: int | None, periods: dict[str, t
     ad spend in its currency and in the reporting one, as reporting.mer_roas sums them). One statement; `shops`
     is list_shops's answer when the caller has it."""
     names, all_shops = list(periods), shop_id is None
-    params = {"shop_id": shop_id} | {f"{bound}{n}": periods[name][k] for n, name in enumerate(names)
-                                     for k, bound in enumerate(("lo", "hi"))}
+    params = {"shop_id": shop_id} | _bounds(periods)
     days: dict[str, list[dict]] = {name: [] for name in names}
     totals: dict[tuple, dict] = {}
     for row in session.execute(text(_overview(all_shops, len(names))), params).mappings():
