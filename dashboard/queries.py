@@ -403,29 +403,23 @@ def read_store_facts(*, session: Session, shop_id: int | None) -> list[Row]:
 
 
 def read_marketing_totals(*, session: Session, shop_id: int | None, periods: dict[str, tuple]) -> dict[str, dict]:
-    """Meta's totals per named period ({"current": (start, end), ...}) in one query; no rows, no entry.
-
-    As reporting.marketing_daily converts them (one store: each account-day into the store's currency, rounded; all
-    stores: into the reporting currency), each period's days filtered in the rollup and each rate looked up once."""
-    all_shops, names = shop_id is None, list(periods)
-    target = "reporting_currency" if all_shops else "currency"
-    if all_shops:
-        spend, value = (f"CASE WHEN bool_and(x.rate IS NOT NULL) THEN round(sum(m.{c} * x.rate), 2) END"
-                        for c in ("spend", "purchase_value"))
-    else:
-        spend, value = (f"sum(round(m.{c} * x.rate, 2))" for c in ("spend", "purchase_value"))
-    columns = "m.currency AS account_currency, m.spend, m.purchase_value, m.impressions, m.clicks, m.purchases"
+    """Meta's totals per named period ({"current": (start, end), ...}) in one query; no rows, no entry."""
+    all_shops = shop_id is None
+    spend, value = ("spend", "purchase_value") if all_shops else ("spend_shop", "purchase_value_shop")
+    names = list(periods)
+    params = {"shop_id": shop_id, "names": names, "starts": [periods[n][0] for n in names],
+              "ends": [periods[n][1] for n in names]}
     rows = session.execute(text(f"""
-        WITH ads AS MATERIALIZED ({_in_periods("reporting.daily_marketing", "m", columns, len(names))}
-        ), rates AS MATERIALIZED (
-            {_rates(f"SELECT DISTINCT account_currency AS source, {target} AS target, day FROM ads")})
-        SELECT m.period, max(m.{target}) AS currency, {spend} AS spend, sum(m.impressions) AS impressions,
-               sum(m.clicks) AS clicks, sum(m.purchases) AS purchases, {value} AS purchase_value,
-               bool_or(coalesce(x.rate_day < m.day, true)) AS fx_estimated
-        FROM ads m JOIN rates x ON x.source = m.account_currency AND x.target = m.{target} AND x.day = m.day
-        GROUP BY m.period
-    """), {"shop_id": shop_id} | _bounds(periods)).mappings()
-    return {names[row["period"]]: dict(row) | {"period": names[row["period"]]} for row in rows}
+        SELECT p.name AS period, {_currency(all_shops)} AS currency, {_money(spend, all_shops)} AS spend,
+               sum(impressions) AS impressions, sum(clicks) AS clicks, sum(purchases) AS purchases,
+               {_money(value, all_shops)} AS purchase_value,
+               bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
+        FROM unnest(CAST(:names AS text[]), CAST(:starts AS date[]), CAST(:ends AS date[])) AS p(name, lo, hi)
+        JOIN reporting.marketing_daily m ON m.day BETWEEN p.lo AND p.hi
+        WHERE {_shop_or_all("m.")}
+        GROUP BY p.name
+    """), params).mappings()
+    return {row["period"]: dict(row) for row in rows}
 
 
 def read_campaign_daily(*, session: Session, shop_id: int | None, account_id: str, campaign_id: str,
@@ -501,16 +495,17 @@ def _top_by_units(variant: bool) -> str:
             FROM ({_by_months(ranked, ranked, _shop_or_all())}) x
             GROUP BY shop_id, {listed}
             ORDER BY units DESC NULLS LAST, {listed}, shop_id LIMIT {TOP_ROWS}
-        ), days AS MATERIALIZED (
-            SELECT r.shop_id, {", ".join(f"r.{key}" for key in keys)}, p.day, sh.shop_domain, sh.currency,
-                   a.reporting_currency, {", ".join(f"max(p.{c}) AS {c}" for c in texts)},
-                   sum(p.units_sold) AS units_sold, sum(p.units_returned) AS units_returned,
-                   sum(p.net_sales) AS net_sales
-            FROM ranked r JOIN reporting.daily_products p ON p.shop_id = r.shop_id
-                 AND {" AND ".join(f"p.{key} = r.{key}" for key in keys)} AND p.day BETWEEN :start AND :end
+        ), days AS MATERIALIZED (  -- each winner's days probed by key (daily_products_product_idx)
+            SELECT r.shop_id, {", ".join(f"r.{key}" for key in keys)}, p.*, sh.shop_domain, sh.currency,
+                   a.reporting_currency
+            FROM ranked r CROSS JOIN LATERAL (
+                SELECT p.day, {", ".join(f"max(p.{c}) AS {c}" for c in texts)}, sum(p.units_sold) AS units_sold,
+                       sum(p.units_returned) AS units_returned, sum(p.net_sales) AS net_sales
+                FROM reporting.daily_products p
+                WHERE p.shop_id = r.shop_id AND {" AND ".join(f"p.{key} = r.{key}" for key in keys)}
+                  AND p.day BETWEEN :start AND :end
+                GROUP BY p.day) p
             JOIN app_dashboard.shops sh ON sh.id = r.shop_id CROSS JOIN app_dashboard.agency_settings a
-            GROUP BY r.shop_id, {", ".join(f"r.{key}" for key in keys)}, p.day, sh.shop_domain, sh.currency,
-                     a.reporting_currency
         ), rates AS MATERIALIZED (
             {_rates("SELECT DISTINCT currency AS source, reporting_currency AS target, day FROM days")})
         SELECT d.shop_domain, d.product_id, {"d.variant_id" if variant else "''"} AS variant_id,
