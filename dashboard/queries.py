@@ -632,6 +632,8 @@ SALES_MONEY = ("gross_sales", "discounts", "returns", "net_sales", "shipping", "
                "total_sales")
 SALES_COLUMNS = ("date", "currency", "orders", "units", *SALES_MONEY, "aov", "new_customers", "returning_customers",
                  "fx_estimated")
+
+
 def _bounds(periods: dict[str, tuple]) -> dict:
     """The parameters _in_periods names: lo0, hi0 for the first period, lo1, hi1 for the next..."""
     return {f"{bound}{n}": dates[k] for n, dates in enumerate(periods.values()) for k, bound in enumerate(("lo", "hi"))}
@@ -754,11 +756,6 @@ def read_overview(*, session: Session, shop_id: int | None, periods: dict[str, t
 def read_daily_overview(*, session: Session, shop_id: int | None, start, end) -> list[dict]:
     """Sales (daily-revenue) and marketing (mer-roas) side by side, one row per day with anything in it."""
     return read_overview(session=session, shop_id=shop_id, periods={"current": (start, end)})[0]["current"]
-
-
-def read_store_totals(*, session: Session, start, end) -> list[dict]:
-    """Per visible store over [start, end]: total sales and ad spend in its currency and in the reporting one."""
-    return read_overview(session=session, shop_id=None, periods={"current": (start, end)})[1]["current"]
 
 
 def list_backfills(*, session: Session, shop_id: int | None = None) -> dict[int, bool]:
