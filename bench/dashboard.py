@@ -42,12 +42,13 @@ PROFILE_STATEMENTS = 4  # the slowest statements --profile prints per callback
 
 
 def create_admin(url: str) -> None:
-    """An admin granted every store (idempotent: the database is reused between runs)."""
+    """An admin granted every store, those loaded since the last run too (the database is reused between runs)."""
     sessions = scheduler_sessionmaker(url)
     with session_scope(sessions) as session:
-        if accounts.get_user_by_email(session=session, email=ADMIN) is None:
+        user = accounts.get_user_by_email(session=session, email=ADMIN)
+        if user is None:
             user = accounts.create_user(session=session, email=ADMIN, password=PASSWORD, role="admin")
-            accounts.grant_all_shops(session=session, user_id=user.id)
+        accounts.grant_all_shops(session=session, user_id=user.id)
     sessions.kw["bind"].dispose()
 
 
