@@ -8,7 +8,8 @@ page loads (the page itself, the selection bar, the navbar's sync indicator) and
 (explain a day, a campaign's trend, a CSV download), through Flask's test client: the figure is the server's
 time, without a network or a browser. The first full page load (the HTML, its scripts and styles, the layout,
 the dependencies and every load-time callback, in order) is timed over loopback HTTP against a real server.
-Run: `.venv/bin/python -m bench.dashboard [--stores 50] [--orders 40000] [--repeats 20]` (orders per store).
+Run: `.venv/bin/python -m bench.dashboard [--stores 50] [--orders 40000] [--repeats 20] [--profile]` (orders per
+store); `--profile` also prints, per callback, its statements' time and the slowest of them.
 """
 
 import argparse
@@ -20,7 +21,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import requests
-from sqlalchemy import text
+from sqlalchemy import Engine, event, text
 from werkzeug.serving import make_server
 
 import embedded
@@ -37,15 +38,17 @@ RANGES = (90, 365)
 # Callbacks every page load posts besides the page's own content (by one of their outputs): the selection bar,
 # the navbar's sync indicator, and (on navigation) the store choices and the bar's visibility.
 ON_LOAD = ("shop.value", "sync-indicator.children", "shop.options", "filter-bar.className")
+PROFILE_STATEMENTS = 4  # the slowest statements --profile prints per callback
 
 
 def create_admin(url: str) -> None:
-    """An admin granted every store (idempotent: the database is reused between runs)."""
+    """An admin granted every store, those loaded since the last run too (the database is reused between runs)."""
     sessions = scheduler_sessionmaker(url)
     with session_scope(sessions) as session:
-        if accounts.get_user_by_email(session=session, email=ADMIN) is None:
+        user = accounts.get_user_by_email(session=session, email=ADMIN)
+        if user is None:
             user = accounts.create_user(session=session, email=ADMIN, password=PASSWORD, role="admin")
-            accounts.grant_all_shops(session=session, user_id=user.id)
+        accounts.grant_all_shops(session=session, user_id=user.id)
     sessions.kw["bind"].dispose()
 
 
@@ -78,23 +81,58 @@ def time_callback(client, output: str, values: dict, repeats: int) -> tuple[floa
     return percentiles(times)
 
 
-def measure_callbacks(server, url: str, repeats: int) -> list[tuple]:
-    """(page, callback, scope, days, p50, p95) for every page, scope and range."""
+class StatementTimes:
+    """Every SQL statement's time while active (SQLAlchemy cursor events): what a callback waits on in the database."""
+
+    def __init__(self):
+        self.times: list[tuple[float, str]] | None = None
+        event.listen(Engine, "before_cursor_execute", self.before)
+        event.listen(Engine, "after_cursor_execute", self.after)
+
+    def before(self, conn, cursor, statement, params, context, executemany):
+        conn.info["bench_started"] = time.perf_counter()
+
+    def after(self, conn, cursor, statement, params, context, executemany):
+        if self.times is not None:
+            self.times.append(((time.perf_counter() - conn.info["bench_started"]) * 1000, " ".join(statement.split())))
+
+
+def profile_callback(client, output: str, values: dict, statements: StatementTimes) -> tuple[float, list]:
+    """One more run of a callback: its total ms and its statements' (ms, SQL), slowest first."""
+    statements.times = []
+    started = time.perf_counter()
+    callback(client, output, values)
+    total, found, statements.times = (time.perf_counter() - started) * 1000, statements.times, None
+    return total, sorted(found, reverse=True)
+
+
+def measure_callbacks(server, url: str, repeats: int, profile: bool = False) -> list[tuple]:
+    """(page, callback, scope, days, p50, p95) for every page, scope and range; `profile` prints each callback's
+    slowest statements (as the web role, under RLS) after its timing."""
     client = server.test_client()
     assert login(client, ADMIN, PASSWORD).status_code == 302
     one, last_day, campaign = data_bounds(url)
-    rows = []
+    rows, statements = [], StatementTimes() if profile else None
     for days in RANGES:  # ending on the reporting bench's last day, as its own ranges do (rates cover them)
         start, end = reporting.TODAY - timedelta(days=days - 1), reporting.TODAY
         for scope, shop in (("one store", str(one)), ("all stores", "all")):
             query = search(shop, start, end)
             for page in PAGES:
                 location = {"_pages_location.pathname": page, "_pages_location.search": query}
-                for output in ("_pages_content.children", *ON_LOAD):
-                    rows.append((page, output, scope, days, *time_callback(client, output, location, repeats)))
-                for name, output, values in interactions(page, query, last_day, campaign):
+                calls = [(output, output, location) for output in ("_pages_content.children", *ON_LOAD)]
+                for name, output, values in calls + interactions(page, query, last_day, campaign):
                     rows.append((page, name, scope, days, *time_callback(client, output, values, repeats)))
+                    if statements is not None:
+                        print_profile(rows[-1], *profile_callback(client, output, values, statements))
     return rows
+
+
+def print_profile(row: tuple, total: float, statements: list[tuple[float, str]]) -> None:
+    page, name, scope, days = row[:4]
+    print(f"{page} {name}, {scope}, {days} days: {total:.0f} ms, {len(statements)} statements, "
+          f"{sum(ms for ms, _ in statements):.0f} ms in SQL", flush=True)
+    for ms, sql in statements[:PROFILE_STATEMENTS]:
+        print(f"    {ms:7.1f} ms  {sql[:110]}", flush=True)
 
 
 def interactions(page: str, query: str, last_day, campaign: str) -> list[tuple[str, str, dict]]:
@@ -108,7 +146,7 @@ def interactions(page: str, query: str, last_day, campaign: str) -> list[tuple[s
                  {"campaign-grid.selectedRows": [{"key": campaign, "campaign_name": "bench"}], **location})]
     if page == "/products":
         return [("products by units", "product-grid.rowData", {"product-level.value": "product",
-                                                               "product-order.value": "units", **location})]
+                                                               "product-order.value": "units_sold", **location})]
     return []
 
 
@@ -176,6 +214,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--as-built", action="store_true",
                         help="use the reporting bench's database as far as it is built, building nothing")
+    parser.add_argument("--profile", action="store_true",
+                        help="after each callback's timing, print its slowest SQL statements")
     args = parser.parse_args()
     if args.as_built:
         url = reporting.open_as_built(args.stores, args.orders, args.seed)
@@ -183,7 +223,7 @@ def main() -> None:
         url = reporting.ensure_database(args.stores, args.orders, args.seed)
     create_admin(url)
     server = make_server_app(url)
-    rows = measure_callbacks(server, url, args.repeats)
+    rows = measure_callbacks(server, url, args.repeats, args.profile)
     loads = first_load(server, url, runs=5)
     report(args, url, rows, loads)
 

@@ -1,6 +1,7 @@
 """Every read the dashboard makes: through the reporting schema, as the logged-in user (RLS applies)."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy import Row, text
 from sqlalchemy.orm import Session
@@ -483,9 +484,26 @@ def read_top_products(*, session: Session, shop_id: int | None, start, end, leve
     if (level, order) == ("variant", "net_sales"):  # the top-products report, with its bounds for All stores
         return read_report(session=session, report="top-products", shop_id=shop_id, start=start, end=end)
     variant, all_shops = level == "variant", shop_id is None
-    sql = _top_variants_by_units() if variant and all_shops else _top_summed(all_shops, variant, order)
+    sql = _top_by_units(variant) if all_shops and order == "units_sold" else _top_summed(all_shops, variant, order)
     return [dict(row) for row in session.execute(text(sql), {"shop_id": shop_id, "start": start,
                                                              "end": end}).mappings()]
+
+
+# A rate looked up once per (source, target, day) the read needs, as the views find it (0012's `rate()`): the
+# dense table's, else reporting.fx_uncovered's (which the dense rates equal on every day they cover).
+_SAME, _DENSE = "x.source = x.target", "f.per_euro IS NOT NULL AND t.per_euro IS NOT NULL"
+_UNCOVERED = "reporting.fx_uncovered(x.source, x.target, x.day) u"
+RATE = (f"CASE WHEN {_SAME} THEN 1::numeric WHEN {_DENSE} THEN t.per_euro / f.per_euro "
+        f"ELSE (SELECT u.rate FROM {_UNCOVERED}) END")
+RATE_DAY = (f"CASE WHEN {_SAME} THEN x.day WHEN {_DENSE} THEN least(f.rate_day, t.rate_day) "
+            f"ELSE (SELECT u.rate_day FROM {_UNCOVERED}) END")
+
+
+def _rates(pairs: str) -> str:
+    """(source, target, day, rate, rate_day) for each currency pair and day `pairs` selects."""
+    return f"""SELECT x.source, x.target, x.day, {RATE} AS rate, {RATE_DAY} AS rate_day FROM ({pairs}) x
+            LEFT JOIN reporting.fx_daily f ON f.currency = x.source AND f.day = x.day
+            LEFT JOIN reporting.fx_daily t ON t.currency = x.target AND t.day = x.day"""
 
 
 def _product_row(all_shops: bool, variant: bool, alias: str = "") -> str:
@@ -499,23 +517,41 @@ def _product_row(all_shops: bool, variant: bool, alias: str = "") -> str:
                {f"bool_or({alias}fx_estimated)" if all_shops else "false"} AS fx_estimated"""
 
 
-def _top_variants_by_units() -> str:
-    # All stores: units need no conversion, so rank them from the monthly rollup and the edge days, then read
-    # (and convert) only the winners' days.
-    ranked = "shop_id, product_id, variant_id, units_sold"
+def _top_by_units(variant: bool) -> str:
+    # All stores: units need no conversion, so rank variants (or products) from the monthly rollup and the edge
+    # days, then read only the winners' days, summed per day before each day's rate converts them (exact).
+    keys = ["product_id", "variant_id"] if variant else ["product_id"]
+    listed = ", ".join(keys)
+    ranked = f"shop_id, {listed}, units_sold"
+    texts = ["product_title", *(["variant_title", "sku"] if variant else [])]
     return f"""
         WITH ranked AS MATERIALIZED (
-            SELECT shop_id, product_id, variant_id, sum(units_sold) AS units
+            SELECT shop_id, {listed}, sum(units_sold) AS units
             FROM ({_by_months(ranked, ranked, _shop_or_all())}) x
-            GROUP BY shop_id, product_id, variant_id
-            ORDER BY units DESC NULLS LAST, product_id, variant_id, shop_id LIMIT {TOP_ROWS}
-        )
-        SELECT {_product_row(True, True, "v.")}
-        FROM ranked r CROSS JOIN LATERAL (
-            SELECT * FROM reporting.product_daily p WHERE p.shop_id = r.shop_id AND p.product_id = r.product_id
-              AND p.variant_id = r.variant_id AND p.day BETWEEN :start AND :end OFFSET 0) v
-        GROUP BY v.shop_domain, v.shop_id, v.product_id, v.variant_id
-        ORDER BY units_sold DESC NULLS LAST, v.product_id, v.variant_id LIMIT {TOP_ROWS}"""
+            GROUP BY shop_id, {listed}
+            ORDER BY units DESC NULLS LAST, {listed}, shop_id LIMIT {TOP_ROWS}
+        ), days AS MATERIALIZED (  -- each winner's days probed by key (daily_products_product_idx)
+            SELECT r.shop_id, {", ".join(f"r.{key}" for key in keys)}, p.*, sh.shop_domain, sh.currency,
+                   a.reporting_currency
+            FROM ranked r CROSS JOIN LATERAL (
+                SELECT p.day, {", ".join(f"max(p.{c}) AS {c}" for c in texts)}, sum(p.units_sold) AS units_sold,
+                       sum(p.units_returned) AS units_returned, sum(p.net_sales) AS net_sales
+                FROM reporting.daily_products p
+                WHERE p.shop_id = r.shop_id AND {" AND ".join(f"p.{key} = r.{key}" for key in keys)}
+                  AND p.day BETWEEN :start AND :end
+                GROUP BY p.day) p
+            JOIN app_dashboard.shops sh ON sh.id = r.shop_id CROSS JOIN app_dashboard.agency_settings a
+        ), rates AS MATERIALIZED (
+            {_rates("SELECT DISTINCT currency AS source, reporting_currency AS target, day FROM days")})
+        SELECT d.shop_domain, d.product_id, {"d.variant_id" if variant else "''"} AS variant_id,
+               max(d.product_title) AS product_title, {"max(d.variant_title)" if variant else "NULL"} AS variant_title,
+               {"max(d.sku)" if variant else "NULL"} AS sku, max(d.reporting_currency) AS currency,
+               CAST(sum(d.units_sold) AS bigint) AS units_sold, CAST(sum(d.units_returned) AS bigint) AS units_returned,
+               CASE WHEN bool_and(x.rate IS NOT NULL) THEN round(sum(d.net_sales * x.rate), 2) END AS net_sales,
+               bool_or(coalesce(x.rate_day < d.day, true)) AS fx_estimated
+        FROM days d JOIN rates x ON x.source = d.currency AND x.target = d.reporting_currency AND x.day = d.day
+        GROUP BY d.shop_domain, d.shop_id, {", ".join(f"d.{key}" for key in keys)}
+        ORDER BY units_sold DESC NULLS LAST, {", ".join(f"d.{key}" for key in keys)} LIMIT {TOP_ROWS}"""
 
 
 def _top_summed(all_shops: bool, variant: bool, order: str) -> str:
@@ -527,18 +563,28 @@ def _top_summed(all_shops: bool, variant: bool, order: str) -> str:
 
 
 def read_repeat_rates(*, session: Session, shop_id: int | None, periods: dict[str, tuple]) -> dict[str, dict]:
-    """Per named period: customers who ordered in it, those with two or more orders to date, and their ratio."""
-    names = list(periods)
-    rows = session.execute(text(f"""
-        SELECT p.name AS period, count(*) AS customers, count(*) FILTER (WHERE c.orders >= 2) AS repeat_customers,
-               round(count(*) FILTER (WHERE c.orders >= 2)::numeric / nullif(count(*), 0), 4) AS repeat_rate
-        FROM unnest(CAST(:names AS text[]), CAST(:starts AS date[]), CAST(:ends AS date[])) AS p(name, lo, hi)
-        JOIN reporting.customer_summary c ON c.first_order_day <= p.hi AND c.last_order_day >= p.lo
-        WHERE {_shop_or_all("c.")}
-        GROUP BY p.name
-    """), {"shop_id": shop_id, "names": names, "starts": [periods[n][0] for n in names],
-           "ends": [periods[n][1] for n in names]}).mappings()
-    return {row["period"]: dict(row) for row in rows}
+    """Per named period: customers who ordered in it, those with two or more orders to date, and their ratio.
+
+    One pass over the customer rollup counts every period (no entry for a period without customers)."""
+    names, columns, params = list(periods), [], {"shop_id": shop_id}
+    for n, name in enumerate(names):
+        active = f"first_order_day <= :hi{n} AND last_order_day >= :lo{n}"
+        customers, repeat = f"count(*) FILTER (WHERE {active})", f"count(*) FILTER (WHERE {active} AND orders >= 2)"
+        columns += [customers, repeat, f"round({repeat}::numeric / nullif({customers}, 0), 4)"]
+        params |= {f"lo{n}": periods[name][0], f"hi{n}": periods[name][1]}
+    his, los = (", ".join(f"CAST(:{bound}{n} AS date)" for n in range(len(names))) for bound in ("hi", "lo"))
+    row = session.execute(text(f"""
+        SELECT {", ".join(columns)} FROM reporting.customer_facts
+        WHERE {_shop_or_all()} AND first_order_day <= greatest({his}) AND last_order_day >= least({los})
+    """), params).one()
+    out = {}
+    for n, name in enumerate(names):
+        customers, repeat, rate = row[3 * n:3 * n + 3]
+        if customers:
+            out[name] = {"period": name, "customers": customers, "repeat_customers": repeat, "repeat_rate": rate}
+    return out
+
+
 # -- uploads and reconciliation (ingest/uploads): batches, their log and bad rows, sales by channel ------------
 # Batches, their log and rejected rows are granted to the web under RLS (members of the store see them); the
 # reconciliation reads the warehouse through reporting.reconciliation, which admits only the user's stores.
@@ -612,34 +658,171 @@ LEDGER_COLUMNS = ("shop_domain", "currency", "day", "order_name", "order_id", "l
                   "taxes", "duties", "additional_fees", "total_sales")
 
 
+# The Overview's reads: what daily-revenue and mer-roas give over each period, and for all stores each store's
+# mer_roas totals, in one statement that filters each period's days inside the rollups (reporting.mer_roas
+# aggregates every day's spend before a day filter reaches it) and looks each rate up once per currency pair and
+# day rather than once per row: reporting.fx_daily's rate (0012's `rate()`), else reporting.fx_uncovered's. Sums
+# of amounts times a rate are exact in numeric, so summing per store or per day first changes no figure.
+SALES_MONEY = ("gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes", "duties", "additional_fees",
+               "total_sales")
+SALES_COLUMNS = ("date", "currency", "orders", "units", *SALES_MONEY, "aov", "new_customers", "returning_customers",
+                 "fx_estimated")
+
+
+def _bounds(periods: dict[str, tuple]) -> dict:
+    """The parameters _in_periods names: lo0, hi0 for the first period, lo1, hi1 for the next..."""
+    return {f"{bound}{n}": dates[k] for n, dates in enumerate(periods.values()) for k, bound in enumerate(("lo", "hi"))}
+
+
+def _in_periods(table: str, alias: str, columns: str, count: int) -> str:
+    """A rollup's rows in each period (one range scan each), tagged with the period's position and store currency."""
+    return " UNION ALL ".join(
+        f"SELECT {n} AS period, {alias}.shop_id, {alias}.day, sh.currency, a.reporting_currency, {columns} "
+        f"FROM {table} {alias} JOIN app_dashboard.shops sh ON sh.id = {alias}.shop_id "
+        f"CROSS JOIN app_dashboard.agency_settings a "
+        f"WHERE {_shop_or_all(alias + '.')} AND {alias}.day BETWEEN :lo{n} AND :hi{n}" for n in range(count))
+
+
+def _overview(all_shops: bool, count: int) -> str:
+    """Per period and day (and per period and store, for all stores) the Overview's figures."""
+    def money(column: str) -> str:  # a sales column as daily-revenue sums it
+        if not all_shops:
+            return f"sum({column})"
+        return f"CASE WHEN bool_and(rate IS NOT NULL) THEN round(sum({column} * rate), 2) END"
+
+    def mer(column: str, side: str) -> str:  # a mer-roas sum: raw for one store, converted over every key for all
+        if not all_shops:
+            return f"coalesce({side}.{column}, 0)"
+        return f"CASE WHEN {ok} THEN round(coalesce({side}.{column}_rated, 0), 2) END"
+
+    ok = "coalesce(sold.ok, true) AND coalesce(spent.ok, true)"
+    sets = "GROUPING SETS ((period, day), (period, shop_id))" if all_shops else "period, day"
+    sales = "r.orders, r.units, r.new_customers, r.returning_customers, " + ", ".join(f"r.{c}" for c in SALES_MONEY)
+    return f"""
+        WITH sales AS MATERIALIZED ({_in_periods("reporting.daily_sales", "r", sales, count)}
+        ), ads AS MATERIALIZED ({_in_periods("reporting.daily_marketing", "m", "m.currency AS account_currency, "
+                                             "m.spend, m.purchase_value", count)}
+        ), rates AS MATERIALIZED ({_rates("SELECT currency AS source, reporting_currency AS target, day FROM sales "
+                                          "UNION SELECT currency, reporting_currency, day FROM ads "
+                                          "UNION SELECT account_currency, currency, day FROM ads")}
+        ), sold AS (
+            SELECT period, day, {"shop_id," if all_shops else ""} GROUPING(day) AS per_store,
+                   max({"reporting_currency" if all_shops else "currency"}) AS currency,
+                   sum(orders) AS orders, sum(units) AS units, {", ".join(f"{money(c)} AS {c}" for c in SALES_MONEY)},
+                   round(({money("gross_sales")} - {money("discounts")}) / nullif(sum(orders), 0), 2) AS aov,
+                   sum(new_customers) AS new_customers, sum(returning_customers) AS returning_customers,
+                   {"bool_or(coalesce(rate_day < day, true))" if all_shops else "false"} AS fx_estimated,
+                   bool_and(rate IS NOT NULL) AS ok, sum(total_sales) AS total_sales_raw,
+                   sum(total_sales * rate) AS total_sales_rated
+            FROM (SELECT s.*, x.rate, x.rate_day FROM sales s
+                  JOIN rates x ON x.source = s.currency AND x.target = s.reporting_currency AND x.day = s.day) s
+            GROUP BY {sets}
+        ), spent AS (  -- Meta's money in the store's currency per account-day first (marketing_daily's spend_shop)
+            SELECT period, day, {"shop_id," if all_shops else ""} GROUPING(day) AS per_store,
+                   max({"reporting_currency" if all_shops else "currency"}) AS currency,
+                   sum(spend) AS spend_raw, sum(spend * rate) AS spend_rated,
+                   sum(purchase_value) AS purchase_value_raw, sum(purchase_value * rate) AS purchase_value_rated,
+                   bool_and(rate IS NOT NULL) AS ok, bool_or(estimated) AS estimated,
+                   bool_or(shop_fx_estimated) AS shop_fx_estimated
+            FROM (SELECT m.*, round(m.account_spend * c.rate, 2) AS spend,
+                         round(m.account_purchase_value * c.rate, 2) AS purchase_value,
+                         coalesce(c.rate_day < m.day, true) AS shop_fx_estimated, x.rate,
+                         coalesce(x.rate_day < m.day, true) AS estimated
+                  FROM (SELECT period, shop_id, day, currency, reporting_currency, account_currency,
+                               spend AS account_spend, purchase_value AS account_purchase_value FROM ads) m
+                  JOIN rates c ON c.source = m.account_currency AND c.target = m.currency AND c.day = m.day
+                  JOIN rates x ON x.source = m.currency AND x.target = m.reporting_currency AND x.day = m.day) m
+            GROUP BY {sets}
+        )
+        SELECT coalesce(sold.period, spent.period) AS period, coalesce(sold.day, spent.day) AS date,
+               {"coalesce(sold.shop_id, spent.shop_id) AS shop_id," if all_shops else ""}
+               coalesce(sold.per_store, spent.per_store) = 1 AS per_store,
+               coalesce(sold.currency, spent.currency) AS currency, sold.period IS NOT NULL AS has_sales,
+               sold.orders, sold.units, {", ".join(f"sold.{c}" for c in SALES_MONEY)}, sold.aov, sold.new_customers,
+               sold.returning_customers, sold.fx_estimated,
+               {mer("total_sales", "sold") if all_shops else "coalesce(sold.total_sales_raw, 0)"} AS mer_total_sales,
+               {mer("spend", "spent") if all_shops else "coalesce(spent.spend_raw, 0)"} AS spend,
+               {mer("purchase_value", "spent") if all_shops else "coalesce(spent.purchase_value_raw, 0)"}
+                   AS purchase_value,
+               {"coalesce(sold.fx_estimated, false) OR coalesce(spent.estimated OR spent.shop_fx_estimated, false)"
+                if all_shops else "coalesce(spent.shop_fx_estimated, false)"} AS mer_fx_estimated,
+               coalesce(sold.total_sales_raw, 0) AS store_total_sales, coalesce(spent.spend_raw, 0) AS store_spend
+        FROM sold FULL JOIN spent ON spent.period = sold.period AND spent.per_store = sold.per_store
+             AND coalesce(spent.day, '-infinity') = coalesce(sold.day, '-infinity')
+             {"AND coalesce(spent.shop_id, 0) = coalesce(sold.shop_id, 0)" if all_shops else ""}
+        ORDER BY 1, 2"""
+
+
+def read_overview(*, session: Session, shop_id: int | None, periods: dict[str, tuple],
+                  shops: list[Row] | None = None) -> tuple[dict, dict]:
+    """Per named period: the Overview's days (daily-revenue and mer-roas side by side, one row per day with anything
+    in it, as read_report's two reports give them) and, for all stores, each visible store's totals (total sales and
+    ad spend in its currency and in the reporting one, as reporting.mer_roas sums them). One statement; `shops`
+    is list_shops's answer when the caller has it."""
+    names, all_shops = list(periods), shop_id is None
+    all_channels = get_mer_basis(session=session) == "all_channels"
+    params = {"shop_id": shop_id} | _bounds(periods)
+    days: dict[str, list[dict]] = {name: [] for name in names}
+    totals: dict[tuple, dict] = {}
+    for row in session.execute(text(_overview(all_shops, len(names))), params).mappings():
+        if row["per_store"]:
+            totals[names[row["period"]], row["shop_id"]] = {
+                "reporting_currency": row["currency"], "total_sales": row["store_total_sales"],
+                "spend": row["store_spend"], "total_sales_reporting": row["mer_total_sales"],
+                "spend_reporting": row["spend"], "fx_estimated": row["mer_fx_estimated"]}
+            continue
+        marketing = {"spend": row["spend"], "purchase_value": row["purchase_value"]} | (
+            {"mer_sales": row["mer_total_sales"]} if all_channels else {})
+        if row["has_sales"]:
+            day = {key: row[key] for key in SALES_COLUMNS} | marketing
+            day["fx_estimated"] = bool(row["fx_estimated"]) or bool(row["mer_fx_estimated"])
+        else:  # spend only: the day's sales are mer-roas's (zero, or unknown without a rate)
+            day = {"date": row["date"], "currency": row["currency"], **marketing,
+                   "fx_estimated": bool(row["mer_fx_estimated"]), "total_sales": row["mer_total_sales"]}
+        days[names[row["period"]]].append(day)
+    stores = {}
+    if all_shops:
+        nothing = {"reporting_currency": None, "total_sales": Decimal(0), "spend": Decimal(0),  # no day in it
+                   "total_sales_reporting": None, "spend_reporting": None, "fx_estimated": False}
+        shops = list_shops(session=session) if shops is None else shops
+        stores = {name: [{"shop_id": shop.shop_id, "name": shop.name, "currency": shop.currency,
+                          **totals.get((name, shop.shop_id), nothing)} for shop in shops] for name in names}
+    if all_channels:
+        _add_marketplace(session=session, shop_id=shop_id, periods=periods, days=days, stores=stores)
+    return days, stores
+
+
+def _add_marketplace(*, session: Session, shop_id: int | None, periods: dict[str, tuple], days: dict,
+                     stores: dict) -> None:
+    """MER on all channels: each day's `mer_sales` (and each store's `marketplace_sales`) gain the uploaded
+    marketplace orders' net sales; a day with marketplace sales alone joins the days."""
+    all_shops = shop_id is None
+    for name, (start, end) in periods.items():
+        sold = {row.date: row for row in session.execute(text(f"""
+            SELECT day AS date, {_currency(all_shops)} AS currency,
+                   CASE WHEN bool_and(sales IS NOT NULL) THEN {_money("sales", all_shops)} END AS sales,
+                   bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
+            FROM reporting.sales_by_channel WHERE channel <> 'Shopify' AND {_RANGE} GROUP BY day"""),
+            {"shop_id": shop_id, "start": start, "end": end})}
+        for day in days[name]:
+            extra = sold.pop(day["date"], None)
+            if extra is not None:
+                day["mer_sales"] = None if day["mer_sales"] is None or extra.sales is None else (
+                    day["mer_sales"] + extra.sales)
+                day["fx_estimated"] = day["fx_estimated"] or bool(extra.fx_estimated)
+        days[name] += [{"date": row.date, "currency": row.currency, "total_sales": Decimal(0), "spend": Decimal(0),
+                        "purchase_value": Decimal(0), "mer_sales": row.sales, "fx_estimated": bool(row.fx_estimated)}
+                       for row in sold.values()]
+        days[name].sort(key=lambda day: day["date"])
+        if name in stores:
+            added = read_store_marketplace_sales(session=session, start=start, end=end)
+            for store in stores[name]:
+                store["marketplace_sales"] = added.get(store["shop_id"], Decimal(0))
+
+
 def read_daily_overview(*, session: Session, shop_id: int | None, start, end) -> list[dict]:
     """Sales (daily-revenue) and marketing (mer-roas) side by side, one row per day with anything in it."""
-    days: dict = {}
-    for row in read_report(session=session, report="daily-revenue", shop_id=shop_id, start=start, end=end):
-        days[row["date"]] = dict(row)
-    for row in read_report(session=session, report="mer-roas", shop_id=shop_id, start=start, end=end):
-        day = days.setdefault(row["date"], {"date": row["date"], "currency": row["currency"]})
-        day.update(spend=row["spend"], purchase_value=row["purchase_value"], mer_sales=row["mer_sales"],
-                   fx_estimated=bool(day.get("fx_estimated")) or bool(row["fx_estimated"]))
-        day.setdefault("total_sales", row["total_sales"])
-    return [days[day] for day in sorted(days)]
-
-
-def read_store_totals(*, session: Session, start, end) -> list[dict]:
-    """Per visible store over [start, end]: total sales and ad spend in its currency and in the reporting one."""
-    return [dict(row) for row in session.execute(text("""
-        SELECT sh.shop_id, sh.name, sh.currency, max(m.reporting_currency) AS reporting_currency,
-               coalesce(sum(m.total_sales), 0) AS total_sales, coalesce(sum(m.spend), 0) AS spend,
-               CASE WHEN bool_and(m.fx_rate IS NOT NULL) THEN round(sum(m.total_sales * m.fx_rate), 2) END
-                   AS total_sales_reporting,
-               CASE WHEN bool_and(m.fx_rate IS NOT NULL) THEN round(sum(m.spend * m.fx_rate), 2) END
-                   AS spend_reporting,
-               coalesce(bool_or(m.fx_estimated), false) AS fx_estimated
-        FROM reporting.shop_directory sh
-        LEFT JOIN reporting.mer_roas m ON m.shop_id = sh.shop_id AND m.day BETWEEN :start AND :end
-        GROUP BY sh.shop_id, sh.name, sh.currency
-        ORDER BY lower(sh.name), sh.shop_id
-    """), {"start": start, "end": end}).mappings()]
+    return read_overview(session=session, shop_id=shop_id, periods={"current": (start, end)})[0]["current"]
 
 
 def list_backfills(*, session: Session, shop_id: int | None = None) -> dict[int, bool]:

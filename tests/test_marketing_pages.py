@@ -149,9 +149,10 @@ def test_top_products_rank_by_units_or_net_sales_per_variant_or_product(schedule
         assert read(level="product") == [("Mug", None, 2, 110), ("Spoon", None, 9, 45)]
         # All stores rank units from the monthly rollup first: the same rows as summing every day.
         params = {"shop_id": None, "start": "2026-03-01", "end": "2026-03-31"}
-        ranked = queries.read_top_products(session=session, **params, order="units_sold")
-        summed = session.execute(text(queries._top_summed(True, True, "units_sold")), params).mappings().all()
-        assert [dict(row) for row in summed] == ranked and ranked[0]["units_sold"] == 9
+        for level, variant in (("variant", True), ("product", False)):
+            ranked = queries.read_top_products(session=session, **params, level=level, order="units_sold")
+            summed = session.execute(text(queries._top_summed(True, variant, "units_sold")), params).mappings().all()
+            assert [dict(row) for row in summed] == ranked and ranked[0]["units_sold"] == 9, level
         with pytest.raises(ValueError):
             queries.read_top_products(session=session, shop_id=shop, start="2026-03-01", end="2026-03-31",
                                       order="net_sales; DROP TABLE x")

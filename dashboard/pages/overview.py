@@ -6,7 +6,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from flask_login import current_user
 
-from dashboard import charts, db, downloads, explain, formats, page_header, queries, selection
+from dashboard import charts, db, downloads, explain, formats, marketing_view, page_header, queries, selection
 from dashboard.components import store_card
 from dashboard.metrics import MER_BASIS_LABELS, METRICS, formula
 
@@ -36,9 +36,9 @@ def layout(**query):
         return dbc.Alert("This store does not exist or you have no access to it.", color="warning", id="no-access")
     all_stores = chosen.shop_id is None
     currency = queries.get_reporting_currency(session=session) if all_stores else shown[0].currency
-    current = queries.read_daily_overview(session=session, shop_id=chosen.shop_id, start=chosen.start, end=chosen.end)
-    previous = (queries.read_daily_overview(session=session, shop_id=chosen.shop_id, start=chosen.comparison[0],
-                                            end=chosen.comparison[1]) if chosen.comparison else None)
+    days, stores = queries.read_overview(session=session, shop_id=chosen.shop_id,
+                                         periods=marketing_view.periods(chosen), shops=shops)
+    current, previous = days["current"], days.get("previous")
     now, before = charts.totals(current), (charts.totals(previous) if previous is not None else None)
     if not any(fact.has_ad_account for fact in queries.read_store_facts(session=session, shop_id=chosen.shop_id)):
         now, before = without_spend(now), without_spend(before)  # no ad account: no spend figure, not a zero
@@ -61,8 +61,7 @@ def layout(**query):
                       "overview-customers"),
             channel_col(session=session, chosen=chosen, currency=currency, basis=basis),
         ], className="g-3"),
-        store_table(session=session, chosen=chosen, currency=currency, basis=basis)
-        if all_stores and len(shops) > 1 else None,
+        store_table(store_rows(stores), currency, basis) if all_stores and len(shops) > 1 else None,
         # Each store's status, currency and timezone: what its figures mean (a paused store's stop growing).
         dbc.Row([dbc.Col(store_card(shop), md=6, lg=4) for shop in shown], className="g-3 mt-2", id="store-cards"),
         explain.modal(),
@@ -150,9 +149,8 @@ def read_channel_csv(*, session, chosen: selection.Selection, arg: str) -> list[
     return queries.read_sales_by_channel(session=session, shop_id=chosen.shop_id, start=chosen.start, end=chosen.end)
 
 
-def store_table(*, session, chosen: selection.Selection, currency: str, basis: str) -> html.Div:
+def store_table(rows: list[dict], currency: str, basis: str) -> html.Div:
     """All stores: each store's sales, spend and MER, with their changes, to spot the store that moved."""
-    rows = store_rows(session=session, chosen=chosen, basis=basis)
     columns = [
         {"field": "store", "headerName": "Store", "pinned": "left", "minWidth": 140},
         *[_money(key, f"{label} ({currency})") for key, label in (("total_sales", "Sales"), ("spend", "Ad spend"))],
@@ -186,23 +184,14 @@ def _change(key: str, label: str, higher_is_better: bool) -> dict:
             "cellClassRules": {"tone-good": good, "tone-bad": bad}}
 
 
-def store_rows(*, session, chosen: selection.Selection, basis: str) -> list[dict]:
+def store_rows(stores: dict[str, list[dict]]) -> list[dict]:
     """Per store: sales, spend and MER (on the agency's basis) in the reporting currency, and their changes."""
-    def added(start, end) -> dict:  # the marketplace sales MER counts: none on Shopify's sales alone
-        if basis != "all_channels":
-            return {}
-        return queries.read_store_marketplace_sales(session=session, start=start, end=end)
-
-    now = queries.read_store_totals(session=session, start=chosen.start, end=chosen.end)
-    before = ({row["shop_id"]: row for row in queries.read_store_totals(
-        session=session, start=chosen.comparison[0], end=chosen.comparison[1])} if chosen.comparison else {})
-    added_now = added(chosen.start, chosen.end)
-    added_before = added(*chosen.comparison) if chosen.comparison else {}
+    now, before = stores["current"], {row["shop_id"]: row for row in stores.get("previous", [])}
     out = []
     for row in now:
         previous = before.get(row["shop_id"], {})
-        figures = _figures(row, added_now.get(row["shop_id"], 0))
-        earlier = _figures(previous, added_before.get(row["shop_id"], 0)) if previous else {}
+        figures = _figures(row, row.get("marketplace_sales", 0))
+        earlier = _figures(previous, previous.get("marketplace_sales", 0)) if previous else {}
         out.append({"shop_id": row["shop_id"], "store": row["name"], **figures,
                     **{f"{key}_change": _fraction(figures[key], earlier.get(key)) for key in figures}})
     return out
@@ -226,7 +215,7 @@ def _fraction(current, previous) -> float | None:
 @downloads.reader("overview-stores")
 def read_store_csv(*, session, chosen: selection.Selection, arg: str) -> list[dict]:
     """The stores table's rows."""
-    return store_rows(session=session, chosen=chosen, basis=queries.get_mer_basis(session=session))
+    return store_rows(queries.read_overview(session=session, shop_id=None, periods=marketing_view.periods(chosen))[1])
 
 
 def _chart_reader(name: str):
