@@ -224,7 +224,8 @@ def _mer_roas(all_shops: bool) -> str:
                round({total} / nullif({spend}, 0), 2) AS mer, round({value} / nullif({spend}, 0), 2) AS roas,
                round({spend} / nullif(sum(new_customers), 0), 2) AS cac,
                bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
-        FROM {_rows("reporting.mer_roas")} GROUP BY day ORDER BY day"""
+        FROM (SELECT * FROM reporting.mer_roas_between(:shop_id, :start, :end) OFFSET 0) v
+        GROUP BY day ORDER BY day"""
 
 
 def _top_products(all_shops: bool) -> str:
@@ -261,29 +262,48 @@ def _top_products_one() -> str:
         LIMIT {TOP_ROWS}"""
 
 
-# All stores, converted day by day: each product's gains and losses over the range in its store's currency
-# (whole months and edge days) times the lowest and highest rate of the range bound its converted sum; only the
-# products whose upper bound reaches the TOP_ROWS-th lower bound (less a cent for rounding) are converted, day
-# by day. A store whose rates do not cover every day of the range has no bounds: all its products are.
+# All stores: whole months come converted (reporting.monthly_products keeps each month's net sales converted day
+# by day), so only the edge days need converting. Each product's edge-day gains and losses times the lowest and
+# highest rate of its store's edge days, added to its converted months, bound its converted sum; only the
+# products whose upper bound reaches the TOP_ROWS-th lower bound (less a cent for rounding) are summed exactly,
+# from their months and edge days. A store whose rates do not cover every edge day has no bounds: all its
+# products are (so is a product with a month lacking a rate).
+EDGE_DAYS = f"""SELECT day FROM (SELECT d::date AS day
+                                 FROM generate_series(CAST(:start AS date), CAST(:end AS date), interval '1 day') d) g
+                WHERE ({EDGES[0]}) OR ({EDGES[1]})"""
+
+
+def _by_months_converted(columns: str, monthly: str, daily: str, scope: str) -> str:
+    """The range's rows with their converted net sales: whole months' from product_monthly, edge days' own."""
+    return " UNION ALL ".join([
+        f"SELECT {columns}, {monthly} FROM reporting.product_monthly p WHERE {scope} AND {IN_WHOLE_MONTHS}",
+        *(f"SELECT {columns}, {daily} FROM reporting.product_daily p WHERE {scope} AND {edge}" for edge in EDGES)])
+
+
 def _top_products_all() -> str:
+    keys = "p.shop_id, p.product_id, p.variant_id"
+    edge_bound = ("CASE WHEN sum(x.gains) = 0 AND sum(x.losses) = 0 THEN 0 "
+                  "ELSE sum(x.gains) * s.{0}_rate + sum(x.losses) * s.{1}_rate END")
+    months = "CASE WHEN bool_and(x.months IS NOT NULL) THEN sum(x.months) END"
+    columns = ("p.shop_domain, p.product_id, p.variant_id, p.product_title, p.variant_title, p.sku, "
+               "p.reporting_currency, p.units_sold, p.units_returned")
+    same = "p.shop_id = c.shop_id AND p.product_id = c.product_id AND p.variant_id = c.variant_id"
     return f"""
-        WITH shops AS MATERIALIZED (
+        WITH edge_days AS MATERIALIZED ({EDGE_DAYS}),
+        shops AS MATERIALIZED (
             SELECT sh.id, r.low_rate, r.high_rate FROM app_dashboard.shops sh CROSS JOIN app_dashboard.agency_settings a
             CROSS JOIN LATERAL (
-                SELECT CASE WHEN sh.currency = a.reporting_currency THEN 1 WHEN count(*) = :end - :start + 1
-                            THEN min(t.per_euro / f.per_euro) END AS low_rate,
-                       CASE WHEN sh.currency = a.reporting_currency THEN 1 WHEN count(*) = :end - :start + 1
-                            THEN max(t.per_euro / f.per_euro) END AS high_rate
-                FROM reporting.fx_daily f
-                JOIN reporting.fx_daily t ON t.currency = a.reporting_currency AND t.day = f.day
-                WHERE f.currency = sh.currency AND f.day BETWEEN :start AND :end) r
+                SELECT CASE WHEN sh.currency = a.reporting_currency THEN 1
+                            WHEN count(x.rate) = (SELECT count(*) FROM edge_days) THEN min(x.rate) END AS low_rate,
+                       CASE WHEN sh.currency = a.reporting_currency THEN 1
+                            WHEN count(x.rate) = (SELECT count(*) FROM edge_days) THEN max(x.rate) END AS high_rate
+                FROM edge_days e JOIN reporting.fx_reporting x ON x.currency = sh.currency AND x.day = e.day) r
         ), bounds AS MATERIALIZED (
             SELECT x.shop_id, x.product_id, x.variant_id,
-                   sum(x.gains) * s.high_rate + sum(x.losses) * s.low_rate AS high,
-                   sum(x.gains) * s.low_rate + sum(x.losses) * s.high_rate AS low
-            FROM ({_by_months("shop_id, product_id, variant_id, net_sales_gains AS gains, net_sales_losses AS losses",
-                              "shop_id, product_id, variant_id, greatest(net_sales, 0), least(net_sales, 0)",
-                              "true")}) x
+                   {months} + {edge_bound.format("high", "low")} AS high,
+                   {months} + {edge_bound.format("low", "high")} AS low
+            FROM ({_by_months_converted(keys, "p.net_sales_reporting AS months, 0 AS gains, 0 AS losses",
+                                        "0, greatest(p.net_sales, 0), least(p.net_sales, 0)", "true")}) x
             JOIN shops s ON s.id = x.shop_id
             GROUP BY x.shop_id, x.product_id, x.variant_id, s.high_rate, s.low_rate
         ), floor AS (
@@ -295,11 +315,11 @@ def _top_products_all() -> str:
         SELECT v.shop_domain, v.product_id, v.variant_id, max(v.product_title) AS product_title,
                max(v.variant_title) AS variant_title, max(v.sku) AS sku, max(v.reporting_currency) AS currency,
                sum(v.units_sold) AS units_sold, sum(v.units_returned) AS units_returned,
-               {_money("v.net_sales", True, "v.fx_rate")} AS net_sales, bool_or(v.fx_estimated) AS fx_estimated
+               CASE WHEN bool_and(v.converted IS NOT NULL) THEN round(sum(v.converted), 2) END AS net_sales,
+               bool_or(v.fx_estimated) AS fx_estimated
         FROM candidates c CROSS JOIN LATERAL (
-            SELECT * FROM reporting.product_daily p
-            WHERE p.shop_id = c.shop_id AND p.product_id = c.product_id AND p.variant_id = c.variant_id
-              AND p.day BETWEEN :start AND :end OFFSET 0) v
+            {_by_months_converted(columns, "p.net_sales_reporting AS converted, p.fx_estimated",
+                                  "p.net_sales * p.fx_rate, p.fx_estimated", same)} OFFSET 0) v
         GROUP BY v.shop_domain, v.product_id, v.variant_id
         ORDER BY net_sales DESC NULLS LAST, v.product_id, v.variant_id LIMIT {TOP_ROWS}"""
 
@@ -323,12 +343,13 @@ def _top_customers(all_shops: bool) -> str:
 def _top_customers_all() -> str:
     active = "c.shop_id = s.id AND c.first_order_day <= :end AND c.last_order_day >= :start"
     return f"""
-        WITH shops AS MATERIALIZED (
-            SELECT sh.id, CASE WHEN sh.currency = a.reporting_currency THEN 1 ELSE (
-                       SELECT max(t.per_euro / f.per_euro) FROM reporting.fx_daily f
-                       JOIN reporting.fx_daily t ON t.currency = a.reporting_currency AND t.day = f.day
-                       WHERE f.currency = sh.currency AND f.day >= :start) END AS max_rate
+        WITH rates AS MATERIALIZED (
+            SELECT x.currency, max(x.rate) AS max_rate FROM reporting.fx_reporting x
+            WHERE x.day >= :start AND x.currency IN (SELECT currency FROM app_dashboard.shops) GROUP BY x.currency
+        ), shops AS MATERIALIZED (
+            SELECT sh.id, CASE WHEN sh.currency = a.reporting_currency THEN 1 ELSE r.max_rate END AS max_rate
             FROM app_dashboard.shops sh CROSS JOIN app_dashboard.agency_settings a
+            LEFT JOIN rates r ON r.currency = sh.currency
         ), firsts AS MATERIALIZED (
             SELECT c.value FROM shops s CROSS JOIN LATERAL (
                 SELECT round(c.net_sales * c.fx_rate, 2) AS value FROM reporting.customer_summary c
