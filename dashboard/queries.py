@@ -174,10 +174,11 @@ _RANGE = "(CAST(:shop_id AS bigint) IS NULL OR shop_id = :shop_id) AND day BETWE
 TOP_ROWS = 100
 
 
-def _rows(view: str) -> str:
+def _rows(view: str, columns: str = "*") -> str:
     """A view's rows in the range, each computed once (OFFSET 0): the aggregates name a converted column several
-    times, and an inlined view would convert it again for each."""
-    return f"(SELECT * FROM {view} WHERE {_RANGE} OFFSET 0) v"
+    times, and an inlined view would convert it again for each. Only `columns` are computed (a rate no column
+    needs is not looked up)."""
+    return f"(SELECT {columns} FROM {view} WHERE {_RANGE} OFFSET 0) v"
 
 
 def _money(column: str, all_shops: bool, rate: str = "fx_rate") -> str:
@@ -204,16 +205,38 @@ def _daily_revenue(all_shops: bool) -> str:
         FROM {_rows("reporting.daily_revenue")} GROUP BY day ORDER BY day"""
 
 
-def _marketing(all_shops: bool, source: str, keys: str, columns: str, order: str) -> str:
+def _marketing(all_shops: bool, source: str, keys: str, columns: str, order: str, named: str = "") -> str:
     # One store: Meta's money in the store's currency (spend_shop); all stores: the account's, converted.
     spend, value = ("spend", "purchase_value") if all_shops else ("spend_shop", "purchase_value_shop")
+    read = (f"{keys}{named}, {spend}, {value}, impressions, clicks, link_clicks, purchases, "
+            + ("reporting_currency, fx_rate, fx_estimated" if all_shops else "currency, shop_fx_estimated"))
     return f"""
         SELECT {columns}, {_currency(all_shops)} AS currency, {_money(spend, all_shops)} AS spend,
                sum(impressions) AS impressions, sum(clicks) AS clicks, sum(link_clicks) AS link_clicks,
                sum(purchases) AS purchases, {_money(value, all_shops)} AS purchase_value,
                round({_money(value, all_shops)} / nullif({_money(spend, all_shops)}, 0), 2) AS roas,
                bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
-        FROM {_rows(source)} GROUP BY {keys} ORDER BY {order}"""
+        FROM {_rows(source, read)} GROUP BY {keys} ORDER BY {order}"""
+
+
+# All stores' campaigns: whole months from reporting.campaign_monthly (spend and purchase value kept converted day
+# by day, unrounded), the edge days converted from the daily rows; each campaign's sum rounded once.
+def _campaigns_all() -> str:
+    keys = "shop_domain, account_id, campaign_id"
+    counts = f"{keys}, campaign_name, impressions, clicks, link_clicks, purchases, reporting_currency, fx_estimated"
+    rows = " UNION ALL ".join([
+        f"SELECT {counts}, spend_reporting AS spend, purchase_value_reporting AS purchase_value "
+        f"FROM reporting.campaign_monthly WHERE {IN_WHOLE_MONTHS}",
+        *(f"SELECT {counts}, spend * fx_rate, purchase_value * fx_rate FROM reporting.campaign_daily WHERE {edge}"
+          for edge in EDGES)])
+    spend, value = (f"CASE WHEN bool_and({c} IS NOT NULL) THEN round(sum({c}), 2) END" for c in ("spend",
+                                                                                                "purchase_value"))
+    return f"""
+        SELECT {keys}, max(campaign_name) AS campaign_name, max(reporting_currency) AS currency, {spend} AS spend,
+               sum(impressions) AS impressions, sum(clicks) AS clicks, sum(link_clicks) AS link_clicks,
+               sum(purchases) AS purchases, {value} AS purchase_value,
+               round({value} / nullif({spend}, 0), 2) AS roas, bool_or(fx_estimated) AS fx_estimated
+        FROM ({rows}) v GROUP BY {keys} ORDER BY spend DESC NULLS LAST, campaign_id"""
 
 
 def _mer_roas(all_shops: bool) -> str:
@@ -377,10 +400,12 @@ def _report_sql(report: str, all_shops: bool) -> str:
         return _marketing(all_shops, "reporting.marketing_daily", "day", "day AS date", "day")
     if report == "mer-roas":
         return _mer_roas(all_shops)
+    if report == "campaigns" and all_shops:
+        return _campaigns_all()
     if report == "campaigns":
         keys = "shop_domain, account_id, campaign_id"
         return _marketing(all_shops, "reporting.campaign_daily", keys, f"{keys}, max(campaign_name) AS campaign_name",
-                          "spend DESC NULLS LAST, campaign_id")
+                          "spend DESC NULLS LAST, campaign_id", named=", campaign_name")
     if report == "top-products":
         return _top_products(all_shops)
     if report == "top-customers":

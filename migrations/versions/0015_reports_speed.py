@@ -25,7 +25,7 @@ import re
 
 from alembic import op
 
-from migrations.rls import SCHEDULER_ROLE, WEB_ROLE
+from migrations.rls import SCHEDULER_ROLE, WEB_ROLE, tenant_table
 
 revision = "0015"
 down_revision = "0014"
@@ -94,6 +94,7 @@ BEGIN
         GROUP BY currency
     LOOP
         PERFORM reporting.reconvert_months(changed.currency, NULL, changed.first_day);
+        PERFORM reporting.reconvert_campaign_months(changed.currency, changed.first_day);
     END LOOP;
 END $$;
 
@@ -180,6 +181,94 @@ CREATE OR REPLACE FUNCTION reporting.flush_months(me bigint) RETURNS void LANGUA
     GROUP BY p.shop_id, m.month, p.product_id, p.variant_id
 $$;
 """
+
+
+CAMPAIGN_RATE, CAMPAIGN_RATE_DAY = rate("c.currency", "c.day")
+
+
+def converted(column: str) -> str:
+    return f"CASE WHEN bool_and(({CAMPAIGN_RATE}) IS NOT NULL) THEN sum(c.{column} * ({CAMPAIGN_RATE})) END"
+
+
+CAMPAIGN_SUMS = f"""max(c.campaign_name), sum(c.impressions), sum(c.clicks), sum(c.link_clicks), sum(c.purchases),
+           {converted("spend")}, {converted("purchase_value")},
+           coalesce(bool_or(coalesce(({CAMPAIGN_RATE_DAY}) < c.day, true)), false)"""
+CAMPAIGN_COLUMNS = ("campaign_name, impressions, clicks, link_clicks, purchases, spend_reporting, "
+                    "purchase_value_reporting, fx_estimated")
+
+# Each campaign's month in the reporting currency (what All stores' campaigns read for whole months): the counts
+# summed, the money converted day by day at each day's rate from the account's currency (unrounded).
+CAMPAIGN_MONTHS = f"""
+CREATE TABLE reporting.monthly_campaigns (
+    shop_id       bigint NOT NULL REFERENCES app_dashboard.shops (id) ON DELETE CASCADE,
+    month         date NOT NULL CHECK (month = date_trunc('month', month)::date),
+    account_id    text NOT NULL,
+    campaign_id   text NOT NULL,
+    campaign_name text NOT NULL,
+    impressions   bigint NOT NULL,
+    clicks        bigint NOT NULL,
+    link_clicks   bigint NOT NULL,
+    purchases     numeric NOT NULL,
+    spend_reporting          numeric,
+    purchase_value_reporting numeric,
+    fx_estimated  boolean NOT NULL,
+    PRIMARY KEY (shop_id, month, account_id, campaign_id)
+);
+
+-- The months of the days this transaction recomputed, summed again from the daily campaigns.
+CREATE FUNCTION reporting.flush_campaign_months(me bigint) RETURNS void LANGUAGE sql AS $$
+    DELETE FROM reporting.monthly_campaigns r
+    USING (SELECT DISTINCT shop_id, date_trunc('month', day)::date AS month
+           FROM reporting.rollup_dirty_days WHERE xact = me) m
+    WHERE r.shop_id = m.shop_id AND r.month = m.month;
+    INSERT INTO reporting.monthly_campaigns (shop_id, month, account_id, campaign_id, {CAMPAIGN_COLUMNS})
+    SELECT c.shop_id, m.month, c.account_id, c.campaign_id, {CAMPAIGN_SUMS}
+    FROM (SELECT DISTINCT shop_id, date_trunc('month', day)::date AS month
+          FROM reporting.rollup_dirty_days WHERE xact = me) m
+    JOIN reporting.daily_campaigns c
+        ON c.shop_id = m.shop_id AND c.day >= m.month AND c.day < (m.month + interval '1 month')::date
+    CROSS JOIN app_dashboard.agency_settings a
+    {rate_join("c.currency", "c.day")}
+    GROUP BY c.shop_id, m.month, c.account_id, c.campaign_id
+$$;
+
+-- The campaign months holding a day in `currency_of` from `since` on, reconverted at the rates now in
+-- fx_reporting (every day of such a month: an account whose currency changed mixes two in a month).
+CREATE FUNCTION reporting.reconvert_campaign_months(currency_of text, since date) RETURNS void LANGUAGE sql AS $$
+    UPDATE reporting.monthly_campaigns m
+    SET spend_reporting = x.spend, purchase_value_reporting = x.purchase_value, fx_estimated = x.estimated
+    FROM (SELECT c.shop_id, k.month, c.account_id, c.campaign_id, {converted("spend")} AS spend,
+                 {converted("purchase_value")} AS purchase_value,
+                 coalesce(bool_or(coalesce(({CAMPAIGN_RATE_DAY}) < c.day, true)), false) AS estimated
+          FROM (SELECT DISTINCT shop_id, account_id, campaign_id, date_trunc('month', day)::date AS month
+                FROM reporting.daily_campaigns
+                WHERE (currency_of IS NULL OR currency = currency_of) AND day >= date_trunc('month', since)) k
+          JOIN reporting.daily_campaigns c ON c.shop_id = k.shop_id AND c.account_id = k.account_id
+               AND c.campaign_id = k.campaign_id AND c.day >= k.month
+               AND c.day < (k.month + interval '1 month')::date
+          CROSS JOIN app_dashboard.agency_settings a
+          {rate_join("c.currency", "c.day")}
+          GROUP BY 1, 2, 3, 4) x
+    WHERE m.shop_id = x.shop_id AND m.month = x.month AND m.account_id = x.account_id
+      AND m.campaign_id = x.campaign_id
+      AND (m.spend_reporting, m.purchase_value_reporting, m.fx_estimated)
+          IS DISTINCT FROM (x.spend, x.purchase_value, x.estimated)
+$$;
+
+CREATE VIEW reporting.campaign_monthly WITH (security_invoker = true) AS
+SELECT m.shop_id, sh.shop_domain, m.month, m.account_id, m.campaign_id, m.campaign_name, m.impressions, m.clicks,
+       m.link_clicks, m.purchases, a.reporting_currency, m.spend_reporting, m.purchase_value_reporting,
+       m.fx_estimated
+FROM reporting.monthly_campaigns m JOIN app_dashboard.shops sh ON sh.id = m.shop_id
+CROSS JOIN app_dashboard.agency_settings a;
+"""
+
+FLUSH = V0012.FLUSH.format(months="PERFORM reporting.flush_months(me);",
+                           deltas="PERFORM reporting.flush_customer_deltas(me);", delta_shops=V0012.DELTA_SHOPS)
+assert "PERFORM reporting.flush_marketing(me);" in FLUSH
+FLUSH_CAMPAIGN_MONTHS = FLUSH.replace("PERFORM reporting.flush_marketing(me);",
+                                      "PERFORM reporting.flush_marketing(me);\n    "
+                                      "PERFORM reporting.flush_campaign_months(me);")
 
 
 def reporting_fx(day: str) -> str:
@@ -281,9 +370,11 @@ FROM reporting.customer_facts c JOIN app_dashboard.shops sh ON sh.id = c.shop_id
 """
 
 FUNCTIONS = ("reporting.reconvert_months(text, bigint, date), reporting.refresh_fx_reporting(date), "
-             "reporting.reporting_currency_changed(), reporting.shop_currency_changed()")
+             "reporting.reporting_currency_changed(), reporting.shop_currency_changed(), "
+             "reporting.flush_campaign_months(bigint), reporting.reconvert_campaign_months(text, date)")
 GRANTS = f"""
 GRANT SELECT ON reporting.fx_reporting TO {WEB_ROLE}, {SCHEDULER_ROLE};
+GRANT SELECT ON reporting.campaign_monthly TO {WEB_ROLE}, {SCHEDULER_ROLE};
 GRANT ALL ON reporting.fx_reporting TO {SCHEDULER_ROLE};
 REVOKE EXECUTE ON FUNCTION {FUNCTIONS} FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION {FUNCTIONS} TO {SCHEDULER_ROLE};
@@ -295,6 +386,9 @@ GRANT EXECUTE ON FUNCTION reporting.mer_roas_between(bigint, date, date) TO {WEB
 def upgrade() -> None:
     op.execute(FX_TABLE)
     op.execute(MONTHS)
+    op.execute(CAMPAIGN_MONTHS)
+    op.execute(tenant_table("reporting.monthly_campaigns"))
+    op.execute(FLUSH_CAMPAIGN_MONTHS)
     op.execute(FX_REPORTING.format(converted=CONVERTED, estimated=ESTIMATED,
                                    rate_join=rate_join("sh.currency", "p.day")))
     op.execute(VIEWS)
@@ -308,6 +402,10 @@ def upgrade() -> None:
     # The rates, then every month converted at them (set-based: the months of every store at once).
     op.execute("SELECT reporting.refresh_fx_reporting('-infinity')")
     op.execute("SELECT reporting.reconvert_months(NULL, NULL, '-infinity')")
+    op.execute(f"INSERT INTO reporting.monthly_campaigns (shop_id, month, account_id, campaign_id, "
+               f"{CAMPAIGN_COLUMNS}) SELECT c.shop_id, date_trunc('month', c.day)::date, c.account_id, "
+               f"c.campaign_id, {CAMPAIGN_SUMS} FROM reporting.daily_campaigns c "
+               f"CROSS JOIN app_dashboard.agency_settings a {rate_join('c.currency', 'c.day')} GROUP BY 1, 2, 3, 4")
 
 
 def downgrade() -> None:
@@ -320,6 +418,9 @@ def downgrade() -> None:
                .replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
     op.execute(re.search(r"CREATE FUNCTION reporting.flush_months\(.*?\$\$;", V0012.MONTHS, re.S).group(0)
                .replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
+    op.execute(FLUSH)
+    op.execute("DROP VIEW reporting.campaign_monthly")
+    op.execute("DROP TABLE reporting.monthly_campaigns")
     op.execute(f"DROP FUNCTION {FUNCTIONS}")
     op.execute("ALTER TABLE reporting.monthly_products DROP COLUMN net_sales_reporting, DROP COLUMN fx_estimated")
     op.execute("DROP TABLE reporting.fx_reporting")

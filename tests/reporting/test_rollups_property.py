@@ -28,8 +28,8 @@ TABLES = ("core_warehouse.orders", "core_warehouse.order_line_items", "core_ware
           "core_warehouse.order_sales", "core_warehouse.fact_marketing_daily",
           "core_warehouse.fact_marketing_campaign_daily", "core_warehouse.customers", "reporting.daily_sales",
           "reporting.daily_products", "reporting.monthly_products", "reporting.customer_facts",
-          "reporting.daily_marketing",
-          "reporting.daily_campaigns", "staging_ingest.load_batches", "staging_ingest.shopify_lines")
+          "reporting.daily_marketing", "reporting.daily_campaigns", "reporting.monthly_campaigns",
+          "staging_ingest.load_batches", "staging_ingest.shopify_lines")
 
 
 def money(amount: Decimal) -> dict:
@@ -252,6 +252,20 @@ def shop(make_shop, scheduler_sessions) -> tuple[int, str]:
     return make_shop(domain=domain, currency="USD", timezone="America/New_York"), domain
 
 
+def campaign_months(sessions, shop_id: int, source: str) -> list[dict]:
+    """Each campaign's months as reporting.monthly_campaigns keeps them, or summed from the daily view."""
+    daily = source == "reporting.campaign_daily"
+    money = ("CASE WHEN bool_and(fx_rate IS NOT NULL) THEN sum({0} * fx_rate) END" if daily
+             else "sum({0}_reporting)")
+    with session_scope(sessions) as session:
+        return [dict(row) for row in session.execute(text(f"""
+            SELECT date_trunc('month', {"day" if daily else "month"})::date AS month, account_id, campaign_id,
+                   max(campaign_name) AS campaign_name, sum(impressions) AS impressions, sum(clicks) AS clicks,
+                   sum(purchases) AS purchases, {money.format("spend")} AS spend,
+                   {money.format("purchase_value")} AS purchase_value, bool_or(fx_estimated) AS fx_estimated
+            FROM {source} WHERE shop_id = :s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""), {"s": shop_id}).mappings()]
+
+
 def converted_months(sessions, shop_id: int) -> list[dict]:
     """The store's daily product rows converted day by day and summed per month (the views' own rates)."""
     with session_scope(sessions) as session:
@@ -295,4 +309,6 @@ def test_incremental_rollups_equal_a_full_rebuild(scheduler_sessions, shop, step
                    | {k: m[k] for k in converted} for m in incremental["monthly_products"]),
                   key=lambda m: (m["month"], m["product_id"], m["variant_id"])) == \
         converted_months(scheduler_sessions, shop_id)
+    assert campaign_months(scheduler_sessions, shop_id, "reporting.monthly_campaigns") == \
+        campaign_months(scheduler_sessions, shop_id, "reporting.campaign_daily")
     assert rebuilt(scheduler_sessions, shop_id) == incremental

@@ -188,6 +188,31 @@ def plain_months(sessions) -> list[dict]:
         FROM reporting.product_daily GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""")
 
 
+def plain_campaign_months(sessions) -> list[dict]:
+    """Each campaign's months converted straight from the daily view."""
+    return fetch(sessions, """
+        SELECT shop_id, date_trunc('month', day)::date AS month, account_id, campaign_id,
+               CASE WHEN bool_and(fx_rate IS NOT NULL) THEN sum(spend * fx_rate) END AS spend_reporting,
+               CASE WHEN bool_and(fx_rate IS NOT NULL) THEN sum(purchase_value * fx_rate) END
+                   AS purchase_value_reporting,
+               bool_or(fx_estimated) AS fx_estimated, sum(impressions) AS impressions
+        FROM reporting.campaign_daily GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""")
+
+
+def kept_campaign_months(sessions) -> list[dict]:
+    return fetch(sessions, "SELECT shop_id, month, account_id, campaign_id, spend_reporting, "
+                 "purchase_value_reporting, fx_estimated, impressions FROM reporting.monthly_campaigns "
+                 "ORDER BY 1, 2, 3, 4")
+
+
+def plain_campaigns(sessions, start: date, end: date) -> list[dict]:
+    """All stores' campaigns from every campaign-day converted (the one-store query's shape, converted)."""
+    keys = "shop_domain, account_id, campaign_id"
+    sql = queries._marketing(True, "reporting.campaign_daily", keys, f"{keys}, max(campaign_name) AS campaign_name",
+                             "spend DESC NULLS LAST, campaign_id", named=", campaign_name")
+    return fetch(sessions, sql, shop_id=None, start=start, end=end)
+
+
 def kept_months(sessions) -> list[dict]:
     return fetch(sessions, "SELECT shop_id, month, product_id, variant_id, net_sales_reporting, fx_estimated "
                  "FROM reporting.monthly_products ORDER BY 1, 2, 3, 4")
@@ -217,6 +242,11 @@ def test_converted_months_and_rates_follow_a_late_rate_a_new_reporting_currency_
         for n in range(240):
             at = datetime(2026, 3, 2, 9, tzinfo=UTC) + timedelta(days=n % 55, hours=n % 5)
             add_sale(session, shops[n % 2], f"o{n}", at, f"p{n % 130}", 100 + (n * 37) % 23)
+    for n in range(0, 58, 3):  # Meta spend in a USD account of each store, two campaigns
+        day = (date(2026, 3, 2) + timedelta(days=n)).isoformat()
+        for k, shop in enumerate(shops):
+            add_spend(scheduler_sessions, shop, day, spend=f"{20 + n % 7}.{k}3", currency="USD",
+                      purchase_value=f"{n % 5}0.10", campaign=f"c{n % 2}")
     late = "Date,GBP,USD,\n" + "".join(f"{date(2026, 3, 3) + timedelta(days=n)},{0.80 + n % 9 / 100:.4f},"
                                        f"{1.05 + n % 11 / 100:.4f},\n" for n in range(59))  # to April 30
     changes = [lambda s: fx.load(session=s, content=late),
@@ -231,11 +261,17 @@ def test_converted_months_and_rates_follow_a_late_rate_a_new_reporting_currency_
             plain_reporting_rates(scheduler_sessions), step
         months = kept_months(scheduler_sessions)
         assert months == plain_months(scheduler_sessions) and len(months) > 200, step
-        for start, end in ((date(2026, 3, 1), date(2026, 4, 30)), (date(2026, 3, 10), date(2026, 4, 20))):
+        campaign_months = kept_campaign_months(scheduler_sessions)
+        assert campaign_months == plain_campaign_months(scheduler_sessions) and len(campaign_months) == 8, step
+        for start, end in ((date(2026, 3, 1), date(2026, 4, 30)), (date(2026, 3, 10), date(2026, 4, 20)),
+                           (date(2026, 3, 10), date(2026, 4, 30))):
             with session_scope(scheduler_sessions) as session:
                 fast = queries.read_report(session=session, report="top-products", shop_id=None, start=start,
                                            end=end)
             assert fast == plain_top_products(scheduler_sessions, None, start, end), (step, start, end)
+            with session_scope(scheduler_sessions) as session:
+                fast = queries.read_report(session=session, report="campaigns", shop_id=None, start=start, end=end)
+            assert fast == plain_campaigns(scheduler_sessions, start, end) and len(fast) == 4, (step, start, end)
     assert {m["fx_estimated"] for m in months} == {False}  # every day now has its own rate
 
 
