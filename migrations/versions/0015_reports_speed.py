@@ -288,32 +288,45 @@ CROSS JOIN app_dashboard.agency_settings a
 {rate_join("m.currency", "m.day")}
 CROSS JOIN LATERAL (SELECT {SHOP_RATE} AS rate, {SHOP_RATE_DAY} AS rate_day) s
 CROSS JOIN LATERAL (SELECT {ACCOUNT_RATE} AS rate, {ACCOUNT_RATE_DAY} AS rate_day) r"""
-MER_RATE, MER_RATE_DAY = rate("sh.currency", "k.day")
 
 
-def mer_roas(where: str) -> str:
-    """reporting.mer_roas's query, each rollup read under `where` (its shop_id and day)."""
+def mer_roas(where: str, full_join: bool = False) -> str:
+    """reporting.mer_roas's query, each rollup read under `where` (its shop_id and day). With `full_join` the two
+    rollups meet in a FULL JOIN (one pass each, no key list): for the function, whose filter is inside each side;
+    the view keeps the keys' UNION, which lets a filter on it reach both rollups."""
+    k = "j" if full_join else "k"
+    keys = (f"""(SELECT coalesce(r.shop_id, s.shop_id) AS shop_id, coalesce(r.day, s.day) AS day, r.orders,
+             r.total_sales, r.new_customers, s.spend, s.purchases, s.purchase_value, s.shop_fx_estimated
+      FROM (SELECT * FROM reporting.daily_sales WHERE {where}) r
+      FULL JOIN spend s ON s.shop_id = r.shop_id AND s.day = r.day) j""" if full_join else
+            f"""(SELECT shop_id, day FROM reporting.daily_sales WHERE {where}
+      UNION SELECT shop_id, day FROM reporting.daily_marketing WHERE {where}) k
+LEFT JOIN reporting.daily_sales r ON r.shop_id = k.shop_id AND r.day = k.day
+LEFT JOIN spend s ON s.shop_id = k.shop_id AND s.day = k.day""")
+    r, s = (k, k) if full_join else ("r", "s")
+    rate, rate_day = rate_of(f"{k}.day")
     return f"""
 WITH spend AS (
     SELECT shop_id, day, sum(spend_shop) AS spend, sum(purchases) AS purchases,
            sum(purchase_value_shop) AS purchase_value, bool_or(shop_fx_estimated) AS shop_fx_estimated
     FROM reporting.marketing_daily WHERE {where} GROUP BY shop_id, day
 )
-SELECT k.shop_id, sh.shop_domain, k.day, sh.currency, coalesce(r.orders, 0) AS orders,
-       coalesce(r.total_sales, 0) AS total_sales, coalesce(r.new_customers, 0) AS new_customers,
-       coalesce(s.spend, 0) AS spend, coalesce(s.purchases, 0) AS purchases,
-       coalesce(s.purchase_value, 0) AS purchase_value,
-       round(coalesce(r.total_sales, 0) / nullif(s.spend, 0), 4) AS mer,
-       round(s.purchase_value / nullif(s.spend, 0), 4) AS roas,
-       round(s.spend / nullif(r.new_customers, 0), 2) AS cac,
-       coalesce(s.shop_fx_estimated, false) AS shop_fx_estimated, a.reporting_currency, {MER_RATE} AS fx_rate,
-       coalesce({MER_RATE_DAY} < k.day, true) OR coalesce(s.shop_fx_estimated, false) AS fx_estimated
-FROM (SELECT shop_id, day FROM reporting.daily_sales WHERE {where}
-      UNION SELECT shop_id, day FROM reporting.daily_marketing WHERE {where}) k
-LEFT JOIN reporting.daily_sales r ON r.shop_id = k.shop_id AND r.day = k.day
-LEFT JOIN spend s ON s.shop_id = k.shop_id AND s.day = k.day
-JOIN app_dashboard.shops sh ON sh.id = k.shop_id
-{reporting_join("k.day")}"""
+SELECT {k}.shop_id, sh.shop_domain, {k}.day, sh.currency, coalesce({r}.orders, 0) AS orders,
+       coalesce({r}.total_sales, 0) AS total_sales, coalesce({r}.new_customers, 0) AS new_customers,
+       coalesce({s}.spend, 0) AS spend, coalesce({s}.purchases, 0) AS purchases,
+       coalesce({s}.purchase_value, 0) AS purchase_value,
+       round(coalesce({r}.total_sales, 0) / nullif({s}.spend, 0), 4) AS mer,
+       round({s}.purchase_value / nullif({s}.spend, 0), 4) AS roas,
+       round({s}.spend / nullif({r}.new_customers, 0), 2) AS cac,
+       coalesce({s}.shop_fx_estimated, false) AS shop_fx_estimated, a.reporting_currency, {rate} AS fx_rate,
+       coalesce({rate_day} < {k}.day, true) OR coalesce({s}.shop_fx_estimated, false) AS fx_estimated
+FROM {keys}
+JOIN app_dashboard.shops sh ON sh.id = {k}.shop_id
+{reporting_join(f"{k}.day")}"""
+
+
+def rate_of(day: str) -> tuple[str, str]:
+    return rate("sh.currency", day)
 
 
 RANGE = "(shop IS NULL OR shop_id = shop) AND day BETWEEN first_day AND last_day"
@@ -345,7 +358,7 @@ CREATE OR REPLACE VIEW reporting.mer_roas WITH (security_invoker = true) AS {mer
 
 -- reporting.mer_roas over one store (all when shop is null) and a range, the range applied to each rollup.
 CREATE FUNCTION reporting.mer_roas_between(shop bigint, first_day date, last_day date)
-    RETURNS SETOF reporting.mer_roas LANGUAGE sql STABLE AS $$ {mer_roas(RANGE)} $$;
+    RETURNS SETOF reporting.mer_roas LANGUAGE sql STABLE AS $$ {mer_roas(RANGE, full_join=True)} $$;
 
 CREATE OR REPLACE VIEW reporting.product_daily WITH (security_invoker = true) AS
 SELECT p.shop_id, sh.shop_domain, p.day, p.product_id, p.variant_id, p.product_title, p.variant_title, p.sku,
