@@ -192,6 +192,16 @@ def _currency(all_shops: bool) -> str:
     return "max(reporting_currency)" if all_shops else "max(currency)"
 
 
+DAILY_REVENUE_COLUMNS = ("day, orders, units, gross_sales, discounts, returns, net_sales, shipping, taxes, duties, "
+                         "additional_fees, total_sales, new_customers, returning_customers")
+
+
+def _read(all_shops: bool, columns: str) -> str:
+    """A report's view columns and its currency's: the rate to the reporting currency only for All stores (one
+    store's report then joins no rate at all)."""
+    return f"{columns}, " + ("reporting_currency, fx_rate, fx_estimated" if all_shops else "currency")
+
+
 def _daily_revenue(all_shops: bool) -> str:
     money = ", ".join(f"{_money(c, all_shops)} AS {c}" for c in (
         "gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes", "duties", "additional_fees",
@@ -202,7 +212,7 @@ def _daily_revenue(all_shops: bool) -> str:
                      / nullif(sum(orders), 0), 2) AS aov,
                sum(new_customers) AS new_customers, sum(returning_customers) AS returning_customers,
                {"bool_or(fx_estimated)" if all_shops else "false"} AS fx_estimated
-        FROM {_rows("reporting.daily_revenue")} GROUP BY day ORDER BY day"""
+        FROM {_rows("reporting.daily_revenue", _read(all_shops, DAILY_REVENUE_COLUMNS))} GROUP BY day ORDER BY day"""
 
 
 def _marketing(all_shops: bool, source: str, keys: str, columns: str, order: str, named: str = "") -> str:
@@ -247,7 +257,8 @@ def _mer_roas(all_shops: bool) -> str:
                round({total} / nullif({spend}, 0), 2) AS mer, round({value} / nullif({spend}, 0), 2) AS roas,
                round({spend} / nullif(sum(new_customers), 0), 2) AS cac,
                bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
-        FROM (SELECT * FROM reporting.mer_roas_between(:shop_id, :start, :end) OFFSET 0) v
+        FROM (SELECT {_read(all_shops, "day, total_sales, spend, purchase_value, new_customers, shop_fx_estimated")}
+              FROM reporting.mer_roas_between(:shop_id, :start, :end) OFFSET 0) v
         GROUP BY day ORDER BY day"""
 
 
