@@ -45,6 +45,7 @@ WAREHOUSE = """SELECT day, sum(total_sales) FROM core_warehouse.shop_daily_sales
                GROUP BY day"""
 WAREHOUSE_NAME = "daily sales from the warehouse"
 READER = "bench-reporting-reader@example.com"
+PASSWORD = "reporting bench reader horse staple"
 
 
 def store_spec(index: int, seed: int):
@@ -224,7 +225,7 @@ def reader_id(url: str) -> int:
     sessions = scheduler_sessionmaker(url)
     with session_scope(sessions) as session:
         user = accounts.get_user_by_email(session=session, email=READER)
-        user = user or accounts.create_user(session=session, email=READER, password=READER, role="member")
+        user = user or accounts.create_user(session=session, email=READER, password=PASSWORD, role="member")
         accounts.grant_all_shops(session=session, user_id=user.id)
         user_id = user.id
     sessions.kw["bind"].dispose()
