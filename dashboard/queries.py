@@ -375,7 +375,13 @@ def _top_customers(all_shops: bool) -> str:
 # highest rate of its store's currency since the start reach it (less a cent for rounding), so only those are
 # read and converted. Without a bound (too few customers, no rate, a negative bound) every customer is read.
 # OFFSET 0 keeps each store's read an index range of its own (joined flat, the planner scans every customer).
-def _top_customers_all() -> str:
+# Over a long range most customers are active and the few above the threshold come from the net-sales index
+# (ordered by it); over a short one few are active and the last-order index finds them. The threshold comes from
+# a CTE, unknown when the statement is planned, so the order says which.
+LONG_RANGE_DAYS = 31
+
+
+def _top_customers_all(long_range: bool = False) -> str:
     active = "c.shop_id = s.id AND c.first_order_day <= :end AND c.last_order_day >= :start"
     return f"""
         WITH rates AS MATERIALIZED (
@@ -401,7 +407,8 @@ def _top_customers_all() -> str:
                c.orders, c.reporting_currency AS currency, round(c.net_sales * c.fx_rate, 2) AS net_sales,
                c.fx_estimated
         FROM thresholds s CROSS JOIN LATERAL (
-            SELECT * FROM reporting.customer_summary c WHERE {active} AND c.net_sales >= s.threshold OFFSET 0) c
+            SELECT * FROM reporting.customer_summary c WHERE {active} AND c.net_sales >= s.threshold
+            {"ORDER BY c.net_sales DESC" if long_range else ""} OFFSET 0) c
         ORDER BY round(c.net_sales * c.fx_rate, 2) DESC NULLS LAST, c.customer_id LIMIT {TOP_ROWS}"""
 
 
@@ -427,8 +434,11 @@ def _report_sql(report: str, all_shops: bool) -> str:
 
 def read_report(*, session: Session, report: str, shop_id: int | None, start, end) -> list[dict]:
     """One of REPORTS for a store (or all stores when shop_id is None) over [start, end], one dict a row."""
-    rows = session.execute(text(_report_sql(report, shop_id is None)),
-                           {"shop_id": shop_id, "start": start, "end": end}).mappings()
+    if report == "top-customers" and shop_id is None:
+        sql = _top_customers_all(long_range=(end - start).days >= LONG_RANGE_DAYS)
+    else:
+        sql = _report_sql(report, shop_id is None)
+    rows = session.execute(text(sql), {"shop_id": shop_id, "start": start, "end": end}).mappings()
     return [dict(row) for row in rows]
 
 

@@ -89,7 +89,8 @@ def test_all_stores_top_customers_equal_every_customer_converted_and_sorted(sche
             at = first + timedelta(days=3 * (n % 2), hours=n % 7)  # Friday or Monday: two GBP rates
             add_order(scheduler_sessions, shop, f"o{n}", at, gross=f"{100 + (n * 37 + k * 11) % 90}.{n % 100:02d}",
                       customer=f"c{n}")
-    for start, end in ((date(2026, 3, 1), date(2026, 3, 31)), (date(2026, 3, 9), date(2026, 3, 9))):
+    for start, end in ((date(2026, 3, 1), date(2026, 3, 31)), (date(2026, 3, 9), date(2026, 3, 9)),
+                       (date(2026, 3, 1), date(2026, 4, 30))):  # a short range, a day, a long range
         with session_scope(scheduler_sessions) as session:
             fast = queries.read_report(session=session, report="top-customers", shop_id=None, start=start, end=end)
         expected = brute_force_top_customers(scheduler_sessions, start, end)
