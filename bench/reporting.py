@@ -10,7 +10,8 @@ The bench then times every report of dashboard.queries (what the pages and the e
 store and for all stores over 30, 90 and 365 days ending on the data's last day, beside the same daily
 sales computed straight from the warehouse (core_warehouse.shop_daily_sales: agreements and sales) in the
 same run.
-Run: `.venv/bin/python -m bench.reporting [--stores 50] [--orders 40000] [--repeats 20]` (orders per store).
+Run: `.venv/bin/python -m bench.reporting [--stores 50] [--orders 40000] [--repeats 20] [--role web]` (orders per
+store; `--role web` reads as the pages do, through RLS, for a member granted every store).
 """
 
 import argparse
@@ -28,7 +29,7 @@ import embedded
 import settings
 from bench.ingest import CACHE, write_bulk_file
 from dashboard import queries
-from database import make_engine, migrate, scheduler_sessionmaker, session_scope
+from database import make_engine, migrate, scheduler_sessionmaker, session_scope, set_app_user, web_sessionmaker
 from ingest import fx
 from ingest.meta import load as meta_load
 from models import Shop
@@ -43,6 +44,8 @@ WAREHOUSE = """SELECT day, sum(total_sales) FROM core_warehouse.shop_daily_sales
                WHERE (CAST(:shop_id AS bigint) IS NULL OR shop_id = :shop_id) AND day BETWEEN :start AND :end
                GROUP BY day"""
 WAREHOUSE_NAME = "daily sales from the warehouse"
+READER = "bench-reporting-reader@example.com"
+PASSWORD = "reporting bench reader horse staple"
 
 
 def store_spec(index: int, seed: int):
@@ -215,14 +218,34 @@ def timings(session, sql_or_report: str, params: dict, repeats: int) -> tuple[fl
     return statistics.median(times), times[max(0, -(-len(times) * 95 // 100) - 1)]
 
 
-def measure(url: str, repeats: int, warehouse_repeats: int) -> list[tuple]:
-    """(report, scope, days, p50, p95) for every report, scope and range, and the warehouse's daily sales."""
+def reader_id(url: str) -> int:
+    """The bench's web reader: a member granted every store (again each run: stores loaded since are granted)."""
+    from dashboard import accounts
+
     sessions = scheduler_sessionmaker(url)
+    with session_scope(sessions) as session:
+        user = accounts.get_user_by_email(session=session, email=READER)
+        user = user or accounts.create_user(session=session, email=READER, password=PASSWORD, role="member")
+        accounts.grant_all_shops(session=session, user_id=user.id)
+        user_id = user.id
+    sessions.kw["bind"].dispose()
+    return user_id
+
+
+def measure(url: str, repeats: int, warehouse_repeats: int, role: str = "scheduler") -> list[tuple]:
+    """(report, scope, days, p50, p95) for every report, scope and range, and the warehouse's daily sales; as the
+    scheduler, or as the web role for a member granted every store (RLS applies, as on the pages)."""
+    if role == "web":
+        user_id, sessions = reader_id(url), web_sessionmaker(embedded.with_user(url, settings.WEB_ROLE))
+    else:
+        user_id, sessions = None, scheduler_sessionmaker(url)
     rows = []
     with session_scope(sessions) as session:
+        if user_id is not None:
+            set_app_user(session, user_id)
         one = session.execute(text("SELECT min(id) FROM app_dashboard.shops")).scalar_one()
         for scope, shop_id in (("one store", one), ("all stores", None)):
-            for report in (*queries.REPORTS, WAREHOUSE):
+            for report in (*queries.REPORTS, *((WAREHOUSE,) if role == "scheduler" else ())):  # web: no warehouse
                 for days in RANGES:
                     params = {"start": TODAY - timedelta(days=days - 1), "end": TODAY, "shop_id": shop_id}
                     timings(session, report, params, 1)  # warm: the first call pays for planning and cache
@@ -240,6 +263,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--warehouse-repeats", type=int, default=5)
+    parser.add_argument("--role", choices=("scheduler", "web"), default="scheduler",
+                        help="read as the scheduler (the export CLI) or as the web role for a member granted every "
+                             "store (the pages; RLS applies)")
     parser.add_argument("--build-only", action="store_true", help="build (or resume) the database, measure nothing")
     parser.add_argument("--as-built", action="store_true",
                         help="measure the database as far as it is built (an unfinished build), building nothing")
@@ -252,7 +278,7 @@ def main() -> None:
     if args.build_only:
         print(f"database ready: {url} ({time.perf_counter() - started:.0f} s)")
         return
-    report(args, url, measure(url, args.repeats, args.warehouse_repeats))
+    report(args, url, measure(url, args.repeats, args.warehouse_repeats, args.role))
 
 
 def report(args, url: str, rows: list[tuple]) -> None:
@@ -263,7 +289,7 @@ def report(args, url: str, rows: list[tuple]) -> None:
             "(SELECT sum(seconds) FROM public.bench_built)").one()
     engine.dispose()
     print(f"\n{stores} stores, {orders:,} orders over {DAYS} days (built through load-bulk in {built / 60:.0f} min); "
-          f"reports {args.repeats} runs each, the warehouse {args.warehouse_repeats}\n")
+          f"reports {args.repeats} runs each, the warehouse {args.warehouse_repeats}, read as the {args.role} role\n")
     table = {(name, scope): {} for name, scope, *_ in rows}
     for name, scope, days, p50, p95 in rows:
         table[(name, scope)][days] = (p50, p95)

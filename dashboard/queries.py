@@ -175,10 +175,11 @@ _RANGE = "(CAST(:shop_id AS bigint) IS NULL OR shop_id = :shop_id) AND day BETWE
 TOP_ROWS = 100
 
 
-def _rows(view: str) -> str:
+def _rows(view: str, columns: str = "*") -> str:
     """A view's rows in the range, each computed once (OFFSET 0): the aggregates name a converted column several
-    times, and an inlined view would convert it again for each."""
-    return f"(SELECT * FROM {view} WHERE {_RANGE} OFFSET 0) v"
+    times, and an inlined view would convert it again for each. Only `columns` are computed (a rate no column
+    needs is not looked up)."""
+    return f"(SELECT {columns} FROM {view} WHERE {_RANGE} OFFSET 0) v"
 
 
 def _money(column: str, all_shops: bool, rate: str = "fx_rate") -> str:
@@ -192,6 +193,16 @@ def _currency(all_shops: bool) -> str:
     return "max(reporting_currency)" if all_shops else "max(currency)"
 
 
+DAILY_REVENUE_COLUMNS = ("day, orders, units, gross_sales, discounts, returns, net_sales, shipping, taxes, duties, "
+                         "additional_fees, total_sales, new_customers, returning_customers")
+
+
+def _read(all_shops: bool, columns: str) -> str:
+    """A report's view columns and its currency's: the rate to the reporting currency only for All stores (one
+    store's report then joins no rate at all)."""
+    return f"{columns}, " + ("reporting_currency, fx_rate, fx_estimated" if all_shops else "currency")
+
+
 def _daily_revenue(all_shops: bool) -> str:
     money = ", ".join(f"{_money(c, all_shops)} AS {c}" for c in (
         "gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes", "duties", "additional_fees",
@@ -202,19 +213,41 @@ def _daily_revenue(all_shops: bool) -> str:
                      / nullif(sum(orders), 0), 2) AS aov,
                sum(new_customers) AS new_customers, sum(returning_customers) AS returning_customers,
                {"bool_or(fx_estimated)" if all_shops else "false"} AS fx_estimated
-        FROM {_rows("reporting.daily_revenue")} GROUP BY day ORDER BY day"""
+        FROM {_rows("reporting.daily_revenue", _read(all_shops, DAILY_REVENUE_COLUMNS))} GROUP BY day ORDER BY day"""
 
 
-def _marketing(all_shops: bool, source: str, keys: str, columns: str, order: str) -> str:
+def _marketing(all_shops: bool, source: str, keys: str, columns: str, order: str, named: str = "") -> str:
     # One store: Meta's money in the store's currency (spend_shop); all stores: the account's, converted.
     spend, value = ("spend", "purchase_value") if all_shops else ("spend_shop", "purchase_value_shop")
+    read = (f"{keys}{named}, {spend}, {value}, impressions, clicks, link_clicks, purchases, "
+            + ("reporting_currency, fx_rate, fx_estimated" if all_shops else "currency, shop_fx_estimated"))
     return f"""
         SELECT {columns}, {_currency(all_shops)} AS currency, {_money(spend, all_shops)} AS spend,
                sum(impressions) AS impressions, sum(clicks) AS clicks, sum(link_clicks) AS link_clicks,
                sum(purchases) AS purchases, {_money(value, all_shops)} AS purchase_value,
                round({_money(value, all_shops)} / nullif({_money(spend, all_shops)}, 0), 2) AS roas,
                bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
-        FROM {_rows(source)} GROUP BY {keys} ORDER BY {order}"""
+        FROM {_rows(source, read)} GROUP BY {keys} ORDER BY {order}"""
+
+
+# All stores' campaigns: whole months from reporting.campaign_monthly (spend and purchase value kept converted day
+# by day, unrounded), the edge days converted from the daily rows; each campaign's sum rounded once.
+def _campaigns_all() -> str:
+    keys = "shop_domain, account_id, campaign_id"
+    counts = f"{keys}, campaign_name, impressions, clicks, link_clicks, purchases, reporting_currency, fx_estimated"
+    rows = " UNION ALL ".join([
+        f"SELECT {counts}, spend_reporting AS spend, purchase_value_reporting AS purchase_value "
+        f"FROM reporting.campaign_monthly WHERE {IN_WHOLE_MONTHS}",
+        *(f"SELECT {counts}, spend * fx_rate, purchase_value * fx_rate FROM reporting.campaign_daily WHERE {edge}"
+          for edge in EDGES)])
+    spend, value = (f"CASE WHEN bool_and({c} IS NOT NULL) THEN round(sum({c}), 2) END" for c in ("spend",
+                                                                                                "purchase_value"))
+    return f"""
+        SELECT {keys}, max(campaign_name) AS campaign_name, max(reporting_currency) AS currency, {spend} AS spend,
+               sum(impressions) AS impressions, sum(clicks) AS clicks, sum(link_clicks) AS link_clicks,
+               sum(purchases) AS purchases, {value} AS purchase_value,
+               round({value} / nullif({spend}, 0), 2) AS roas, bool_or(fx_estimated) AS fx_estimated
+        FROM ({rows}) v GROUP BY {keys} ORDER BY spend DESC NULLS LAST, campaign_id"""
 
 
 def _mer_roas(all_shops: bool) -> str:
@@ -225,10 +258,12 @@ def _mer_roas(all_shops: bool) -> str:
                round({total} / nullif({spend}, 0), 2) AS mer, round({value} / nullif({spend}, 0), 2) AS roas,
                round({spend} / nullif(sum(new_customers), 0), 2) AS cac,
                bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
-        FROM {_rows("reporting.mer_roas")} GROUP BY day ORDER BY day"""
+        FROM (SELECT {_read(all_shops, "day, total_sales, spend, purchase_value, new_customers, shop_fx_estimated")}
+              FROM reporting.mer_roas_between(:shop_id, :start, :end) OFFSET 0) v
+        GROUP BY day ORDER BY day"""
 
 
-# MER on the agency's basis (agency_settings.mer_basis, migration 0015), `basis` read first (get_mer_basis): with
+# MER on the agency's basis (agency_settings.mer_basis, migration 0016), `basis` read first (get_mer_basis): with
 # `mer_sales`, the sales MER divides, and `mer_basis`. On Shopify's sales it is mer-roas as it was; on all channels
 # the uploaded marketplace orders' days join mer-roas's (a marketplace-only day too) and their net sales are added.
 # total_sales stays Shopify's; ROAS and CAC are unchanged. (Only all channels reads reporting.sales_by_channel:
@@ -296,29 +331,48 @@ def _top_products_one() -> str:
         LIMIT {TOP_ROWS}"""
 
 
-# All stores, converted day by day: each product's gains and losses over the range in its store's currency
-# (whole months and edge days) times the lowest and highest rate of the range bound its converted sum; only the
-# products whose upper bound reaches the TOP_ROWS-th lower bound (less a cent for rounding) are converted, day
-# by day. A store whose rates do not cover every day of the range has no bounds: all its products are.
+# All stores: whole months come converted (reporting.monthly_products keeps each month's net sales converted day
+# by day), so only the edge days need converting. Each product's edge-day gains and losses times the lowest and
+# highest rate of its store's edge days, added to its converted months, bound its converted sum; only the
+# products whose upper bound reaches the TOP_ROWS-th lower bound (less a cent for rounding) are summed exactly,
+# from their months and edge days. A store whose rates do not cover every edge day has no bounds: all its
+# products are (so is a product with a month lacking a rate).
+EDGE_DAYS = f"""SELECT day FROM (SELECT d::date AS day
+                                 FROM generate_series(CAST(:start AS date), CAST(:end AS date), interval '1 day') d) g
+                WHERE ({EDGES[0]}) OR ({EDGES[1]})"""
+
+
+def _by_months_converted(columns: str, monthly: str, daily: str, scope: str) -> str:
+    """The range's rows with their converted net sales: whole months' from product_monthly, edge days' own."""
+    return " UNION ALL ".join([
+        f"SELECT {columns}, {monthly} FROM reporting.product_monthly p WHERE {scope} AND {IN_WHOLE_MONTHS}",
+        *(f"SELECT {columns}, {daily} FROM reporting.product_daily p WHERE {scope} AND {edge}" for edge in EDGES)])
+
+
 def _top_products_all() -> str:
+    keys = "p.shop_id, p.product_id, p.variant_id"
+    edge_bound = ("CASE WHEN sum(x.gains) = 0 AND sum(x.losses) = 0 THEN 0 "
+                  "ELSE sum(x.gains) * s.{0}_rate + sum(x.losses) * s.{1}_rate END")
+    months = "CASE WHEN bool_and(x.months IS NOT NULL) THEN sum(x.months) END"
+    columns = ("p.shop_domain, p.product_id, p.variant_id, p.product_title, p.variant_title, p.sku, "
+               "p.reporting_currency, p.units_sold, p.units_returned")
+    same = "p.shop_id = c.shop_id AND p.product_id = c.product_id AND p.variant_id = c.variant_id"
     return f"""
-        WITH shops AS MATERIALIZED (
+        WITH edge_days AS MATERIALIZED ({EDGE_DAYS}),
+        shops AS MATERIALIZED (
             SELECT sh.id, r.low_rate, r.high_rate FROM app_dashboard.shops sh CROSS JOIN app_dashboard.agency_settings a
             CROSS JOIN LATERAL (
-                SELECT CASE WHEN sh.currency = a.reporting_currency THEN 1 WHEN count(*) = :end - :start + 1
-                            THEN min(t.per_euro / f.per_euro) END AS low_rate,
-                       CASE WHEN sh.currency = a.reporting_currency THEN 1 WHEN count(*) = :end - :start + 1
-                            THEN max(t.per_euro / f.per_euro) END AS high_rate
-                FROM reporting.fx_daily f
-                JOIN reporting.fx_daily t ON t.currency = a.reporting_currency AND t.day = f.day
-                WHERE f.currency = sh.currency AND f.day BETWEEN :start AND :end) r
+                SELECT CASE WHEN sh.currency = a.reporting_currency THEN 1
+                            WHEN count(x.rate) = (SELECT count(*) FROM edge_days) THEN min(x.rate) END AS low_rate,
+                       CASE WHEN sh.currency = a.reporting_currency THEN 1
+                            WHEN count(x.rate) = (SELECT count(*) FROM edge_days) THEN max(x.rate) END AS high_rate
+                FROM edge_days e JOIN reporting.fx_reporting x ON x.currency = sh.currency AND x.day = e.day) r
         ), bounds AS MATERIALIZED (
             SELECT x.shop_id, x.product_id, x.variant_id,
-                   sum(x.gains) * s.high_rate + sum(x.losses) * s.low_rate AS high,
-                   sum(x.gains) * s.low_rate + sum(x.losses) * s.high_rate AS low
-            FROM ({_by_months("shop_id, product_id, variant_id, net_sales_gains AS gains, net_sales_losses AS losses",
-                              "shop_id, product_id, variant_id, greatest(net_sales, 0), least(net_sales, 0)",
-                              "true")}) x
+                   {months} + {edge_bound.format("high", "low")} AS high,
+                   {months} + {edge_bound.format("low", "high")} AS low
+            FROM ({_by_months_converted(keys, "p.net_sales_reporting AS months, 0 AS gains, 0 AS losses",
+                                        "0, greatest(p.net_sales, 0), least(p.net_sales, 0)", "true")}) x
             JOIN shops s ON s.id = x.shop_id
             GROUP BY x.shop_id, x.product_id, x.variant_id, s.high_rate, s.low_rate
         ), floor AS (
@@ -330,11 +384,11 @@ def _top_products_all() -> str:
         SELECT v.shop_domain, v.product_id, v.variant_id, max(v.product_title) AS product_title,
                max(v.variant_title) AS variant_title, max(v.sku) AS sku, max(v.reporting_currency) AS currency,
                sum(v.units_sold) AS units_sold, sum(v.units_returned) AS units_returned,
-               {_money("v.net_sales", True, "v.fx_rate")} AS net_sales, bool_or(v.fx_estimated) AS fx_estimated
+               CASE WHEN bool_and(v.converted IS NOT NULL) THEN round(sum(v.converted), 2) END AS net_sales,
+               bool_or(v.fx_estimated) AS fx_estimated
         FROM candidates c CROSS JOIN LATERAL (
-            SELECT * FROM reporting.product_daily p
-            WHERE p.shop_id = c.shop_id AND p.product_id = c.product_id AND p.variant_id = c.variant_id
-              AND p.day BETWEEN :start AND :end OFFSET 0) v
+            {_by_months_converted(columns, "p.net_sales_reporting AS converted, p.fx_estimated",
+                                  "p.net_sales * p.fx_rate, p.fx_estimated", same)} OFFSET 0) v
         GROUP BY v.shop_domain, v.product_id, v.variant_id
         ORDER BY net_sales DESC NULLS LAST, v.product_id, v.variant_id LIMIT {TOP_ROWS}"""
 
@@ -355,15 +409,23 @@ def _top_customers(all_shops: bool) -> str:
 # lower bound `low` of the TOP_ROWS-th converted figure; a customer can reach it only if net sales times the
 # highest rate of its store's currency since the start reach it (less a cent for rounding), so only those are
 # read and converted. Without a bound (too few customers, no rate, a negative bound) every customer is read.
-def _top_customers_all() -> str:
+# OFFSET 0 keeps each store's read an index range of its own (joined flat, the planner scans every customer).
+# Over a long range most customers are active and the few above the threshold come from the net-sales index
+# (ordered by it); over a short one few are active and the last-order index finds them. The threshold comes from
+# a CTE, unknown when the statement is planned, so the order says which.
+LONG_RANGE_DAYS = 31
+
+
+def _top_customers_all(long_range: bool = False) -> str:
     active = "c.shop_id = s.id AND c.first_order_day <= :end AND c.last_order_day >= :start"
     return f"""
-        WITH shops AS MATERIALIZED (
-            SELECT sh.id, CASE WHEN sh.currency = a.reporting_currency THEN 1 ELSE (
-                       SELECT max(t.per_euro / f.per_euro) FROM reporting.fx_daily f
-                       JOIN reporting.fx_daily t ON t.currency = a.reporting_currency AND t.day = f.day
-                       WHERE f.currency = sh.currency AND f.day >= :start) END AS max_rate
+        WITH rates AS MATERIALIZED (
+            SELECT x.currency, max(x.rate) AS max_rate FROM reporting.fx_reporting x
+            WHERE x.day >= :start AND x.currency IN (SELECT currency FROM app_dashboard.shops) GROUP BY x.currency
+        ), shops AS MATERIALIZED (
+            SELECT sh.id, CASE WHEN sh.currency = a.reporting_currency THEN 1 ELSE r.max_rate END AS max_rate
             FROM app_dashboard.shops sh CROSS JOIN app_dashboard.agency_settings a
+            LEFT JOIN rates r ON r.currency = sh.currency
         ), firsts AS MATERIALIZED (
             SELECT c.value FROM shops s CROSS JOIN LATERAL (
                 SELECT round(c.net_sales * c.fx_rate, 2) AS value FROM reporting.customer_summary c
@@ -380,7 +442,8 @@ def _top_customers_all() -> str:
                c.orders, c.reporting_currency AS currency, round(c.net_sales * c.fx_rate, 2) AS net_sales,
                c.fx_estimated
         FROM thresholds s CROSS JOIN LATERAL (
-            SELECT * FROM reporting.customer_summary c WHERE {active} AND c.net_sales >= s.threshold) c
+            SELECT * FROM reporting.customer_summary c WHERE {active} AND c.net_sales >= s.threshold
+            {"ORDER BY c.net_sales DESC" if long_range else ""} OFFSET 0) c
         ORDER BY round(c.net_sales * c.fx_rate, 2) DESC NULLS LAST, c.customer_id LIMIT {TOP_ROWS}"""
 
 
@@ -391,10 +454,12 @@ def _report_sql(report: str, all_shops: bool, mer_basis: str = "shopify") -> str
         return _marketing(all_shops, "reporting.marketing_daily", "day", "day AS date", "day")
     if report == "mer-roas":
         return _mer_roas_on_basis(all_shops, mer_basis)
+    if report == "campaigns" and all_shops:
+        return _campaigns_all()
     if report == "campaigns":
         keys = "shop_domain, account_id, campaign_id"
         return _marketing(all_shops, "reporting.campaign_daily", keys, f"{keys}, max(campaign_name) AS campaign_name",
-                          "spend DESC NULLS LAST, campaign_id")
+                          "spend DESC NULLS LAST, campaign_id", named=", campaign_name")
     if report == "top-products":
         return _top_products(all_shops)
     if report == "top-customers":
@@ -404,9 +469,12 @@ def _report_sql(report: str, all_shops: bool, mer_basis: str = "shopify") -> str
 
 def read_report(*, session: Session, report: str, shop_id: int | None, start, end) -> list[dict]:
     """One of REPORTS for a store (or all stores when shop_id is None) over [start, end], one dict a row."""
-    basis = get_mer_basis(session=session) if report == "mer-roas" else "shopify"  # MER's, the agency's
-    rows = session.execute(text(_report_sql(report, shop_id is None, basis)),
-                           {"shop_id": shop_id, "start": start, "end": end}).mappings()
+    if report == "top-customers" and shop_id is None:
+        sql = _top_customers_all(long_range=(end - start).days >= LONG_RANGE_DAYS)
+    else:
+        basis = get_mer_basis(session=session) if report == "mer-roas" else "shopify"  # MER's, the agency's
+        sql = _report_sql(report, shop_id is None, basis)
+    rows = session.execute(text(sql), {"shop_id": shop_id, "start": start, "end": end}).mappings()
     return [dict(row) for row in rows]
 
 

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from database import session_scope
+from ingest import fx
 from ingest.meta import load as meta_load
 from ingest.shopify import sync, webhooks
 from tests.reporting.test_rollups import SALES, all_rollups, rebuilt
@@ -27,8 +28,8 @@ TABLES = ("core_warehouse.orders", "core_warehouse.order_line_items", "core_ware
           "core_warehouse.order_sales", "core_warehouse.fact_marketing_daily",
           "core_warehouse.fact_marketing_campaign_daily", "core_warehouse.customers", "reporting.daily_sales",
           "reporting.daily_products", "reporting.monthly_products", "reporting.customer_facts",
-          "reporting.daily_marketing",
-          "reporting.daily_campaigns", "staging_ingest.load_batches", "staging_ingest.shopify_lines")
+          "reporting.daily_marketing", "reporting.daily_campaigns", "reporting.monthly_campaigns",
+          "staging_ingest.load_batches", "staging_ingest.shopify_lines")
 
 
 def money(amount: Decimal) -> dict:
@@ -242,9 +243,38 @@ def warehouse_view(sessions, shop_id: int) -> dict:
 
 
 @pytest.fixture
-def shop(make_shop) -> tuple[int, str]:
+def shop(make_shop, scheduler_sessions) -> tuple[int, str]:
+    # All stores in euros, the USD store's days converted at rates with a gap (some days estimated).
+    with session_scope(scheduler_sessions) as session:
+        fx.load(session=session, content="Date,USD,\n2026-03-06,1.0800,\n2026-03-09,1.0900,\n2026-03-12,1.1000,\n")
+        session.execute(text("UPDATE app_dashboard.agency_settings SET reporting_currency = 'EUR'"))
     domain = "property.myshopify.com"
     return make_shop(domain=domain, currency="USD", timezone="America/New_York"), domain
+
+
+def campaign_months(sessions, shop_id: int, source: str) -> list[dict]:
+    """Each campaign's months as reporting.monthly_campaigns keeps them, or summed from the daily view."""
+    daily = source == "reporting.campaign_daily"
+    money = ("CASE WHEN bool_and(fx_rate IS NOT NULL) THEN sum({0} * fx_rate) END" if daily
+             else "sum({0}_reporting)")
+    with session_scope(sessions) as session:
+        return [dict(row) for row in session.execute(text(f"""
+            SELECT date_trunc('month', {"day" if daily else "month"})::date AS month, account_id, campaign_id,
+                   max(campaign_name) AS campaign_name, sum(impressions) AS impressions, sum(clicks) AS clicks,
+                   sum(purchases) AS purchases, {money.format("spend")} AS spend,
+                   {money.format("purchase_value")} AS purchase_value, bool_or(fx_estimated) AS fx_estimated
+            FROM {source} WHERE shop_id = :s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""), {"s": shop_id}).mappings()]
+
+
+def converted_months(sessions, shop_id: int) -> list[dict]:
+    """The store's daily product rows converted day by day and summed per month (the views' own rates)."""
+    with session_scope(sessions) as session:
+        return [dict(row) for row in session.execute(text("""
+            SELECT date_trunc('month', day)::date AS month, product_id, variant_id,
+                   CASE WHEN bool_and(fx_rate IS NOT NULL) THEN sum(net_sales * fx_rate) END AS net_sales_reporting,
+                   bool_or(fx_estimated) AS fx_estimated
+            FROM reporting.product_daily WHERE shop_id = :s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""),
+            {"s": shop_id}).mappings()]
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -272,5 +302,13 @@ def test_incremental_rollups_equal_a_full_rebuild(scheduler_sessions, shop, step
         session.close()
     incremental = all_rollups(scheduler_sessions, shop_id)
     assert sales_days(incremental["daily_sales"]) == warehouse_view(scheduler_sessions, shop_id)
-    assert incremental["monthly_products"] == months_of(incremental["daily_products"])
+    converted = ("net_sales_reporting", "fx_estimated")
+    assert [{k: v for k, v in m.items() if k not in converted} for m in incremental["monthly_products"]] == \
+        months_of(incremental["daily_products"])
+    assert sorted(({"month": m["month"], "product_id": m["product_id"], "variant_id": m["variant_id"]}
+                   | {k: m[k] for k in converted} for m in incremental["monthly_products"]),
+                  key=lambda m: (m["month"], m["product_id"], m["variant_id"])) == \
+        converted_months(scheduler_sessions, shop_id)
+    assert campaign_months(scheduler_sessions, shop_id, "reporting.monthly_campaigns") == \
+        campaign_months(scheduler_sessions, shop_id, "reporting.campaign_daily")
     assert rebuilt(scheduler_sessions, shop_id) == incremental

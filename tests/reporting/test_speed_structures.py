@@ -7,7 +7,7 @@ from sqlalchemy import text
 from dashboard import queries
 from database import session_scope
 from ingest import fx
-from tests.reporting.warehouse import add_order, fetch
+from tests.reporting.warehouse import add_order, add_spend, fetch
 
 # Rates on two weekdays a weekend apart, and a reload that changes one of them.
 RATES = """Date,USD,GBP,
@@ -89,7 +89,8 @@ def test_all_stores_top_customers_equal_every_customer_converted_and_sorted(sche
             at = first + timedelta(days=3 * (n % 2), hours=n % 7)  # Friday or Monday: two GBP rates
             add_order(scheduler_sessions, shop, f"o{n}", at, gross=f"{100 + (n * 37 + k * 11) % 90}.{n % 100:02d}",
                       customer=f"c{n}")
-    for start, end in ((date(2026, 3, 1), date(2026, 3, 31)), (date(2026, 3, 9), date(2026, 3, 9))):
+    for start, end in ((date(2026, 3, 1), date(2026, 3, 31)), (date(2026, 3, 9), date(2026, 3, 9)),
+                       (date(2026, 3, 1), date(2026, 4, 30))):  # a short range, a day, a long range
         with session_scope(scheduler_sessions) as session:
             fast = queries.read_report(session=session, report="top-customers", shop_id=None, start=start, end=end)
         expected = brute_force_top_customers(scheduler_sessions, start, end)
@@ -177,3 +178,116 @@ def test_all_stores_top_products_equal_every_day_converted_and_sorted(scheduler_
             fast = queries.read_report(session=session, report="top-products", shop_id=None, start=start, end=end)
         expected = plain_top_products(scheduler_sessions, None, start, end)
         assert len(expected) == queries.TOP_ROWS and fast == expected, (start, end)
+
+
+def plain_months(sessions) -> list[dict]:
+    """Each store's months converted straight from the daily view (every day at its own rate)."""
+    return fetch(sessions, """
+        SELECT shop_id, date_trunc('month', day)::date AS month, product_id, variant_id,
+               CASE WHEN bool_and(fx_rate IS NOT NULL) THEN sum(net_sales * fx_rate) END AS net_sales_reporting,
+               bool_or(fx_estimated) AS fx_estimated
+        FROM reporting.product_daily GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""")
+
+
+def plain_campaign_months(sessions) -> list[dict]:
+    """Each campaign's months converted straight from the daily view."""
+    return fetch(sessions, """
+        SELECT shop_id, date_trunc('month', day)::date AS month, account_id, campaign_id,
+               CASE WHEN bool_and(fx_rate IS NOT NULL) THEN sum(spend * fx_rate) END AS spend_reporting,
+               CASE WHEN bool_and(fx_rate IS NOT NULL) THEN sum(purchase_value * fx_rate) END
+                   AS purchase_value_reporting,
+               bool_or(fx_estimated) AS fx_estimated, sum(impressions) AS impressions
+        FROM reporting.campaign_daily GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""")
+
+
+def kept_campaign_months(sessions) -> list[dict]:
+    return fetch(sessions, "SELECT shop_id, month, account_id, campaign_id, spend_reporting, "
+                 "purchase_value_reporting, fx_estimated, impressions FROM reporting.monthly_campaigns "
+                 "ORDER BY 1, 2, 3, 4")
+
+
+def plain_campaigns(sessions, start: date, end: date) -> list[dict]:
+    """All stores' campaigns from every campaign-day converted (the one-store query's shape, converted)."""
+    keys = "shop_domain, account_id, campaign_id"
+    sql = queries._marketing(True, "reporting.campaign_daily", keys, f"{keys}, max(campaign_name) AS campaign_name",
+                             "spend DESC NULLS LAST, campaign_id", named=", campaign_name")
+    return fetch(sessions, sql, shop_id=None, start=start, end=end)
+
+
+def kept_months(sessions) -> list[dict]:
+    return fetch(sessions, "SELECT shop_id, month, product_id, variant_id, net_sales_reporting, fx_estimated "
+                 "FROM reporting.monthly_products ORDER BY 1, 2, 3, 4")
+
+
+def plain_reporting_rates(sessions) -> list[dict]:
+    """Every covered day's rate to the reporting currency from the two dense rows the views used to join."""
+    return fetch(sessions, """
+        SELECT f.currency, f.day,
+               CASE WHEN f.currency = a.reporting_currency THEN 1 ELSE t.per_euro / f.per_euro END AS rate,
+               CASE WHEN f.currency = a.reporting_currency THEN f.day ELSE least(f.rate_day, t.rate_day) END
+                   AS rate_day
+        FROM reporting.fx_daily f CROSS JOIN app_dashboard.agency_settings a
+        JOIN reporting.fx_daily t ON t.currency = a.reporting_currency AND t.day = f.day ORDER BY 1, 2""")
+
+
+def test_converted_months_and_rates_follow_a_late_rate_a_new_reporting_currency_and_a_store_currency(
+        scheduler_sessions, make_shop):
+    # A GBP and a USD store selling over March and April, the rates first only for early March (every later
+    # day estimated from it), then the missing days arrive, then Settings changes the reporting currency, then
+    # a store's currency changes: the kept months and the report must equal the daily rows converted each time.
+    with session_scope(scheduler_sessions) as session:
+        fx.load(session=session, content="Date,GBP,USD,\n2026-03-02,0.8400,1.0800,\n")
+        session.execute(text("UPDATE app_dashboard.agency_settings SET reporting_currency = 'EUR'"))
+    shops = [make_shop(currency="GBP", timezone="UTC"), make_shop(currency="USD", timezone="UTC")]
+    with session_scope(scheduler_sessions) as session:
+        for n in range(240):
+            at = datetime(2026, 3, 2, 9, tzinfo=UTC) + timedelta(days=n % 55, hours=n % 5)
+            add_sale(session, shops[n % 2], f"o{n}", at, f"p{n % 130}", 100 + (n * 37) % 23)
+    for n in range(0, 58, 3):  # Meta spend in a USD account of each store, two campaigns
+        day = (date(2026, 3, 2) + timedelta(days=n)).isoformat()
+        for k, shop in enumerate(shops):
+            add_spend(scheduler_sessions, shop, day, spend=f"{20 + n % 7}.{k}3", currency="USD",
+                      purchase_value=f"{n % 5}0.10", campaign=f"c{n % 2}")
+    late = "Date,GBP,USD,\n" + "".join(f"{date(2026, 3, 3) + timedelta(days=n)},{0.80 + n % 9 / 100:.4f},"
+                                       f"{1.05 + n % 11 / 100:.4f},\n" for n in range(59))  # to April 30
+    changes = [lambda s: fx.load(session=s, content=late),
+               lambda s: s.execute(text("UPDATE app_dashboard.agency_settings SET reporting_currency = 'USD'")),
+               lambda s: s.execute(text("UPDATE app_dashboard.shops SET currency = 'EUR' WHERE id = :s"),
+                                   {"s": shops[0]})]
+    for step, change in enumerate([None, *changes]):
+        if change is not None:
+            with session_scope(scheduler_sessions) as session:
+                change(session)
+        assert fetch(scheduler_sessions, "SELECT * FROM reporting.fx_reporting ORDER BY 1, 2") == \
+            plain_reporting_rates(scheduler_sessions), step
+        months = kept_months(scheduler_sessions)
+        assert months == plain_months(scheduler_sessions) and len(months) > 200, step
+        campaign_months = kept_campaign_months(scheduler_sessions)
+        assert campaign_months == plain_campaign_months(scheduler_sessions) and len(campaign_months) == 8, step
+        for start, end in ((date(2026, 3, 1), date(2026, 4, 30)), (date(2026, 3, 10), date(2026, 4, 20)),
+                           (date(2026, 3, 10), date(2026, 4, 30))):
+            with session_scope(scheduler_sessions) as session:
+                fast = queries.read_report(session=session, report="top-products", shop_id=None, start=start,
+                                           end=end)
+            assert fast == plain_top_products(scheduler_sessions, None, start, end), (step, start, end)
+            with session_scope(scheduler_sessions) as session:
+                fast = queries.read_report(session=session, report="campaigns", shop_id=None, start=start, end=end)
+            assert fast == plain_campaigns(scheduler_sessions, start, end) and len(fast) == 4, (step, start, end)
+    assert {m["fx_estimated"] for m in months} == {False}  # every day now has its own rate
+
+
+def test_mer_roas_over_a_range_equals_the_view_filtered(scheduler_sessions, make_shop):
+    with session_scope(scheduler_sessions) as session:
+        fx.load(session=session, content=RATES)
+    shops = [make_shop(currency="EUR", timezone="UTC"), make_shop(currency="GBP", timezone="UTC")]
+    for n, shop in enumerate(shops):
+        add_order(scheduler_sessions, shop, f"o{n}", datetime(2026, 3, 6, 10, tzinfo=UTC), gross="40.00")
+        for day in ("2026-03-05", "2026-03-06", "2026-03-09"):  # spend on a day without orders too
+            add_spend(scheduler_sessions, shop, day, spend=f"{12 + n}.50", currency="USD", purchase_value="30")
+    for shop in (shops[1], None):
+        for start, end in ((date(2026, 3, 5), date(2026, 3, 9)), (date(2026, 3, 6), date(2026, 3, 6))):
+            ranged = fetch(scheduler_sessions, "SELECT * FROM reporting.mer_roas_between(:s, :a, :b) "
+                           "ORDER BY shop_id, day", s=shop, a=start, b=end)
+            viewed = fetch(scheduler_sessions, "SELECT * FROM reporting.mer_roas WHERE (CAST(:s AS bigint) IS NULL "
+                           "OR shop_id = :s) AND day BETWEEN :a AND :b ORDER BY shop_id, day", s=shop, a=start, b=end)
+            assert ranged == viewed and viewed, (shop, start, end)

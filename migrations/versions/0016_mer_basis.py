@@ -1,8 +1,8 @@
 """MER's basis: the agency chooses whether MER divides Shopify's total sales alone, or all channels' sales
 (Shopify's total sales plus uploaded marketplace orders' net sales) by ad spend.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 
 One column of the agency's settings; the reports read it (dashboard.queries), so the Overview, its CSV
 files and `python -m dashboard.export mer-roas` follow it together.
@@ -10,8 +10,8 @@ files and `python -m dashboard.export mer-roas` follow it together.
 
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
