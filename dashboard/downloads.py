@@ -58,9 +58,9 @@ def register_callbacks(app: Dash, location: str) -> None:
         prevent_initial_call=True,
     )
     def download(_clicks, button_id, search):
+        if not isinstance(button_id, dict) or button_id.get("name") not in READERS:
+            return None  # a hand-made request naming no known download
         name, arg = button_id["name"], str(button_id.get("arg") or "")
-        if name not in READERS:
-            return None
         session = db.get_session()
         chosen = queries.read_selection(session=session, query=search or "")  # presets in the store's timezone
         text = read_csv(session=session, name=name, chosen=chosen, arg=arg)
