@@ -283,11 +283,7 @@ def _mer_roas_on_basis(all_shops: bool, basis: str) -> str:
 
     mer_sales = f"({shown('total_sales')} + CASE WHEN c.date IS NULL THEN 0 ELSE c.sales END)"
     return f"""
-        WITH m AS ({_mer_roas(all_shops)}),
-        c AS (SELECT day AS date, {_currency(all_shops)} AS currency,
-                     CASE WHEN bool_and(sales IS NOT NULL) THEN {_money("sales", all_shops)} END AS sales,
-                     bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
-              FROM reporting.sales_by_channel WHERE channel <> 'Shopify' AND {_RANGE} GROUP BY day)
+        WITH m AS ({_mer_roas(all_shops)}), c AS ({_marketplace_days(all_shops)})
         SELECT coalesce(m.date, c.date) AS date, coalesce(m.currency, c.currency) AS currency,
                {shown("total_sales")} AS total_sales, {mer_sales} AS mer_sales, {shown("spend")} AS spend,
                {shown("purchase_value")} AS purchase_value, {shown("new_customers")} AS new_customers,
@@ -295,6 +291,15 @@ def _mer_roas_on_basis(all_shops: bool, basis: str) -> str:
                coalesce(m.fx_estimated, false) OR coalesce(c.fx_estimated, false) AS fx_estimated,
                'all_channels' AS mer_basis
         FROM m FULL JOIN c ON c.date = m.date ORDER BY 1"""
+
+
+def _marketplace_days(all_shops: bool) -> str:
+    """Per day of the range: uploaded marketplace orders' net sales (what MER on all channels adds)."""
+    return f"""
+        SELECT day AS date, {_currency(all_shops)} AS currency,
+               CASE WHEN bool_and(sales IS NOT NULL) THEN {_money("sales", all_shops)} END AS sales,
+               bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
+        FROM reporting.sales_by_channel WHERE channel <> 'Shopify' AND {_RANGE} GROUP BY day"""
 
 
 def _top_products(all_shops: bool) -> str:
@@ -839,8 +844,8 @@ def read_overview(*, session: Session, shop_id: int | None, periods: dict[str, t
                 "spend": row["store_spend"], "total_sales_reporting": row["mer_total_sales"],
                 "spend_reporting": row["spend"], "fx_estimated": row["mer_fx_estimated"]}
             continue
-        marketing = {"spend": row["spend"], "purchase_value": row["purchase_value"]} | (
-            {"mer_sales": row["mer_total_sales"]} if all_channels else {})
+        marketing = {"spend": row["spend"], "purchase_value": row["purchase_value"],
+                     "mer_sales": row["mer_total_sales"]}  # Shopify's total sales; all channels add below
         if row["has_sales"]:
             day = {key: row[key] for key in SALES_COLUMNS} | marketing
             day["fx_estimated"] = bool(row["fx_estimated"]) or bool(row["mer_fx_estimated"])
@@ -866,12 +871,8 @@ def _add_marketplace(*, session: Session, shop_id: int | None, periods: dict[str
     marketplace orders' net sales; a day with marketplace sales alone joins the days."""
     all_shops = shop_id is None
     for name, (start, end) in periods.items():
-        sold = {row.date: row for row in session.execute(text(f"""
-            SELECT day AS date, {_currency(all_shops)} AS currency,
-                   CASE WHEN bool_and(sales IS NOT NULL) THEN {_money("sales", all_shops)} END AS sales,
-                   bool_or({"fx_estimated" if all_shops else "shop_fx_estimated"}) AS fx_estimated
-            FROM reporting.sales_by_channel WHERE channel <> 'Shopify' AND {_RANGE} GROUP BY day"""),
-            {"shop_id": shop_id, "start": start, "end": end})}
+        sold = {row.date: row for row in session.execute(text(_marketplace_days(all_shops)),
+                                                          {"shop_id": shop_id, "start": start, "end": end})}
         for day in days[name]:
             extra = sold.pop(day["date"], None)
             if extra is not None:

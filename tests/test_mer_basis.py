@@ -134,6 +134,11 @@ def test_mer_follows_the_agency_basis_to_the_cent_and_roas_does_not(client, stor
             table = downloads.read_csv(session=session, name="overview-stores",
                                        chosen=parse(PAGE.format(shop="all"), today=TODAY))
         [store_row] = csv.DictReader(io.StringIO(table))
+        with web_session_scope(web_sessions, user_id=boss) as session:  # the Overview's MER chart, day by day
+            chart = downloads.read_csv(session=session, name="overview-mer-roas",
+                                       chosen=parse(PAGE.format(shop=store), today=TODAY))
+        assert {r["date"]: (Decimal(r["mer_sales"]), Decimal(r["spend"]), Decimal(r["mer"]) if r["mer"] else None)
+                for r in csv.DictReader(io.StringIO(chart)) if r["mer_sales"]} == expected["days"]
         assert Decimal(store_row["mer"]).quantize(CENT) == expected["month"][2]
         shown = _overview(client, store)
         sales, spend, mer = expected["month"]

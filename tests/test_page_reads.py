@@ -19,7 +19,7 @@ def plain_daily_overview(session, shop_id, start, end) -> list[dict]:
         days[row["date"]] = dict(row)
     for row in queries.read_report(session=session, report="mer-roas", shop_id=shop_id, start=start, end=end):
         day = days.setdefault(row["date"], {"date": row["date"], "currency": row["currency"]})
-        day.update(spend=row["spend"], purchase_value=row["purchase_value"],
+        day.update(spend=row["spend"], purchase_value=row["purchase_value"], mer_sales=row["mer_sales"],
                    fx_estimated=bool(day.get("fx_estimated")) or bool(row["fx_estimated"]))
         day.setdefault("total_sales", row["total_sales"])
     return [days[day] for day in sorted(days)]
