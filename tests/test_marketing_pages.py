@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from database import session_scope
 from ingest import jobs
-from tests.reporting.warehouse import add_order, add_spend
+from tests.reporting.warehouse import add_order, add_spend, set_reporting_currency
 from tests.web import callback, login
 
 RANGE = "?shop={shop}&preset=custom&start=2026-03-01&end=2026-03-31&compare=previous_period"
@@ -99,8 +99,7 @@ def test_all_stores_campaign_days_and_totals_are_converted_day_by_day(scheduler_
 
     euro = make_shop(currency="EUR", timezone="UTC")
     dollar = make_shop(currency="USD", timezone="UTC")
-    with session_scope(scheduler_sessions) as session:
-        session.execute(text("UPDATE app_dashboard.agency_settings SET reporting_currency = 'USD'"))
+    set_reporting_currency(scheduler_sessions, "USD")
     add_rates(scheduler_sessions, "2026-03-02", USD="1.1000")
     add_rates(scheduler_sessions, "2026-03-03", USD="1.2000")
     for day in ("2026-03-02", "2026-03-03"):

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from dashboard import downloads, queries
 from dashboard.selection import parse
 from database import session_scope
-from tests.reporting.warehouse import add_order
+from tests.reporting.warehouse import add_order, set_reporting_currency
 from tests.web import callback, login
 
 
@@ -133,14 +133,9 @@ def test_a_downloads_preset_means_today_where_the_store_is(web_sessions, make_sh
 
 def test_all_stores_without_a_rate_say_so_instead_of_summing_currencies(client, make_shop, make_user,
                                                                          scheduler_sessions):
-    from sqlalchemy import text
-
-    from database import session_scope
-
     euro = make_shop("euro.myshopify.com", "Euro", currency="EUR", timezone="UTC")
     dollar = make_shop("dollar.myshopify.com", "Dollar", currency="USD", timezone="UTC")
-    with session_scope(scheduler_sessions) as session:
-        session.execute(text("UPDATE app_dashboard.agency_settings SET reporting_currency = 'USD'"))
+    set_reporting_currency(scheduler_sessions, "USD")
     add_order(scheduler_sessions, euro, "e1", datetime(2026, 3, 2, 10, tzinfo=UTC), gross="100.00")
     add_order(scheduler_sessions, dollar, "d1", datetime(2026, 3, 2, 10, tzinfo=UTC), gross="10.00")
     make_user("ana@agency.test", shops=[euro, dollar])

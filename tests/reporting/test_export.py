@@ -10,7 +10,7 @@ import settings
 from dashboard.export import main
 from database import session_scope
 from tests.ingest.shopify.conftest import run_job, truth_days
-from tests.reporting.warehouse import add_order, add_rates, add_spend
+from tests.reporting.warehouse import add_order, add_rates, add_spend, set_reporting_currency
 
 
 @pytest.fixture
@@ -49,8 +49,7 @@ def test_daily_revenue_equals_the_sandbox_truth_through_the_cli(scheduler_sessio
 def test_all_stores_are_converted_day_by_day_never_summed_raw(scheduler_sessions, make_shop, export):
     euro = make_shop(currency="EUR", timezone="UTC")
     dollar = make_shop(currency="USD", timezone="UTC")
-    with session_scope(scheduler_sessions) as session:
-        session.execute(text("UPDATE app_dashboard.agency_settings SET reporting_currency = 'USD'"))
+    set_reporting_currency(scheduler_sessions, "USD")
     add_rates(scheduler_sessions, "2026-03-02", USD="1.1000")
     add_rates(scheduler_sessions, "2026-03-03", USD="1.2000")
     for day, hour in ((2, 10), (3, 10), (4, 10)):  # 4 March has no rate of its own: 3 March's, flagged

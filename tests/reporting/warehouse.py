@@ -50,6 +50,12 @@ def add_rates(sessions, day: str, **per_euro: str) -> None:
                                  "VALUES (:d, 'EUR', :q, :r)"), {"d": day, "q": quote, "r": Decimal(rate)})
 
 
+def set_reporting_currency(sessions, currency: str) -> None:
+    """The agency's reporting currency (All stores' money), as Settings sets it."""
+    with session_scope(sessions) as session:
+        session.execute(text("UPDATE app_dashboard.agency_settings SET reporting_currency = :c"), {"c": currency})
+
+
 def fetch(sessions, sql: str, **params) -> list:
     """All rows of a query, as mappings, in a transaction of its own."""
     with session_scope(sessions) as session:
