@@ -42,11 +42,18 @@ def test_importing_the_module_builds_nothing_until_gunicorn_asks():
 
 
 def test_json_logs_are_one_object_a_line(capsys):
-    logs.configure(fmt="json", level="INFO")
-    logging.getLogger("test").info("hello %s", "there")
-    line = capsys.readouterr().err.strip().splitlines()[-1]
-    assert json.loads(line)["message"] == "hello there"
-    logs.configure(fmt="text", level="WARNING")
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        logs.configure(fmt="json", level="INFO")
+        logging.getLogger("test").info("hello %s", "there")
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        assert json.loads(line)["message"] == "hello there"
+    finally:
+        # The handler configure() made writes to capsys's stream, closed after this test: a later log line
+        # (another test's thread) would print "--- Logging error ---". Put back what the test found.
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def test_demo_stores_are_connected_once_with_both_credential_kinds(shopify_world, scheduler_sessions):
