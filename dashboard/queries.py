@@ -411,26 +411,32 @@ def _top_customers(all_shops: bool) -> str:
         ORDER BY net_cents DESC, customer_id LIMIT {TOP_ROWS}"""
 
 
-# All stores: each store's first TOP_ROWS customers by net sales in its own currency (an index range) give a
-# lower bound `low` of the TOP_ROWS-th converted figure; a customer can reach it only if net sales times the
-# highest rate of its store's currency since the start reach it (less a cent for rounding), so only those are
-# read and converted: net sales in cents from the bound's cents up, an index range of the cents index for the
-# web role as for the scheduler (bigint comparisons are leakproof; numeric ones would wait for the RLS policy).
-# Without a bound (too few customers, no rate, a negative bound) every customer is read.
-# OFFSET 0 keeps each store's read an index range of its own (joined flat, the planner scans every customer).
-# Over a long range the few above the threshold come from the cents index (ordered by it); over a short one
-# few customers are active and the last-order index finds them. The threshold comes from a CTE, unknown when
-# the statement is planned, so the order says which.
+# All stores: each store's first customers by net sales in its own currency (an index range; FIRSTS_FACTOR
+# times its share of TOP_ROWS, so about twice TOP_ROWS in all) give a lower bound `low` of the TOP_ROWS-th
+# converted figure (any TOP_ROWS active customers give one; the more of the real top, the higher). A customer
+# can reach it only if net sales times the highest rate of its store's currency since the start reach it (less
+# a cent for rounding), so only those are read and converted: net sales in cents from the bound's cents up, a
+# range of the cents index for the web role as for the scheduler (bigint comparisons are leakproof; numeric
+# ones would wait for the RLS policy). Without a bound (too few customers, no rate, a negative bound) every
+# customer is read. OFFSET 0 keeps each store's read an index range of its own (joined flat, the planner scans
+# every customer). Over a long range the few above the threshold come from the cents index, their dates
+# filtered after the OFFSET 0 (the planner, not knowing the threshold, would otherwise take the last-order
+# index and walk every active customer); over a short one few customers are active and the last-order index
+# finds them.
 LONG_RANGE_DAYS = 31
+FIRSTS_FACTOR = 2
 LOWEST_CENTS, HIGHEST_CENTS = -(2**63), 2**63 - 1
 
 
 def _top_customers_all(long_range: bool = False) -> str:
-    active = "c.shop_id = s.id AND c.first_order_day <= :end AND c.last_order_day >= :start"
+    dates = "c.first_order_day <= :end AND c.last_order_day >= :start"
+    active = f"c.shop_id = s.id AND {dates}"
+    above = "SELECT * FROM reporting.customer_summary c WHERE c.shop_id = s.id AND c.net_cents >= s.threshold"
     return f"""
-        WITH rates AS MATERIALIZED (
-            SELECT x.currency, max(x.rate) AS max_rate FROM reporting.fx_reporting x
-            WHERE x.day >= :start AND x.currency IN (SELECT currency FROM app_dashboard.shops) GROUP BY x.currency
+        WITH rates AS MATERIALIZED (  -- each currency's rates from the start, an index range of its own
+            SELECT c.currency, (SELECT max(x.rate) FROM reporting.fx_reporting x
+                                WHERE x.currency = c.currency AND x.day >= :start) AS max_rate
+            FROM (SELECT DISTINCT currency FROM app_dashboard.shops) c
         ), shops AS MATERIALIZED (
             SELECT sh.id, CASE WHEN sh.currency = a.reporting_currency THEN 1 ELSE r.max_rate END AS max_rate
             FROM app_dashboard.shops sh CROSS JOIN app_dashboard.agency_settings a
@@ -438,7 +444,8 @@ def _top_customers_all(long_range: bool = False) -> str:
         ), firsts AS MATERIALIZED (
             SELECT c.value FROM shops s CROSS JOIN LATERAL (
                 SELECT round(c.net_sales * c.fx_rate, 2) AS value FROM reporting.customer_summary c
-                WHERE {active} ORDER BY c.net_cents DESC LIMIT {TOP_ROWS}) c
+                WHERE {active} ORDER BY c.net_cents DESC
+                LIMIT (SELECT least({TOP_ROWS}, ceil({FIRSTS_FACTOR} * {TOP_ROWS} / count(*))) FROM shops)) c
         ), bound AS (
             SELECT (array_agg(value ORDER BY value DESC) FILTER (WHERE value IS NOT NULL))[{TOP_ROWS}] AS low
             FROM firsts
@@ -451,9 +458,8 @@ def _top_customers_all(long_range: bool = False) -> str:
         SELECT c.shop_domain, c.customer_id, c.display_name, c.email, c.first_order_day, c.last_order_day,
                c.orders, c.reporting_currency AS currency, round(c.net_sales * c.fx_rate, 2) AS net_sales,
                c.fx_estimated
-        FROM thresholds s CROSS JOIN LATERAL (
-            SELECT * FROM reporting.customer_summary c WHERE {active} AND c.net_cents >= s.threshold
-            {"ORDER BY c.net_cents DESC" if long_range else ""} OFFSET 0) c
+        FROM thresholds s CROSS JOIN LATERAL ({above if long_range else f"{above} AND {dates}"} OFFSET 0) c
+        WHERE {dates}
         ORDER BY round(c.net_sales * c.fx_rate, 2) DESC NULLS LAST, c.customer_id LIMIT {TOP_ROWS}"""
 
 

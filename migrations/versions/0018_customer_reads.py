@@ -38,7 +38,8 @@ assert "{reporting_join" not in SUMMARY_0015 and SUMMARY_0015.count("\nFROM repo
 SUMMARY = SUMMARY_0015.replace("\nFROM reporting.customer_facts c",
                                ",\n       c.net_cents\nFROM reporting.customer_facts c")
 
-CUSTOMER_DAYS = """
+EMPTY_DAY = "d.firsts = 0 AND d.firsts_repeat = 0 AND d.lasts = 0 AND d.lasts_repeat = 0"
+CUSTOMER_DAYS = f"""
 CREATE TABLE reporting.customer_days (
     shop_id      bigint NOT NULL REFERENCES app_dashboard.shops (id) ON DELETE CASCADE,
     day          date NOT NULL,
@@ -48,6 +49,7 @@ CREATE TABLE reporting.customer_days (
     lasts_repeat integer NOT NULL DEFAULT 0,
     PRIMARY KEY (shop_id, day)
 );
+CREATE INDEX customer_days_empty_idx ON reporting.customer_days (shop_id) WHERE {EMPTY_DAY.replace("d.", "")};
 
 -- Every customer of one shop (or all, when NULL) counted again from customer_facts.
 CREATE FUNCTION reporting.recount_customer_days(shop bigint) RETURNS void LANGUAGE sql AS $$
@@ -144,7 +146,11 @@ CREATE OR REPLACE FUNCTION reporting.flush_customers(me bigint) RETURNS void LAN
         SELECT a.shop_id, {LOCAL_DAY.format(column="a.happened_at")}
         FROM moved m JOIN core_warehouse.order_agreements a ON a.shop_id = m.shop_id AND a.order_id = m.order_id
         JOIN app_dashboard.shops sh ON sh.id = m.shop_id
-    ) x ON CONFLICT DO NOTHING
+    ) x ON CONFLICT DO NOTHING;
+    -- Days counted down to nothing go, as a recount would have none (found by the partial index).
+    DELETE FROM reporting.customer_days d
+    USING (SELECT DISTINCT shop_id FROM reporting.rollup_dirty_customers WHERE xact = me) n
+    WHERE d.shop_id = n.shop_id AND {EMPTY_DAY}
 $$;
 """
 
@@ -174,9 +180,10 @@ def upgrade() -> None:
     op.execute("ALTER TABLE reporting.customer_facts ADD COLUMN net_cents bigint "
                "GENERATED ALWAYS AS ((net_sales * 100)::bigint) STORED")
     op.execute("CREATE INDEX customer_facts_net_cents_idx ON reporting.customer_facts "
-               "(shop_id, net_cents DESC, customer_id) INCLUDE (first_order_day, last_order_day)")
+               "(shop_id, net_cents DESC, customer_id) INCLUDE (first_order_day, last_order_day, net_sales)")
     op.execute("CREATE INDEX customer_facts_last_order_idx ON reporting.customer_facts (shop_id, last_order_day) "
                "INCLUDE (first_order_day, net_cents)")
+    op.execute("ANALYZE reporting.customer_facts")  # the new column's statistics, for one store's plans
     op.execute(SUMMARY)
     op.execute(CUSTOMER_DAYS)
     op.execute(tenant_table("reporting.customer_days"))
