@@ -445,7 +445,7 @@ def _top_customers_all(long_range: bool = False) -> str:
             SELECT c.value FROM shops s CROSS JOIN LATERAL (
                 SELECT round(c.net_sales * c.fx_rate, 2) AS value FROM reporting.customer_summary c
                 WHERE {active} ORDER BY c.net_cents DESC
-                LIMIT (SELECT least({TOP_ROWS}, ceil({FIRSTS_FACTOR} * {TOP_ROWS} / count(*))) FROM shops)) c
+                LIMIT (SELECT least({TOP_ROWS}, ceil({FIRSTS_FACTOR} * {TOP_ROWS} / nullif(count(*), 0))) FROM shops)) c
         ), bound AS (
             SELECT (array_agg(value ORDER BY value DESC) FILTER (WHERE value IS NOT NULL))[{TOP_ROWS}] AS low
             FROM firsts

@@ -150,7 +150,7 @@ def test_a_reader_of_some_stores_gets_their_top_customers_and_repeat_rates_and_n
     hidden = make_shop(currency="EUR", timezone="UTC")
     add_customers(scheduler_sessions, hidden, [(f"h{n}", datetime(2026, 3, 6, 12, tzinfo=UTC), "9999.00")
                                                for n in range(120)])
-    reader = make_user("some-stores@example.com", shops=shops[1:])
+    reader, nobody = make_user("some-stores@example.com", shops=shops[1:]), make_user("no-stores@example.com")
     periods = {"current": (date(2026, 3, 7), date(2026, 3, 31)), "previous": (date(2026, 3, 1), date(2026, 3, 6))}
     for start, end in RANGES:
         with session_scope(web_sessions) as session:
@@ -171,6 +171,11 @@ def test_a_reader_of_some_stores_gets_their_top_customers_and_repeat_rates_and_n
         assert fast == expected and fast and of_hidden == [] and hidden_rates == {}
         assert not any(row["customer_id"].startswith("h") for row in fast) and len(domains) == 2
         assert rates == plain_rates and rates["current"]["customers"] < 120
+    with session_scope(web_sessions) as session:  # a member of no store: nothing at all
+        set_app_user(session, nobody)
+        assert queries.read_report(session=session, report="top-customers", shop_id=None, start=RANGES[2][0],
+                                   end=RANGES[2][1]) == []
+        assert queries.read_repeat_rates(session=session, shop_id=None, periods=periods) == {}
 
 
 def add_sale(session, shop: int, order: str, at: datetime, product: str, amount: int, action: str = "ORDER") -> None:
