@@ -174,7 +174,14 @@ GRANT EXECUTE ON FUNCTION reporting.recount_customer_days(bigint) TO {SCHEDULER_
 """
 
 
+# The view is replaced after its table is altered: take the view first, in the order a reader takes them (a
+# reader holding the view and waiting for the table would otherwise deadlock with the migration). Setting an
+# option it already has locks the view alone (LOCK TABLE on a view would lock the stores and rates as well).
+LOCK_VIEW = "ALTER VIEW reporting.customer_summary SET (security_invoker = true)"
+
+
 def upgrade() -> None:
+    op.execute(LOCK_VIEW)
     # One rewrite of the table (the generated column), then the two indexes that read by cents.
     op.execute("DROP INDEX reporting.customer_facts_net_sales_idx, reporting.customer_facts_last_order_idx")
     op.execute("ALTER TABLE reporting.customer_facts ADD COLUMN net_cents bigint "
@@ -194,6 +201,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute(LOCK_VIEW)
     op.execute(REBUILD_0010.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
     op.execute(re.search(r"CREATE FUNCTION reporting.flush_customers\(.*?\n\$\$;", V0010.FUNCTIONS, re.S).group(0)
                .replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
