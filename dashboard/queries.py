@@ -400,6 +400,7 @@ def _top_products_all() -> str:
 
 def _top_customers(all_shops: bool) -> str:
     # Customers who ordered in the range, by net sales to date (converted at their last order day's rate).
+    # net_cents orders as net_sales does (never null) and, a bigint, is an index condition under RLS too.
     if all_shops:
         return _top_customers_all()
     return f"""
@@ -407,26 +408,35 @@ def _top_customers(all_shops: bool) -> str:
                currency, net_sales, false AS fx_estimated
         FROM reporting.customer_summary
         WHERE shop_id = :shop_id AND first_order_day <= :end AND last_order_day >= :start
-        ORDER BY net_sales DESC NULLS LAST, customer_id LIMIT {TOP_ROWS}"""
+        ORDER BY net_cents DESC, customer_id LIMIT {TOP_ROWS}"""
 
 
-# All stores: each store's first TOP_ROWS customers by net sales in its own currency (an index range) give a
-# lower bound `low` of the TOP_ROWS-th converted figure; a customer can reach it only if net sales times the
-# highest rate of its store's currency since the start reach it (less a cent for rounding), so only those are
-# read and converted. Without a bound (too few customers, no rate, a negative bound) every customer is read.
-# OFFSET 0 keeps each store's read an index range of its own (joined flat, the planner scans every customer).
-# Over a long range most customers are active and the few above the threshold come from the net-sales index
-# (ordered by it); over a short one few are active and the last-order index finds them. The threshold comes from
-# a CTE, unknown when the statement is planned, so the order says which.
+# All stores: each store's first customers by net sales in its own currency (an index range; FIRSTS_FACTOR
+# times its share of TOP_ROWS, so about twice TOP_ROWS in all) give a lower bound `low` of the TOP_ROWS-th
+# converted figure (any TOP_ROWS active customers give one; the more of the real top, the higher). A customer
+# can reach it only if net sales times the highest rate of its store's currency since the start reach it (less
+# a cent for rounding), so only those are read and converted: net sales in cents from the bound's cents up, a
+# range of the cents index for the web role as for the scheduler (bigint comparisons are leakproof; numeric
+# ones would wait for the RLS policy). Without a bound (too few customers, no rate, a negative bound) every
+# customer is read. OFFSET 0 keeps each store's read an index range of its own (joined flat, the planner scans
+# every customer). Over a long range the few above the threshold come from the cents index, their dates
+# filtered after the OFFSET 0 (the planner, not knowing the threshold, would otherwise take the last-order
+# index and walk every active customer); over a short one few customers are active and the last-order index
+# finds them.
 LONG_RANGE_DAYS = 31
+FIRSTS_FACTOR = 2
+LOWEST_CENTS, HIGHEST_CENTS = -(2**63), 2**63 - 1
 
 
 def _top_customers_all(long_range: bool = False) -> str:
-    active = "c.shop_id = s.id AND c.first_order_day <= :end AND c.last_order_day >= :start"
+    dates = "c.first_order_day <= :end AND c.last_order_day >= :start"
+    active = f"c.shop_id = s.id AND {dates}"
+    above = "SELECT * FROM reporting.customer_summary c WHERE c.shop_id = s.id AND c.net_cents >= s.threshold"
     return f"""
-        WITH rates AS MATERIALIZED (
-            SELECT x.currency, max(x.rate) AS max_rate FROM reporting.fx_reporting x
-            WHERE x.day >= :start AND x.currency IN (SELECT currency FROM app_dashboard.shops) GROUP BY x.currency
+        WITH rates AS MATERIALIZED (  -- each currency's rates from the start, an index range of its own
+            SELECT c.currency, (SELECT max(x.rate) FROM reporting.fx_reporting x
+                                WHERE x.currency = c.currency AND x.day >= :start) AS max_rate
+            FROM (SELECT DISTINCT currency FROM app_dashboard.shops) c
         ), shops AS MATERIALIZED (
             SELECT sh.id, CASE WHEN sh.currency = a.reporting_currency THEN 1 ELSE r.max_rate END AS max_rate
             FROM app_dashboard.shops sh CROSS JOIN app_dashboard.agency_settings a
@@ -434,21 +444,22 @@ def _top_customers_all(long_range: bool = False) -> str:
         ), firsts AS MATERIALIZED (
             SELECT c.value FROM shops s CROSS JOIN LATERAL (
                 SELECT round(c.net_sales * c.fx_rate, 2) AS value FROM reporting.customer_summary c
-                WHERE {active} ORDER BY c.net_sales DESC LIMIT {TOP_ROWS}) c
+                WHERE {active} ORDER BY c.net_cents DESC
+                LIMIT (SELECT least({TOP_ROWS}, ceil({FIRSTS_FACTOR} * {TOP_ROWS} / nullif(count(*), 0))) FROM shops)) c
         ), bound AS (
             SELECT (array_agg(value ORDER BY value DESC) FILTER (WHERE value IS NOT NULL))[{TOP_ROWS}] AS low
             FROM firsts
         ), thresholds AS MATERIALIZED (
-            SELECT s.id, coalesce(CASE WHEN b.low > 0.01 THEN (b.low - 0.01) / s.max_rate END,
-                                  '-Infinity'::numeric) AS threshold
+            SELECT s.id, coalesce(CASE WHEN b.low > 0.01 THEN least(ceil((b.low - 0.01) * 100 / s.max_rate),
+                                                                     {HIGHEST_CENTS})::bigint END,
+                                  CAST('{LOWEST_CENTS}' AS bigint)) AS threshold
             FROM shops s CROSS JOIN bound b
         )
         SELECT c.shop_domain, c.customer_id, c.display_name, c.email, c.first_order_day, c.last_order_day,
                c.orders, c.reporting_currency AS currency, round(c.net_sales * c.fx_rate, 2) AS net_sales,
                c.fx_estimated
-        FROM thresholds s CROSS JOIN LATERAL (
-            SELECT * FROM reporting.customer_summary c WHERE {active} AND c.net_sales >= s.threshold
-            {"ORDER BY c.net_sales DESC" if long_range else ""} OFFSET 0) c
+        FROM thresholds s CROSS JOIN LATERAL ({above if long_range else f"{above} AND {dates}"} OFFSET 0) c
+        WHERE {dates}
         ORDER BY round(c.net_sales * c.fx_rate, 2) DESC NULLS LAST, c.customer_id LIMIT {TOP_ROWS}"""
 
 
@@ -638,17 +649,25 @@ def _top_summed(all_shops: bool, variant: bool, order: str) -> str:
 def read_repeat_rates(*, session: Session, shop_id: int | None, periods: dict[str, tuple]) -> dict[str, dict]:
     """Per named period: customers who ordered in it, those with two or more orders to date, and their ratio.
 
-    One pass over the customer rollup counts every period (no entry for a period without customers)."""
+    From the per-day counts of first and last orders (reporting.customer_days, migration 0018): a period's
+    customers are those whose first order came by its end, less those whose last order came before its start
+    (no entry for a period without customers)."""
     names, columns, params = list(periods), [], {"shop_id": shop_id}
     for n, name in enumerate(names):
-        active = f"first_order_day <= :hi{n} AND last_order_day >= :lo{n}"
-        customers, repeat = f"count(*) FILTER (WHERE {active})", f"count(*) FILTER (WHERE {active} AND orders >= 2)"
-        columns += [customers, repeat, f"round({repeat}::numeric / nullif({customers}, 0), 4)"]
-        params |= {f"lo{n}": periods[name][0], f"hi{n}": periods[name][1]}
-    his, los = (", ".join(f"CAST(:{bound}{n} AS date)" for n in range(len(names))) for bound in ("hi", "lo"))
+        lo, hi = periods[name]
+        if lo > hi:
+            raise ValueError(f"period {name!r} ends before it starts: {lo} to {hi}")
+        customers, repeat = (f"coalesce(sum({first}) FILTER (WHERE day <= :hi{n}), 0) "
+                             f"- coalesce(sum({last}) FILTER (WHERE day < :lo{n}), 0)"
+                             for first, last in (("firsts", "lasts"), ("firsts_repeat", "lasts_repeat")))
+        columns += [f"{customers} AS c{n}", f"{repeat} AS r{n}"]
+        params |= {f"lo{n}": lo, f"hi{n}": hi}
+    his = ", ".join(f"CAST(:hi{n} AS date)" for n in range(len(names)))
+    rates = ", ".join(f"c{n}, r{n}, round(r{n}::numeric / nullif(c{n}, 0), 4)" for n in range(len(names)))
     row = session.execute(text(f"""
-        SELECT {", ".join(columns)} FROM reporting.customer_facts
-        WHERE {_shop_or_all()} AND first_order_day <= greatest({his}) AND last_order_day >= least({los})
+        SELECT {rates} FROM (
+            SELECT {", ".join(columns)} FROM reporting.customer_days
+            WHERE {_shop_or_all()} AND day <= greatest({his})) counts
     """), params).one()
     out = {}
     for n, name in enumerate(names):

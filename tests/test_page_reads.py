@@ -1,13 +1,15 @@
 """The pages' one-statement reads give exactly what their plain forms (the reports, one period at a time) give."""
 
-from datetime import UTC, date, datetime
+import random
+from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 
 from dashboard import queries
 from database import session_scope
 from ingest import fx
-from tests.reporting.warehouse import add_order, add_rates, add_spend
+from tests.reporting.warehouse import add_customers, add_order, add_rates, add_spend
 
 PERIODS = {"current": (date(2026, 3, 4), date(2026, 3, 8)), "previous": (date(2026, 2, 27), date(2026, 3, 3))}
 
@@ -53,6 +55,35 @@ def plain_repeat_rates(session, shop_id, periods) -> dict[str, dict]:
     """), {"shop_id": shop_id, "names": names, "starts": [periods[n][0] for n in names],
            "ends": [periods[n][1] for n in names]}).mappings()
     return {row["period"]: dict(row) for row in rows}
+
+
+def test_repeat_rates_from_first_and_last_order_counts_equal_every_customer_against_every_period(
+        scheduler_sessions, make_shop):
+    # A customer ordered in [lo, hi] when first <= hi and last >= lo; those with last < lo have first <= hi,
+    # so the count is (firsts up to hi) - (lasts before lo). Random customers of 1 to 4 orders in three stores
+    # over two months (two timezones), then random periods, inside, around and outside the orders.
+    chooser = random.Random(14)
+    shops = [make_shop(currency="EUR", timezone="UTC"), make_shop(currency="EUR", timezone="America/New_York"),
+             make_shop(currency="GBP", timezone="Asia/Tokyo")]
+    first = datetime(2026, 2, 1, tzinfo=UTC)
+    for shop in shops:
+        add_customers(scheduler_sessions, shop, [
+            (f"c{n}", first + timedelta(hours=chooser.randrange(60 * 24)), "10.00")
+            for n in range(120) for _ in range(chooser.choice((1, 1, 2, 3, 4)))])
+    days = [date(2026, 1, 25) + timedelta(days=d) for d in range(75)]
+    with session_scope(scheduler_sessions) as session:
+        for _ in range(60):
+            periods = {}
+            for name in ("current", "previous", "other"):
+                lo = chooser.choice(days)
+                periods[name] = (lo, lo + timedelta(days=chooser.choice((0, 0, 1, 6, 13, 30, 90))))
+            for shop_id in (*shops, None):
+                assert queries.read_repeat_rates(session=session, shop_id=shop_id, periods=periods) == \
+                    plain_repeat_rates(session, shop_id, periods), (shop_id, periods)
+        whole = queries.read_repeat_rates(session=session, shop_id=None, periods={"all": (days[0], days[-1])})
+        assert whole["all"]["customers"] == 360 and 0 < whole["all"]["repeat_customers"] < 360
+        with pytest.raises(ValueError, match="ends before it starts"):
+            queries.read_repeat_rates(session=session, shop_id=None, periods={"bad": (days[1], days[0])})
 
 
 def test_overview_days_and_store_totals_for_both_periods_equal_the_reports(scheduler_sessions, make_shop):

@@ -34,8 +34,8 @@ def rollup_days(sessions, shop_id: int) -> dict[str, dict]:
 
 def all_rollups(sessions, shop_id: int) -> dict[str, list[dict]]:
     return {t: rollup_rows(sessions, t, shop_id)
-            for t in ("daily_sales", "daily_products", "monthly_products", "customer_facts", "daily_marketing",
-                      "daily_campaigns")}
+            for t in ("daily_sales", "daily_products", "monthly_products", "customer_facts", "customer_days",
+                      "daily_marketing", "daily_campaigns")}
 
 
 def rebuilt(sessions, shop_id: int) -> dict[str, list[dict]]:

@@ -28,6 +28,7 @@ TABLES = ("core_warehouse.orders", "core_warehouse.order_line_items", "core_ware
           "core_warehouse.order_sales", "core_warehouse.fact_marketing_daily",
           "core_warehouse.fact_marketing_campaign_daily", "core_warehouse.customers", "reporting.daily_sales",
           "reporting.daily_products", "reporting.monthly_products", "reporting.customer_facts",
+          "reporting.customer_days",
           "reporting.daily_marketing", "reporting.daily_campaigns", "reporting.monthly_campaigns",
           "staging_ingest.load_batches", "staging_ingest.shopify_lines")
 
@@ -220,6 +221,18 @@ def months_of(daily: list[dict]) -> list[dict]:
                                                   m["product_title"] or ""))
 
 
+def counted_days(customers: list[dict]) -> list[dict]:
+    """reporting.customer_days as its definition: per day, the customers whose first (last) order fell on it."""
+    days: dict = {}
+    for c in customers:
+        for side, day in (("firsts", c["first_order_day"]), ("lasts", c["last_order_day"])):
+            row = days.setdefault((c["shop_id"], day), {"shop_id": c["shop_id"], "day": day, "firsts": 0,
+                                                         "firsts_repeat": 0, "lasts": 0, "lasts_repeat": 0})
+            row[side] += 1
+            row[f"{side}_repeat"] += c["orders"] >= 2
+    return [days[key] for key in sorted(days)]
+
+
 def reset(sessions) -> None:
     with session_scope(sessions) as session:
         session.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
@@ -311,4 +324,5 @@ def test_incremental_rollups_equal_a_full_rebuild(scheduler_sessions, shop, step
         converted_months(scheduler_sessions, shop_id)
     assert campaign_months(scheduler_sessions, shop_id, "reporting.monthly_campaigns") == \
         campaign_months(scheduler_sessions, shop_id, "reporting.campaign_daily")
+    assert incremental["customer_days"] == counted_days(incremental["customer_facts"])
     assert rebuilt(scheduler_sessions, shop_id) == incremental

@@ -5,9 +5,10 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import text
 
 from dashboard import queries
-from database import session_scope
+from database import session_scope, set_app_user
 from ingest import fx
-from tests.reporting.warehouse import add_order, add_spend, fetch
+from tests.reporting.warehouse import add_customers, add_order, add_spend, fetch
+from tests.test_page_reads import plain_repeat_rates
 
 # Rates on two weekdays a weekend apart, and a reload that changes one of them.
 RATES = """Date,USD,GBP,
@@ -95,6 +96,86 @@ def test_all_stores_top_customers_equal_every_customer_converted_and_sorted(sche
             fast = queries.read_report(session=session, report="top-customers", shop_id=None, start=start, end=end)
         expected = brute_force_top_customers(scheduler_sessions, start, end)
         assert len(expected) == queries.TOP_ROWS and fast == expected
+
+
+def tied_stores(sessions, make_shop) -> list[int]:
+    """Two EUR stores and a GBP one, 60 customers each, net sales from three amounts: ties within a store,
+    across stores (the same euros) and at the list's cut, which falls inside a group of equal figures."""
+    with session_scope(sessions) as session:
+        fx.load(session=session, content=RATES)
+    shops = [make_shop(currency="EUR", timezone="UTC"), make_shop(currency="EUR", timezone="UTC"),
+             make_shop(currency="GBP", timezone="UTC")]
+    first = datetime(2026, 3, 6, 9, tzinfo=UTC)
+    for k, shop in enumerate(shops):
+        add_customers(sessions, shop, [(f"c{n:02d}", first + timedelta(days=3 * (n % 2), hours=n % 5),
+                                        ("50.00", "75.00", "100.00")[(n + k) % 3]) for n in range(60)]
+                      + [(f"c{n:02d}", first + timedelta(days=n % 4), "25.00") for n in range(0, 60, 7)])
+    return shops
+
+
+def plain_top_customers(session, shop_id: int, start: date, end: date) -> list[dict]:
+    """One store's top customers as the plain definition: net sales descending, then the customer."""
+    return [dict(row) for row in session.execute(text(f"""
+        SELECT shop_domain, customer_id, display_name, email, first_order_day, last_order_day, orders, currency,
+               net_sales, false AS fx_estimated
+        FROM reporting.customer_summary
+        WHERE shop_id = :s AND first_order_day <= :end AND last_order_day >= :start
+        ORDER BY net_sales DESC NULLS LAST, customer_id LIMIT {queries.TOP_ROWS}"""),
+        {"s": shop_id, "start": start, "end": end}).mappings()]
+
+
+RANGES = ((date(2026, 3, 1), date(2026, 3, 31)), (date(2026, 3, 9), date(2026, 3, 9)),
+          (date(2026, 3, 1), date(2026, 4, 30)))  # a short range, a day, a long range
+
+
+def test_top_customers_with_ties_equal_the_plain_definition(scheduler_sessions, make_shop):
+    shops = tied_stores(scheduler_sessions, make_shop)
+    for start, end in RANGES:
+        with session_scope(scheduler_sessions) as session:
+            fast = queries.read_report(session=session, report="top-customers", shop_id=None, start=start, end=end)
+            ones = {shop: (queries.read_report(session=session, report="top-customers", shop_id=shop, start=start,
+                                               end=end), plain_top_customers(session, shop, start, end))
+                    for shop in shops}
+        expected = brute_force_top_customers(scheduler_sessions, start, end)
+        assert fast == expected and len(expected) >= 90  # the day has 90: no bound, every customer read
+        assert len({row["net_sales"] for row in fast}) < len(fast) / 5  # ties decide most of the order
+        for shop, (one, plain) in ones.items():
+            assert one == plain and len({row["net_sales"] for row in one}) < len(one), shop
+
+
+def test_a_reader_of_some_stores_gets_their_top_customers_and_repeat_rates_and_no_others(
+        scheduler_sessions, web_sessions, make_shop, make_user):
+    # The hidden store's customers outspend everyone: any leak would top the list.
+    shops = tied_stores(scheduler_sessions, make_shop)
+    hidden = make_shop(currency="EUR", timezone="UTC")
+    add_customers(scheduler_sessions, hidden, [(f"h{n}", datetime(2026, 3, 6, 12, tzinfo=UTC), "9999.00")
+                                               for n in range(120)])
+    reader, nobody = make_user("some-stores@example.com", shops=shops[1:]), make_user("no-stores@example.com")
+    periods = {"current": (date(2026, 3, 7), date(2026, 3, 31)), "previous": (date(2026, 3, 1), date(2026, 3, 6))}
+    for start, end in RANGES:
+        with session_scope(web_sessions) as session:
+            set_app_user(session, reader)
+            fast = queries.read_report(session=session, report="top-customers", shop_id=None, start=start, end=end)
+            expected = [dict(row) for row in session.execute(text(f"""
+                SELECT shop_domain, customer_id, display_name, email, first_order_day, last_order_day, orders,
+                       reporting_currency AS currency, round(net_sales * fx_rate, 2) AS net_sales, fx_estimated
+                FROM reporting.customer_summary WHERE first_order_day <= :end AND last_order_day >= :start
+                ORDER BY round(net_sales * fx_rate, 2) DESC NULLS LAST, customer_id LIMIT {queries.TOP_ROWS}"""),
+                {"start": start, "end": end}).mappings()]
+            of_hidden = queries.read_report(session=session, report="top-customers", shop_id=hidden, start=start,
+                                            end=end)
+            rates = queries.read_repeat_rates(session=session, shop_id=None, periods=periods)
+            plain_rates = plain_repeat_rates(session, None, periods)
+            hidden_rates = queries.read_repeat_rates(session=session, shop_id=hidden, periods=periods)
+        domains = {row["shop_domain"] for row in fast}
+        assert fast == expected and fast and of_hidden == [] and hidden_rates == {}
+        assert not any(row["customer_id"].startswith("h") for row in fast) and len(domains) == 2
+        assert rates == plain_rates and rates["current"]["customers"] < 120
+    with session_scope(web_sessions) as session:  # a member of no store: nothing at all
+        set_app_user(session, nobody)
+        assert queries.read_report(session=session, report="top-customers", shop_id=None, start=RANGES[2][0],
+                                   end=RANGES[2][1]) == []
+        assert queries.read_repeat_rates(session=session, shop_id=None, periods=periods) == {}
 
 
 def add_sale(session, shop: int, order: str, at: datetime, product: str, amount: int, action: str = "ORDER") -> None:

@@ -27,6 +27,20 @@ def add_order(sessions, shop_id: int, order_id: str, at: datetime, *, gross: str
             {"s": shop_id, "o": order_id, "total": total, "tax": Decimal(tax)})
 
 
+def add_customers(sessions, shop: int, orders: list[tuple[str, datetime, str]]) -> None:
+    """Orders of (customer, when, gross), each its own order with one product sale, in one transaction."""
+    rows = [{"s": shop, "o": f"{customer}-{n}", "c": customer, "at": at, "total": Decimal(gross)}
+            for n, (customer, at, gross) in enumerate(orders)]
+    with session_scope(sessions) as session:
+        session.execute(text("INSERT INTO core_warehouse.orders (shop_id, order_id, created_at, updated_at, "
+                             "customer_id, raw) VALUES (:s, :o, :at, :at, :c, '{}')"), rows)
+        session.execute(text("INSERT INTO core_warehouse.order_agreements (shop_id, agreement_id, order_id, "
+                             "happened_at, raw) VALUES (:s, :o || '-a', :o, :at, '{}')"), rows)
+        session.execute(text("INSERT INTO core_warehouse.order_sales (shop_id, sale_id, agreement_id, action_type, "
+                             "line_type, quantity, total_amount_shop, tax_shop, raw) VALUES (:s, :o || '-s', "
+                             ":o || '-a', 'ORDER', 'PRODUCT', 1, :total, 0, '{}')"), rows)
+
+
 def add_spend(sessions, shop_id: int, day: str, *, spend: str, currency: str, purchase_value: str = "0",
               account: str = "act_1", campaign: str = "c1") -> None:
     """A day of Meta spend, at account and campaign level."""
