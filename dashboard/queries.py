@@ -732,10 +732,12 @@ LEDGER_COLUMNS = ("shop_domain", "currency", "day", "order_name", "order_id", "l
 
 
 # The Overview's reads: what daily-revenue and mer-roas give over each period, and for all stores each store's
-# mer_roas totals, in one statement that filters each period's days inside the rollups (reporting.mer_roas
-# aggregates every day's spend before a day filter reaches it) and looks each rate up once per currency pair and
-# day rather than once per row: reporting.fx_daily's rate (0012's `rate()`), else reporting.fx_uncovered's. Sums
-# of amounts times a rate are exact in numeric, so summing per store or per day first changes no figure.
+# mer_roas totals, in one statement that filters each period's days inside the rollups (as
+# reporting.mer_roas_between does: reporting.mer_roas aggregates every day's spend before a day filter reaches it)
+# and finds each row's rates by key, as 0015's views do: a store's currency to the reporting one in
+# reporting.fx_reporting, Meta's account currency to the store's in reporting.fx_daily (0012's `rate()`), else
+# reporting.fx_uncovered's; each rate table read over the period's days only. Sums of amounts times a rate are
+# exact in numeric, so summing per store or per day first changes no figure.
 SALES_MONEY = ("gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes", "duties", "additional_fees",
                "total_sales")
 SALES_COLUMNS = ("date", "currency", "orders", "units", *SALES_MONEY, "aov", "new_customers", "returning_customers",
@@ -747,65 +749,107 @@ def _bounds(periods: dict[str, tuple]) -> dict:
     return {f"{bound}{n}": dates[k] for n, dates in enumerate(periods.values()) for k, bound in enumerate(("lo", "hi"))}
 
 
-def _in_periods(table: str, alias: str, columns: str, count: int) -> str:
-    """A rollup's rows in each period (one range scan each), tagged with the period's position and store currency."""
-    return " UNION ALL ".join(
-        f"SELECT {n} AS period, {alias}.shop_id, {alias}.day, sh.currency, a.reporting_currency, {columns} "
-        f"FROM {table} {alias} JOIN app_dashboard.shops sh ON sh.id = {alias}.shop_id "
-        f"CROSS JOIN app_dashboard.agency_settings a "
-        f"WHERE {_shop_or_all(alias + '.')} AND {alias}.day BETWEEN :lo{n} AND :hi{n}" for n in range(count))
+def _uncovered(source: str, target: str, day: str, column: str) -> str:
+    """reporting.fx_uncovered's rate or rate_day: a day the dense rates do not cover."""
+    return f"(SELECT u.{column} FROM reporting.fx_uncovered({source}, {target}, {day}) u)"
+
+
+def _to_reporting(alias: str) -> str:
+    """A row's rate from its store's currency to the reporting one, and that rate's day (0015's `rate()`)."""
+    same, day, found = "sh.currency = a.reporting_currency", f"{alias}.day", "rx.rate IS NOT NULL"
+    return (f"CASE WHEN {same} THEN 1::numeric WHEN {found} THEN rx.rate "
+            f"ELSE {_uncovered('sh.currency', 'a.reporting_currency', day, 'rate')} END AS rate, "
+            f"CASE WHEN {same} THEN {day} WHEN {found} THEN rx.rate_day "
+            f"ELSE {_uncovered('sh.currency', 'a.reporting_currency', day, 'rate_day')} END AS rate_day")
+
+
+def _account_to_shop(column: str) -> str:
+    """A Meta row's rate (or rate_day) from its account's currency to its store's (0012's `rate()`, fx_daily)."""
+    same, dense = "m.currency = sh.currency", "f.per_euro IS NOT NULL AND t.per_euro IS NOT NULL"
+    equal, value = ("1::numeric", "t.per_euro / f.per_euro") if column == "rate" else (
+        "m.day", "least(f.rate_day, t.rate_day)")
+    return (f"CASE WHEN {same} THEN {equal} WHEN {dense} THEN {value} "
+            f"ELSE {_uncovered('m.currency', 'sh.currency', 'm.day', column)} END")
+
+
+# fx_daily's rows of a Meta row's two currencies, when they differ (`{n}`: the period's position).
+ACCOUNT_RATES = ("LEFT JOIN reporting.fx_daily f ON m.currency <> sh.currency AND f.currency = m.currency "
+                 "AND f.day = m.day AND f.day BETWEEN :lo{n} AND :hi{n} "
+                 "LEFT JOIN reporting.fx_daily t ON m.currency <> sh.currency AND t.currency = sh.currency "
+                 "AND t.day = m.day AND t.day BETWEEN :lo{n} AND :hi{n}")
+
+
+def _in_periods(table: str, alias: str, columns: str, count: int, all_shops: bool, joins: str = "") -> str:
+    """A rollup's rows in each period (one range scan each), tagged with the period's position and store currency;
+    for all stores with the rate to the reporting currency (`rate`, `rate_day`). `joins` may name {n}."""
+    def one(n: int) -> str:
+        reporting = (f"LEFT JOIN reporting.fx_reporting rx ON rx.currency = sh.currency AND rx.day = {alias}.day "
+                     f"AND rx.day BETWEEN :lo{n} AND :hi{n}" if all_shops else "")
+        return (f"SELECT {n} AS period, {alias}.shop_id, {alias}.day, sh.currency, a.reporting_currency, {columns}"
+                f"{', ' + _to_reporting(alias) if all_shops else ''} "
+                f"FROM {table} {alias} JOIN app_dashboard.shops sh ON sh.id = {alias}.shop_id "
+                f"CROSS JOIN app_dashboard.agency_settings a {reporting} {joins.format(n=n)} "
+                f"WHERE {_shop_or_all(alias + '.')} AND {alias}.day BETWEEN :lo{n} AND :hi{n}")
+    return " UNION ALL ".join(one(n) for n in range(count))
 
 
 def _overview(all_shops: bool, count: int) -> str:
-    """Per period and day (and per period and store, for all stores) the Overview's figures."""
+    """Per period and day (and per period and store, for all stores) the Overview's figures. A rate depends on
+    the store's currency and the day only, so the days' money is summed per currency before it is converted."""
     def money(column: str) -> str:  # a sales column as daily-revenue sums it
         if not all_shops:
             return f"sum({column})"
         return f"CASE WHEN bool_and(rate IS NOT NULL) THEN round(sum({column} * rate), 2) END"
 
-    def mer(column: str, side: str) -> str:  # a mer-roas sum: raw for one store, converted over every key for all
-        if not all_shops:
-            return f"coalesce({side}.{column}, 0)"
+    def mer(column: str, side: str) -> str:  # a mer-roas sum, converted over every key
         return f"CASE WHEN {ok} THEN round(coalesce({side}.{column}_rated, 0), 2) END"
 
+    def rated(column: str) -> str:  # all stores: the sum converted (one store: no rate is read)
+        return f"sum({column} * rate)" if all_shops else "NULL::numeric"
+
+    def per_currency(source: str, sums: str) -> str:  # a day's rows summed per store currency (one rate each)
+        keys = "period, day, currency, reporting_currency" + (", rate, rate_day" if all_shops else "")
+        return f"SELECT {keys}, {sums} FROM {source} GROUP BY {keys}"
+
+    def per_store(columns: str, source: str) -> str:  # all stores: each store's totals beside the days
+        if not all_shops:
+            return ""
+        return (f" UNION ALL SELECT period, NULL, shop_id, 1, max(reporting_currency), {columns} "
+                f"FROM {source} GROUP BY period, shop_id")
+
     ok = "coalesce(sold.ok, true) AND coalesce(spent.ok, true)"
-    sets = "GROUPING SETS ((period, day), (period, shop_id))" if all_shops else "period, day"
-    sales = "r.orders, r.units, r.new_customers, r.returning_customers, " + ", ".join(f"r.{c}" for c in SALES_MONEY)
+    currency = "reporting_currency" if all_shops else "currency"
+    estimated = "bool_or(coalesce(rate_day < day, true))" if all_shops else "false"
+    converted = "bool_and(rate IS NOT NULL)" if all_shops else "true"
+    counts = ("orders", "units", "new_customers", "returning_customers")
+    sales = ", ".join(f"r.{c}" for c in (*counts, *SALES_MONEY))
+    ads = (f"round(m.spend * {_account_to_shop('rate')}, 2) AS spend, "
+           f"round(m.purchase_value * {_account_to_shop('rate')}, 2) AS purchase_value, "
+           f"coalesce({_account_to_shop('rate_day')} < m.day, true) AS shop_fx_estimated")
+    nothing = ", ".join(["NULL"] * (len(counts) + len(SALES_MONEY) + 1))  # a store's row: no day's sales figures
     return f"""
-        WITH sales AS MATERIALIZED ({_in_periods("reporting.daily_sales", "r", sales, count)}
-        ), ads AS MATERIALIZED ({_in_periods("reporting.daily_marketing", "m", "m.currency AS account_currency, "
-                                             "m.spend, m.purchase_value", count)}
-        ), rates AS MATERIALIZED ({_rates("SELECT currency AS source, reporting_currency AS target, day FROM sales "
-                                          "UNION SELECT currency, reporting_currency, day FROM ads "
-                                          "UNION SELECT account_currency, currency, day FROM ads")}
+        WITH sales AS MATERIALIZED ({_in_periods("reporting.daily_sales", "r", sales, count, all_shops)}
+        ), ads AS MATERIALIZED ({_in_periods("reporting.daily_marketing", "m", ads, count, all_shops, ACCOUNT_RATES)}
         ), sold AS (
-            SELECT period, day, {"shop_id," if all_shops else ""} GROUPING(day) AS per_store,
-                   max({"reporting_currency" if all_shops else "currency"}) AS currency,
+            SELECT period, day, NULL::bigint AS shop_id, 0 AS per_store, max({currency}) AS currency,
                    sum(orders) AS orders, sum(units) AS units, {", ".join(f"{money(c)} AS {c}" for c in SALES_MONEY)},
                    round(({money("gross_sales")} - {money("discounts")}) / nullif(sum(orders), 0), 2) AS aov,
                    sum(new_customers) AS new_customers, sum(returning_customers) AS returning_customers,
-                   {"bool_or(coalesce(rate_day < day, true))" if all_shops else "false"} AS fx_estimated,
-                   bool_and(rate IS NOT NULL) AS ok, sum(total_sales) AS total_sales_raw,
-                   sum(total_sales * rate) AS total_sales_rated
-            FROM (SELECT s.*, x.rate, x.rate_day FROM sales s
-                  JOIN rates x ON x.source = s.currency AND x.target = s.reporting_currency AND x.day = s.day) s
-            GROUP BY {sets}
+                   {estimated} AS fx_estimated, {converted} AS ok, sum(total_sales) AS total_sales_raw,
+                   {rated("total_sales")} AS total_sales_rated
+            FROM ({per_currency("sales", ", ".join(f"sum({c}) AS {c}" for c in (*counts, *SALES_MONEY)))}) s
+            GROUP BY period, day
+            {per_store(f"{nothing}, {estimated}, {converted}, sum(total_sales), {rated('total_sales')}", "sales")}
         ), spent AS (  -- Meta's money in the store's currency per account-day first (marketing_daily's spend_shop)
-            SELECT period, day, {"shop_id," if all_shops else ""} GROUPING(day) AS per_store,
-                   max({"reporting_currency" if all_shops else "currency"}) AS currency,
-                   sum(spend) AS spend_raw, sum(spend * rate) AS spend_rated,
-                   sum(purchase_value) AS purchase_value_raw, sum(purchase_value * rate) AS purchase_value_rated,
-                   bool_and(rate IS NOT NULL) AS ok, bool_or(estimated) AS estimated,
-                   bool_or(shop_fx_estimated) AS shop_fx_estimated
-            FROM (SELECT m.*, round(m.account_spend * c.rate, 2) AS spend,
-                         round(m.account_purchase_value * c.rate, 2) AS purchase_value,
-                         coalesce(c.rate_day < m.day, true) AS shop_fx_estimated, x.rate,
-                         coalesce(x.rate_day < m.day, true) AS estimated
-                  FROM (SELECT period, shop_id, day, currency, reporting_currency, account_currency,
-                               spend AS account_spend, purchase_value AS account_purchase_value FROM ads) m
-                  JOIN rates c ON c.source = m.account_currency AND c.target = m.currency AND c.day = m.day
-                  JOIN rates x ON x.source = m.currency AND x.target = m.reporting_currency AND x.day = m.day) m
-            GROUP BY {sets}
+            SELECT period, day, NULL::bigint AS shop_id, 0 AS per_store, max({currency}) AS currency,
+                   sum(spend) AS spend_raw, {rated("spend")} AS spend_rated, {rated("purchase_value")}
+                   AS purchase_value_rated, sum(purchase_value) AS purchase_value_raw, {converted} AS ok,
+                   {estimated} AS estimated, bool_or(shop_fx_estimated) AS shop_fx_estimated
+            FROM ({per_currency("ads", "sum(spend) AS spend, sum(purchase_value) AS purchase_value, "
+                                       "bool_or(shop_fx_estimated) AS shop_fx_estimated")}) m
+            GROUP BY period, day
+            {per_store(f"sum(spend), {rated('spend')}, {rated('purchase_value')}, sum(purchase_value), {converted}, "
+                       f"{estimated}, bool_or(shop_fx_estimated)", "ads")}
         )
         SELECT coalesce(sold.period, spent.period) AS period, coalesce(sold.day, spent.day) AS date,
                {"coalesce(sold.shop_id, spent.shop_id) AS shop_id," if all_shops else ""}
@@ -822,7 +866,7 @@ def _overview(all_shops: bool, count: int) -> str:
                coalesce(sold.total_sales_raw, 0) AS store_total_sales, coalesce(spent.spend_raw, 0) AS store_spend
         FROM sold FULL JOIN spent ON spent.period = sold.period AND spent.per_store = sold.per_store
              AND coalesce(spent.day, '-infinity') = coalesce(sold.day, '-infinity')
-             {"AND coalesce(spent.shop_id, 0) = coalesce(sold.shop_id, 0)" if all_shops else ""}
+             AND coalesce(spent.shop_id, 0) = coalesce(sold.shop_id, 0)
         ORDER BY 1, 2"""
 
 
