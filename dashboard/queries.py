@@ -562,21 +562,32 @@ def read_top_products(*, session: Session, shop_id: int | None, start, end, leve
                                                              "end": end}).mappings()]
 
 
-# A rate looked up once per (source, target, day) the read needs, as the views find it (0012's `rate()`): the
-# dense table's, else reporting.fx_uncovered's (which the dense rates equal on every day they cover).
-_SAME, _DENSE = "x.source = x.target", "f.per_euro IS NOT NULL AND t.per_euro IS NOT NULL"
-_UNCOVERED = "reporting.fx_uncovered(x.source, x.target, x.day) u"
-RATE = (f"CASE WHEN {_SAME} THEN 1::numeric WHEN {_DENSE} THEN t.per_euro / f.per_euro "
-        f"ELSE (SELECT u.rate FROM {_UNCOVERED}) END")
-RATE_DAY = (f"CASE WHEN {_SAME} THEN x.day WHEN {_DENSE} THEN least(f.rate_day, t.rate_day) "
-            f"ELSE (SELECT u.rate_day FROM {_UNCOVERED}) END")
+# A row's rates found by key, as the views find them: to the reporting currency in fx_reporting (0015's `rate()`),
+# between two other currencies in fx_daily (0012's `rate()`), else reporting.fx_uncovered's (which the dense
+# rates equal on every day they cover).
+def _uncovered(source: str, target: str, day: str, column: str) -> str:
+    """reporting.fx_uncovered's rate or rate_day: a day the dense rates do not cover."""
+    return f"(SELECT u.{column} FROM reporting.fx_uncovered({source}, {target}, {day}) u)"
 
 
-def _rates(pairs: str) -> str:
-    """(source, target, day, rate, rate_day) for each currency pair and day `pairs` selects."""
-    return f"""SELECT x.source, x.target, x.day, {RATE} AS rate, {RATE_DAY} AS rate_day FROM ({pairs}) x
-            LEFT JOIN reporting.fx_daily f ON f.currency = x.source AND f.day = x.day
-            LEFT JOIN reporting.fx_daily t ON t.currency = x.target AND t.day = x.day"""
+def _to_reporting(day: str, currency: str = "sh.currency", reporting: str = "a.reporting_currency",
+                  rx: str = "rx") -> tuple[str, str]:
+    """The rate from a store's currency to the reporting one on `day`, and that rate's day (0015's `rate()`): by
+    key from fx_reporting joined as `rx`."""
+    same, found = f"{currency} = {reporting}", f"{rx}.rate IS NOT NULL"
+    return (f"CASE WHEN {same} THEN 1::numeric WHEN {found} THEN {rx}.rate "
+            f"ELSE {_uncovered(currency, reporting, day, 'rate')} END",
+            f"CASE WHEN {same} THEN {day} WHEN {found} THEN {rx}.rate_day "
+            f"ELSE {_uncovered(currency, reporting, day, 'rate_day')} END")
+
+
+def _account_to_shop(column: str) -> str:
+    """A Meta row's rate (or rate_day) from its account's currency to its store's (0012's `rate()`, fx_daily)."""
+    same, dense = "m.currency = sh.currency", "f.per_euro IS NOT NULL AND t.per_euro IS NOT NULL"
+    equal, value = ("1::numeric", "t.per_euro / f.per_euro") if column == "rate" else (
+        "m.day", "least(f.rate_day, t.rate_day)")
+    return (f"CASE WHEN {same} THEN {equal} WHEN {dense} THEN {value} "
+            f"ELSE {_uncovered('m.currency', 'sh.currency', 'm.day', column)} END")
 
 
 def _product_row(all_shops: bool, variant: bool, alias: str = "") -> str:
@@ -592,39 +603,50 @@ def _product_row(all_shops: bool, variant: bool, alias: str = "") -> str:
 
 def _top_by_units(variant: bool) -> str:
     # All stores: units need no conversion, so rank variants (or products) from the monthly rollup and the edge
-    # days, then read only the winners' days, summed per day before each day's rate converts them (exact).
+    # days, then sum only the winners' rows: their whole months' net sales come converted day by day (0015's
+    # monthly_products.net_sales_reporting), their edge days' are summed per day and converted at the day's rate
+    # (exact in numeric). The rollups are read by key (the *_product_idx indexes), the store once per winner.
     keys = ["product_id", "variant_id"] if variant else ["product_id"]
-    listed = ", ".join(keys)
-    ranked = f"shop_id, {listed}, units_sold"
-    texts = ["product_title", *(["variant_title", "sku"] if variant else [])]
+    listed, winners = ", ".join(keys), ", ".join(f"r.{key}" for key in keys)
+    same = " AND ".join(f"p.{key} = r.{key}" for key in ("shop_id", *keys))
+    ranked = " UNION ALL ".join([
+        f"SELECT shop_id, {listed}, units_sold FROM reporting.monthly_products WHERE {_shop_or_all()} "
+        f"AND {IN_WHOLE_MONTHS}",
+        *(f"SELECT shop_id, {listed}, units_sold FROM reporting.daily_products WHERE {_shop_or_all()} AND {edge}"
+          for edge in EDGES)])
+    texts = "max(p.product_title) AS product_title, max(p.variant_title) AS variant_title, max(p.sku) AS sku"
+    edges = " UNION ALL ".join(f"SELECT * FROM reporting.daily_products p WHERE {same} AND {edge}" for edge in EDGES)
+    rate, rate_day = _to_reporting("d.day", "r.currency", "r.reporting_currency", rx="x")
     return f"""
         WITH ranked AS MATERIALIZED (
-            SELECT shop_id, {listed}, sum(units_sold) AS units
-            FROM ({_by_months(ranked, ranked, _shop_or_all())}) x
+            SELECT shop_id, {listed}, sum(units_sold) AS units FROM ({ranked}) x
             GROUP BY shop_id, {listed}
             ORDER BY units DESC NULLS LAST, {listed}, shop_id LIMIT {TOP_ROWS}
-        ), days AS MATERIALIZED (  -- each winner's days probed by key (daily_products_product_idx)
-            SELECT r.shop_id, {", ".join(f"r.{key}" for key in keys)}, p.*, sh.shop_domain, sh.currency,
-                   a.reporting_currency
-            FROM ranked r CROSS JOIN LATERAL (
-                SELECT p.day, {", ".join(f"max(p.{c}) AS {c}" for c in texts)}, sum(p.units_sold) AS units_sold,
-                       sum(p.units_returned) AS units_returned, sum(p.net_sales) AS net_sales
-                FROM reporting.daily_products p
-                WHERE p.shop_id = r.shop_id AND {" AND ".join(f"p.{key} = r.{key}" for key in keys)}
-                  AND p.day BETWEEN :start AND :end
-                GROUP BY p.day) p
-            JOIN app_dashboard.shops sh ON sh.id = r.shop_id CROSS JOIN app_dashboard.agency_settings a
-        ), rates AS MATERIALIZED (
-            {_rates("SELECT DISTINCT currency AS source, reporting_currency AS target, day FROM days")})
-        SELECT d.shop_domain, d.product_id, {"d.variant_id" if variant else "''"} AS variant_id,
-               max(d.product_title) AS product_title, {"max(d.variant_title)" if variant else "NULL"} AS variant_title,
-               {"max(d.sku)" if variant else "NULL"} AS sku, max(d.reporting_currency) AS currency,
-               CAST(sum(d.units_sold) AS bigint) AS units_sold, CAST(sum(d.units_returned) AS bigint) AS units_returned,
-               CASE WHEN bool_and(x.rate IS NOT NULL) THEN round(sum(d.net_sales * x.rate), 2) END AS net_sales,
-               bool_or(coalesce(x.rate_day < d.day, true)) AS fx_estimated
-        FROM days d JOIN rates x ON x.source = d.currency AND x.target = d.reporting_currency AND x.day = d.day
-        GROUP BY d.shop_domain, d.shop_id, {", ".join(f"d.{key}" for key in keys)}
-        ORDER BY units_sold DESC NULLS LAST, {", ".join(f"d.{key}" for key in keys)} LIMIT {TOP_ROWS}"""
+        ), winners AS MATERIALIZED (
+            SELECT x.*, sh.shop_domain, sh.currency, a.reporting_currency
+            FROM ranked x JOIN app_dashboard.shops sh ON sh.id = x.shop_id CROSS JOIN app_dashboard.agency_settings a
+        )
+        SELECT max(r.shop_domain) AS shop_domain, r.product_id, {"r.variant_id" if variant else "''"} AS variant_id,
+               max(v.product_title) AS product_title, {"max(v.variant_title)" if variant else "NULL"} AS variant_title,
+               {"max(v.sku)" if variant else "NULL"} AS sku, max(r.reporting_currency) AS currency,
+               CAST(sum(v.units_sold) AS bigint) AS units_sold, CAST(sum(v.units_returned) AS bigint) AS units_returned,
+               CASE WHEN bool_and(v.converted IS NOT NULL) THEN round(sum(v.converted), 2) END AS net_sales,
+               bool_or(v.fx_estimated) AS fx_estimated
+        FROM winners r CROSS JOIN LATERAL (
+            SELECT {texts}, sum(p.units_sold) AS units_sold, sum(p.units_returned) AS units_returned,
+                   CASE WHEN bool_and(p.net_sales_reporting IS NOT NULL) THEN sum(p.net_sales_reporting) END,
+                   bool_or(p.fx_estimated)
+            FROM reporting.monthly_products p WHERE {same} AND {IN_WHOLE_MONTHS} GROUP BY p.shop_id  -- none: no row
+            UNION ALL
+            SELECT d.product_title, d.variant_title, d.sku, d.units_sold, d.units_returned, d.net_sales * {rate},
+                   coalesce({rate_day} < d.day, true)
+            FROM (SELECT p.day, {texts}, sum(p.units_sold) AS units_sold, sum(p.units_returned) AS units_returned,
+                         sum(p.net_sales) AS net_sales
+                  FROM ({edges}) p GROUP BY p.day) d
+            LEFT JOIN reporting.fx_reporting x ON x.currency = r.currency AND x.day = d.day
+        ) v (product_title, variant_title, sku, units_sold, units_returned, converted, fx_estimated)
+        GROUP BY r.shop_id, {winners}
+        ORDER BY units_sold DESC NULLS LAST, {winners} LIMIT {TOP_ROWS}"""
 
 
 def _top_summed(all_shops: bool, variant: bool, order: str) -> str:
@@ -749,29 +771,6 @@ def _bounds(periods: dict[str, tuple]) -> dict:
     return {f"{bound}{n}": dates[k] for n, dates in enumerate(periods.values()) for k, bound in enumerate(("lo", "hi"))}
 
 
-def _uncovered(source: str, target: str, day: str, column: str) -> str:
-    """reporting.fx_uncovered's rate or rate_day: a day the dense rates do not cover."""
-    return f"(SELECT u.{column} FROM reporting.fx_uncovered({source}, {target}, {day}) u)"
-
-
-def _to_reporting(alias: str) -> str:
-    """A row's rate from its store's currency to the reporting one, and that rate's day (0015's `rate()`)."""
-    same, day, found = "sh.currency = a.reporting_currency", f"{alias}.day", "rx.rate IS NOT NULL"
-    return (f"CASE WHEN {same} THEN 1::numeric WHEN {found} THEN rx.rate "
-            f"ELSE {_uncovered('sh.currency', 'a.reporting_currency', day, 'rate')} END AS rate, "
-            f"CASE WHEN {same} THEN {day} WHEN {found} THEN rx.rate_day "
-            f"ELSE {_uncovered('sh.currency', 'a.reporting_currency', day, 'rate_day')} END AS rate_day")
-
-
-def _account_to_shop(column: str) -> str:
-    """A Meta row's rate (or rate_day) from its account's currency to its store's (0012's `rate()`, fx_daily)."""
-    same, dense = "m.currency = sh.currency", "f.per_euro IS NOT NULL AND t.per_euro IS NOT NULL"
-    equal, value = ("1::numeric", "t.per_euro / f.per_euro") if column == "rate" else (
-        "m.day", "least(f.rate_day, t.rate_day)")
-    return (f"CASE WHEN {same} THEN {equal} WHEN {dense} THEN {value} "
-            f"ELSE {_uncovered('m.currency', 'sh.currency', 'm.day', column)} END")
-
-
 # fx_daily's rows of a Meta row's two currencies, when they differ (`{n}`: the period's position).
 ACCOUNT_RATES = ("LEFT JOIN reporting.fx_daily f ON m.currency <> sh.currency AND f.currency = m.currency "
                  "AND f.day = m.day AND f.day BETWEEN :lo{n} AND :hi{n} "
@@ -786,7 +785,7 @@ def _in_periods(table: str, alias: str, columns: str, count: int, all_shops: boo
         reporting = (f"LEFT JOIN reporting.fx_reporting rx ON rx.currency = sh.currency AND rx.day = {alias}.day "
                      f"AND rx.day BETWEEN :lo{n} AND :hi{n}" if all_shops else "")
         return (f"SELECT {n} AS period, {alias}.shop_id, {alias}.day, sh.currency, a.reporting_currency, {columns}"
-                f"{', ' + _to_reporting(alias) if all_shops else ''} "
+                f"{', {} AS rate, {} AS rate_day'.format(*_to_reporting(f'{alias}.day')) if all_shops else ''} "
                 f"FROM {table} {alias} JOIN app_dashboard.shops sh ON sh.id = {alias}.shop_id "
                 f"CROSS JOIN app_dashboard.agency_settings a {reporting} {joins.format(n=n)} "
                 f"WHERE {_shop_or_all(alias + '.')} AND {alias}.day BETWEEN :lo{n} AND :hi{n}")
