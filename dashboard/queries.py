@@ -870,13 +870,13 @@ def _overview(all_shops: bool, count: int) -> str:
 
 
 def read_overview(*, session: Session, shop_id: int | None, periods: dict[str, tuple],
-                  shops: list[Row] | None = None) -> tuple[dict, dict]:
+                  shops: list[Row] | None = None, basis: str | None = None) -> tuple[dict, dict]:
     """Per named period: the Overview's days (daily-revenue and mer-roas side by side, one row per day with anything
     in it, as read_report's two reports give them) and, for all stores, each visible store's totals (total sales and
     ad spend in its currency and in the reporting one, as reporting.mer_roas sums them). One statement; `shops`
-    is list_shops's answer when the caller has it."""
+    is list_shops's answer and `basis` get_mer_basis's, when the caller has them."""
     names, all_shops = list(periods), shop_id is None
-    all_channels = get_mer_basis(session=session) == "all_channels"
+    all_channels = (basis or get_mer_basis(session=session)) == "all_channels"
     params = {"shop_id": shop_id} | _bounds(periods)
     days: dict[str, list[dict]] = {name: [] for name in names}
     totals: dict[tuple, dict] = {}
