@@ -9,7 +9,8 @@ page loads (the page itself, the selection bar, the navbar's sync indicator) and
 time, without a network or a browser. The first full page load (the HTML, its scripts and styles, the layout,
 the dependencies and every load-time callback, in order) is timed over loopback HTTP against a real server.
 Run: `.venv/bin/python -m bench.dashboard [--stores 50] [--orders 40000] [--repeats 20] [--profile]` (orders per
-store); `--profile` also prints, per callback, its statements' time and the slowest of them.
+store); `--profile` also prints, per callback, its statements' time and the slowest of them; `--as-built
+--no-migrate` measures the database as it is (after another branch applied a migration this one lacks).
 """
 
 import argparse
@@ -216,8 +217,12 @@ def main() -> None:
                         help="use the reporting bench's database as far as it is built, building nothing")
     parser.add_argument("--profile", action="store_true",
                         help="after each callback's timing, print its slowest SQL statements")
+    parser.add_argument("--no-migrate", action="store_true",
+                        help="with --as-built: leave the database's migrations as they are (another branch's too)")
     args = parser.parse_args()
-    if args.as_built:
+    if args.as_built and args.no_migrate:
+        url = open_unmigrated(args.stores, args.orders, args.seed)
+    elif args.as_built:
         url = reporting.open_as_built(args.stores, args.orders, args.seed)
     else:
         url = reporting.ensure_database(args.stores, args.orders, args.seed)
@@ -226,6 +231,16 @@ def main() -> None:
     rows = measure_callbacks(server, url, args.repeats, args.profile)
     loads = first_load(server, url, runs=5)
     report(args, url, rows, loads)
+
+
+def open_unmigrated(stores: int, orders: int, seed: int) -> str:
+    """The reporting bench's database as it is (reporting.open_as_built without its migrate): a branch runs on it
+    after another applied a migration this branch does not have, which alembic would refuse."""
+    server = embedded.start(settings.VAR_DIR / reporting.PGDATA, database="postgres")
+    url = embedded.with_database(server, reporting.database_name(stores, orders, seed))
+    reporting.load_rates(url)
+    reporting.link_ad_accounts(url)
+    return url
 
 
 def report(args, url: str, rows: list[tuple], loads: list[float]) -> None:

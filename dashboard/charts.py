@@ -24,6 +24,7 @@ pio.templates[TEMPLATE] = go.layout.Template(
         yaxis=dict(gridcolor="#E9ECEF", zeroline=False, automargin=True, rangemode="tozero"),
     )
 )
+TEMPLATE_JSON = pio.templates[TEMPLATE].to_plotly_json()
 # The chart's toolbar: downloads go through the page's CSV buttons, so keep only what helps reading.
 CONFIG = {"displaylogo": False, "responsive": True,
           "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"]}
@@ -51,17 +52,31 @@ def _plain(value):
     return value.isoformat() if isinstance(value, date) else value
 
 
+def figure(data: list[dict], **layout) -> go.Figure:
+    """A figure from its traces and layout, built in one pass and not validated property by property (Plotly's
+    checks took most of a page's figure time; test_overview_figures validates every builder's figure)."""
+    return go.Figure({"data": data, "layout": {"template": TEMPLATE_JSON, **layout}}, _validate=False)
+
+
+def line(rows: list[dict], x: str, metric: str, *, mode: str = "lines", yaxis: str = "y", **style) -> dict:
+    """A metric's line over `x` in its colour."""
+    return dict(type="scatter", x=plain(rows, x), y=plain(rows, metric), mode=mode, name=METRICS[metric].label,
+                line=dict(color=METRICS[metric].colour, width=2), yaxis=yaxis, **style)
+
+
+def bars(rows: list[dict], x: str, metric: str) -> dict:
+    """A metric's bars over `x` in its colour."""
+    return dict(type="bar", x=plain(rows, x), y=plain(rows, metric), name=METRICS[metric].label,
+                marker=dict(color=METRICS[metric].colour))
+
+
 def lines(rows: list[dict], x: str, metrics: list[str], *, title: str = "", height: int = 300,
           secondary: tuple[str, ...] = ()) -> go.Figure:
     """One line per metric over `x`, each in its metric's colour; metrics in `secondary` on a right-hand axis."""
-    figure = go.Figure(layout=dict(template=TEMPLATE, title=dict(text=title, font=dict(size=14)), height=height))
-    for metric in metrics:
-        figure.add_scatter(x=plain(rows, x), y=plain(rows, metric), mode="lines",
-                           name=METRICS[metric].label, line=dict(color=METRICS[metric].colour, width=2),
-                           yaxis="y2" if metric in secondary else "y")
+    layout = dict(title=dict(text=title, font=dict(size=14)), height=height)
     if secondary:
-        figure.update_layout(yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero"))
-    return figure
+        layout["yaxis2"] = dict(overlaying="y", side="right", showgrid=False, rangemode="tozero")
+    return figure([line(rows, x, metric, yaxis="y2" if metric in secondary else "y") for metric in metrics], **layout)
 
 
 # Marketing, products and customers
@@ -246,15 +261,11 @@ def _as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-def _money_axis(figure: go.Figure, currency: str | None) -> go.Figure:
-    figure.update_yaxes(title_text=currency or "", tickformat=",.0f")
-    return figure
+DATES = dict(margin=dict(b=60))  # two-line date ticks ("Sep 6 / 2026") need more than the template's 8 px below
 
 
-def _room_for_dates(figure: go.Figure) -> go.Figure:
-    # Two-line date ticks ("Sep 6 / 2026") need more than the template's 8 px below the plot.
-    figure.update_layout(margin=dict(b=60))
-    return figure
+def _money_axis(currency: str | None) -> dict:
+    return dict(title=dict(text=currency or ""), tickformat=",.0f")
 
 
 def sales_and_spend(rows: list[dict], currency: str | None) -> go.Figure:
@@ -263,34 +274,28 @@ def sales_and_spend(rows: list[dict], currency: str | None) -> go.Figure:
         return empty("No sales or ad spend in this period")
     # A store without ad spend gets no flat line at zero (the header says why there is none).
     spent = any(row.get("spend") for row in rows)
-    figure = lines(rows, "date", ["total_sales", "spend"] if spent else ["total_sales"])
-    figure.update_traces(mode="lines+markers", marker=dict(size=5))
-    return _room_for_dates(_money_axis(figure, currency))
+    return figure([line(rows, "date", metric, mode="lines+markers", marker=dict(size=5))
+                   for metric in (["total_sales", "spend"] if spent else ["total_sales"])],
+                  title=dict(text="", font=dict(size=14)), height=300, yaxis=_money_axis(currency), **DATES)
 
 
 def mer_and_roas(rows: list[dict], mer_label: str = METRICS["mer"].label) -> go.Figure:
     """MER (its line named for its basis, e.g. "MER on all channels") and ROAS per bucket (gaps: no spend)."""
     if not any(row.get("mer") is not None or row.get("roas") is not None for row in rows):
         return empty("No ad spend in this period: no MER or ROAS")
-    figure = lines(rows, "date", ["mer", "roas"])
-    figure.update_traces(name=mer_label, selector=dict(name=METRICS["mer"].label))
-    figure.update_traces(mode="lines+markers", marker=dict(size=5), connectgaps=False)
-    figure.update_yaxes(ticksuffix="×")
-    return _room_for_dates(figure)
+    data = [line(rows, "date", metric, mode="lines+markers", marker=dict(size=5), connectgaps=False)
+            for metric in ("mer", "roas")]
+    data[0]["name"] = mer_label
+    return figure(data, title=dict(text="", font=dict(size=14)), height=300, yaxis=dict(ticksuffix="×"), **DATES)
 
 
 def orders_and_aov(rows: list[dict], currency: str | None) -> go.Figure:
     """Orders as bars, AOV as a line on the right-hand axis."""
     if not any(row.get("orders") for row in rows):
         return empty("No orders in this period")
-    figure = go.Figure(layout=dict(template=TEMPLATE, height=300))
-    figure.add_bar(x=plain(rows, "date"), y=plain(rows, "orders"),
-                   name=METRICS["orders"].label, marker_color=METRICS["orders"].colour)
-    figure.add_scatter(x=plain(rows, "date"), y=plain(rows, "aov"), mode="lines+markers",
-                       name=METRICS["aov"].label, line=dict(color=METRICS["aov"].colour, width=2), yaxis="y2")
-    figure.update_layout(yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero",
-                                     title_text=currency or "", tickformat=",.0f"))
-    return _room_for_dates(figure)
+    return figure([bars(rows, "date", "orders"), line(rows, "date", "aov", mode="lines+markers", yaxis="y2")],
+                  height=300, yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero",
+                                          **_money_axis(currency)), **DATES)
 
 
 def sales_by_channel(rows: list[dict], currency: str | None) -> go.Figure:
@@ -314,9 +319,5 @@ def new_and_returning(rows: list[dict]) -> go.Figure:
     """New and returning customers per bucket, stacked."""
     if not any(row.get("new_customers") or row.get("returning_customers") for row in rows):
         return empty("No customers ordered in this period")
-    figure = go.Figure(layout=dict(template=TEMPLATE, barmode="stack", height=300,
-                                   legend=dict(traceorder="normal")))
-    for metric in ("new_customers", "returning_customers"):
-        figure.add_bar(x=plain(rows, "date"), y=plain(rows, metric),
-                       name=METRICS[metric].label, marker_color=METRICS[metric].colour)
-    return _room_for_dates(figure)
+    return figure([bars(rows, "date", metric) for metric in ("new_customers", "returning_customers")],
+                  barmode="stack", height=300, legend=dict(traceorder="normal"), **DATES)

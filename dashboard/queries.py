@@ -573,21 +573,32 @@ def read_top_products(*, session: Session, shop_id: int | None, start, end, leve
                                                              "end": end}).mappings()]
 
 
-# A rate looked up once per (source, target, day) the read needs, as the views find it (0012's `rate()`): the
-# dense table's, else reporting.fx_uncovered's (which the dense rates equal on every day they cover).
-_SAME, _DENSE = "x.source = x.target", "f.per_euro IS NOT NULL AND t.per_euro IS NOT NULL"
-_UNCOVERED = "reporting.fx_uncovered(x.source, x.target, x.day) u"
-RATE = (f"CASE WHEN {_SAME} THEN 1::numeric WHEN {_DENSE} THEN t.per_euro / f.per_euro "
-        f"ELSE (SELECT u.rate FROM {_UNCOVERED}) END")
-RATE_DAY = (f"CASE WHEN {_SAME} THEN x.day WHEN {_DENSE} THEN least(f.rate_day, t.rate_day) "
-            f"ELSE (SELECT u.rate_day FROM {_UNCOVERED}) END")
+# A row's rates found by key, as the views find them: to the reporting currency in fx_reporting (0015's `rate()`),
+# between two other currencies in fx_daily (0012's `rate()`), else reporting.fx_uncovered's (which the dense
+# rates equal on every day they cover).
+def _uncovered(source: str, target: str, day: str, column: str) -> str:
+    """reporting.fx_uncovered's rate or rate_day: a day the dense rates do not cover."""
+    return f"(SELECT u.{column} FROM reporting.fx_uncovered({source}, {target}, {day}) u)"
 
 
-def _rates(pairs: str) -> str:
-    """(source, target, day, rate, rate_day) for each currency pair and day `pairs` selects."""
-    return f"""SELECT x.source, x.target, x.day, {RATE} AS rate, {RATE_DAY} AS rate_day FROM ({pairs}) x
-            LEFT JOIN reporting.fx_daily f ON f.currency = x.source AND f.day = x.day
-            LEFT JOIN reporting.fx_daily t ON t.currency = x.target AND t.day = x.day"""
+def _to_reporting(day: str, currency: str = "sh.currency", reporting: str = "a.reporting_currency",
+                  rx: str = "rx") -> tuple[str, str]:
+    """The rate from a store's currency to the reporting one on `day`, and that rate's day (0015's `rate()`): by
+    key from fx_reporting joined as `rx`."""
+    same, found = f"{currency} = {reporting}", f"{rx}.rate IS NOT NULL"
+    return (f"CASE WHEN {same} THEN 1::numeric WHEN {found} THEN {rx}.rate "
+            f"ELSE {_uncovered(currency, reporting, day, 'rate')} END",
+            f"CASE WHEN {same} THEN {day} WHEN {found} THEN {rx}.rate_day "
+            f"ELSE {_uncovered(currency, reporting, day, 'rate_day')} END")
+
+
+def _account_to_shop(column: str) -> str:
+    """A Meta row's rate (or rate_day) from its account's currency to its store's (0012's `rate()`, fx_daily)."""
+    same, dense = "m.currency = sh.currency", "f.per_euro IS NOT NULL AND t.per_euro IS NOT NULL"
+    equal, value = ("1::numeric", "t.per_euro / f.per_euro") if column == "rate" else (
+        "m.day", "least(f.rate_day, t.rate_day)")
+    return (f"CASE WHEN {same} THEN {equal} WHEN {dense} THEN {value} "
+            f"ELSE {_uncovered('m.currency', 'sh.currency', 'm.day', column)} END")
 
 
 def _product_row(all_shops: bool, variant: bool, alias: str = "") -> str:
@@ -603,39 +614,50 @@ def _product_row(all_shops: bool, variant: bool, alias: str = "") -> str:
 
 def _top_by_units(variant: bool) -> str:
     # All stores: units need no conversion, so rank variants (or products) from the monthly rollup and the edge
-    # days, then read only the winners' days, summed per day before each day's rate converts them (exact).
+    # days, then sum only the winners' rows: their whole months' net sales come converted day by day (0015's
+    # monthly_products.net_sales_reporting), their edge days' are summed per day and converted at the day's rate
+    # (exact in numeric). The rollups are read by key (the *_product_idx indexes), the store once per winner.
     keys = ["product_id", "variant_id"] if variant else ["product_id"]
-    listed = ", ".join(keys)
-    ranked = f"shop_id, {listed}, units_sold"
-    texts = ["product_title", *(["variant_title", "sku"] if variant else [])]
+    listed, winners = ", ".join(keys), ", ".join(f"r.{key}" for key in keys)
+    same = " AND ".join(f"p.{key} = r.{key}" for key in ("shop_id", *keys))
+    ranked = " UNION ALL ".join([
+        f"SELECT shop_id, {listed}, units_sold FROM reporting.monthly_products WHERE {_shop_or_all()} "
+        f"AND {IN_WHOLE_MONTHS}",
+        *(f"SELECT shop_id, {listed}, units_sold FROM reporting.daily_products WHERE {_shop_or_all()} AND {edge}"
+          for edge in EDGES)])
+    texts = "max(p.product_title) AS product_title, max(p.variant_title) AS variant_title, max(p.sku) AS sku"
+    edges = " UNION ALL ".join(f"SELECT * FROM reporting.daily_products p WHERE {same} AND {edge}" for edge in EDGES)
+    rate, rate_day = _to_reporting("d.day", "r.currency", "r.reporting_currency", rx="x")
     return f"""
         WITH ranked AS MATERIALIZED (
-            SELECT shop_id, {listed}, sum(units_sold) AS units
-            FROM ({_by_months(ranked, ranked, _shop_or_all())}) x
+            SELECT shop_id, {listed}, sum(units_sold) AS units FROM ({ranked}) x
             GROUP BY shop_id, {listed}
             ORDER BY units DESC NULLS LAST, {listed}, shop_id LIMIT {TOP_ROWS}
-        ), days AS MATERIALIZED (  -- each winner's days probed by key (daily_products_product_idx)
-            SELECT r.shop_id, {", ".join(f"r.{key}" for key in keys)}, p.*, sh.shop_domain, sh.currency,
-                   a.reporting_currency
-            FROM ranked r CROSS JOIN LATERAL (
-                SELECT p.day, {", ".join(f"max(p.{c}) AS {c}" for c in texts)}, sum(p.units_sold) AS units_sold,
-                       sum(p.units_returned) AS units_returned, sum(p.net_sales) AS net_sales
-                FROM reporting.daily_products p
-                WHERE p.shop_id = r.shop_id AND {" AND ".join(f"p.{key} = r.{key}" for key in keys)}
-                  AND p.day BETWEEN :start AND :end
-                GROUP BY p.day) p
-            JOIN app_dashboard.shops sh ON sh.id = r.shop_id CROSS JOIN app_dashboard.agency_settings a
-        ), rates AS MATERIALIZED (
-            {_rates("SELECT DISTINCT currency AS source, reporting_currency AS target, day FROM days")})
-        SELECT d.shop_domain, d.product_id, {"d.variant_id" if variant else "''"} AS variant_id,
-               max(d.product_title) AS product_title, {"max(d.variant_title)" if variant else "NULL"} AS variant_title,
-               {"max(d.sku)" if variant else "NULL"} AS sku, max(d.reporting_currency) AS currency,
-               CAST(sum(d.units_sold) AS bigint) AS units_sold, CAST(sum(d.units_returned) AS bigint) AS units_returned,
-               CASE WHEN bool_and(x.rate IS NOT NULL) THEN round(sum(d.net_sales * x.rate), 2) END AS net_sales,
-               bool_or(coalesce(x.rate_day < d.day, true)) AS fx_estimated
-        FROM days d JOIN rates x ON x.source = d.currency AND x.target = d.reporting_currency AND x.day = d.day
-        GROUP BY d.shop_domain, d.shop_id, {", ".join(f"d.{key}" for key in keys)}
-        ORDER BY units_sold DESC NULLS LAST, {", ".join(f"d.{key}" for key in keys)} LIMIT {TOP_ROWS}"""
+        ), winners AS MATERIALIZED (
+            SELECT x.*, sh.shop_domain, sh.currency, a.reporting_currency
+            FROM ranked x JOIN app_dashboard.shops sh ON sh.id = x.shop_id CROSS JOIN app_dashboard.agency_settings a
+        )
+        SELECT max(r.shop_domain) AS shop_domain, r.product_id, {"r.variant_id" if variant else "''"} AS variant_id,
+               max(v.product_title) AS product_title, {"max(v.variant_title)" if variant else "NULL"} AS variant_title,
+               {"max(v.sku)" if variant else "NULL"} AS sku, max(r.reporting_currency) AS currency,
+               CAST(sum(v.units_sold) AS bigint) AS units_sold, CAST(sum(v.units_returned) AS bigint) AS units_returned,
+               CASE WHEN bool_and(v.converted IS NOT NULL) THEN round(sum(v.converted), 2) END AS net_sales,
+               bool_or(v.fx_estimated) AS fx_estimated
+        FROM winners r CROSS JOIN LATERAL (
+            SELECT {texts}, sum(p.units_sold) AS units_sold, sum(p.units_returned) AS units_returned,
+                   CASE WHEN bool_and(p.net_sales_reporting IS NOT NULL) THEN sum(p.net_sales_reporting) END,
+                   bool_or(p.fx_estimated)
+            FROM reporting.monthly_products p WHERE {same} AND {IN_WHOLE_MONTHS} GROUP BY p.shop_id  -- none: no row
+            UNION ALL
+            SELECT d.product_title, d.variant_title, d.sku, d.units_sold, d.units_returned, d.net_sales * {rate},
+                   coalesce({rate_day} < d.day, true)
+            FROM (SELECT p.day, {texts}, sum(p.units_sold) AS units_sold, sum(p.units_returned) AS units_returned,
+                         sum(p.net_sales) AS net_sales
+                  FROM ({edges}) p GROUP BY p.day) d
+            LEFT JOIN reporting.fx_reporting x ON x.currency = r.currency AND x.day = d.day
+        ) v (product_title, variant_title, sku, units_sold, units_returned, converted, fx_estimated)
+        GROUP BY r.shop_id, {winners}
+        ORDER BY units_sold DESC NULLS LAST, {winners} LIMIT {TOP_ROWS}"""
 
 
 def _top_summed(all_shops: bool, variant: bool, order: str) -> str:
@@ -751,10 +773,12 @@ LEDGER_COLUMNS = ("shop_domain", "currency", "day", "order_name", "order_id", "l
 
 
 # The Overview's reads: what daily-revenue and mer-roas give over each period, and for all stores each store's
-# mer_roas totals, in one statement that filters each period's days inside the rollups (reporting.mer_roas
-# aggregates every day's spend before a day filter reaches it) and looks each rate up once per currency pair and
-# day rather than once per row: reporting.fx_daily's rate (0012's `rate()`), else reporting.fx_uncovered's. Sums
-# of amounts times a rate are exact in numeric, so summing per store or per day first changes no figure.
+# mer_roas totals, in one statement that filters each period's days inside the rollups (as
+# reporting.mer_roas_between does: reporting.mer_roas aggregates every day's spend before a day filter reaches it)
+# and finds each row's rates by key, as 0015's views do: a store's currency to the reporting one in
+# reporting.fx_reporting, Meta's account currency to the store's in reporting.fx_daily (0012's `rate()`), else
+# reporting.fx_uncovered's; each rate table read over the period's days only. Sums of amounts times a rate are
+# exact in numeric, so summing per store or per day first changes no figure.
 SALES_MONEY = ("gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes", "duties", "additional_fees",
                "total_sales")
 SALES_COLUMNS = ("date", "currency", "orders", "units", *SALES_MONEY, "aov", "new_customers", "returning_customers",
@@ -766,65 +790,84 @@ def _bounds(periods: dict[str, tuple]) -> dict:
     return {f"{bound}{n}": dates[k] for n, dates in enumerate(periods.values()) for k, bound in enumerate(("lo", "hi"))}
 
 
-def _in_periods(table: str, alias: str, columns: str, count: int) -> str:
-    """A rollup's rows in each period (one range scan each), tagged with the period's position and store currency."""
-    return " UNION ALL ".join(
-        f"SELECT {n} AS period, {alias}.shop_id, {alias}.day, sh.currency, a.reporting_currency, {columns} "
-        f"FROM {table} {alias} JOIN app_dashboard.shops sh ON sh.id = {alias}.shop_id "
-        f"CROSS JOIN app_dashboard.agency_settings a "
-        f"WHERE {_shop_or_all(alias + '.')} AND {alias}.day BETWEEN :lo{n} AND :hi{n}" for n in range(count))
+# fx_daily's rows of a Meta row's two currencies, when they differ (`{n}`: the period's position).
+ACCOUNT_RATES = ("LEFT JOIN reporting.fx_daily f ON m.currency <> sh.currency AND f.currency = m.currency "
+                 "AND f.day = m.day AND f.day BETWEEN :lo{n} AND :hi{n} "
+                 "LEFT JOIN reporting.fx_daily t ON m.currency <> sh.currency AND t.currency = sh.currency "
+                 "AND t.day = m.day AND t.day BETWEEN :lo{n} AND :hi{n}")
+
+
+def _in_periods(table: str, alias: str, columns: str, count: int, all_shops: bool, joins: str = "") -> str:
+    """A rollup's rows in each period (one range scan each), tagged with the period's position and store currency;
+    for all stores with the rate to the reporting currency (`rate`, `rate_day`). `joins` may name {n}."""
+    def one(n: int) -> str:
+        reporting = (f"LEFT JOIN reporting.fx_reporting rx ON rx.currency = sh.currency AND rx.day = {alias}.day "
+                     f"AND rx.day BETWEEN :lo{n} AND :hi{n}" if all_shops else "")
+        return (f"SELECT {n} AS period, {alias}.shop_id, {alias}.day, sh.currency, a.reporting_currency, {columns}"
+                f"{', {} AS rate, {} AS rate_day'.format(*_to_reporting(f'{alias}.day')) if all_shops else ''} "
+                f"FROM {table} {alias} JOIN app_dashboard.shops sh ON sh.id = {alias}.shop_id "
+                f"CROSS JOIN app_dashboard.agency_settings a {reporting} {joins.format(n=n)} "
+                f"WHERE {_shop_or_all(alias + '.')} AND {alias}.day BETWEEN :lo{n} AND :hi{n}")
+    return " UNION ALL ".join(one(n) for n in range(count))
 
 
 def _overview(all_shops: bool, count: int) -> str:
-    """Per period and day (and per period and store, for all stores) the Overview's figures."""
+    """Per period and day (and per period and store, for all stores) the Overview's figures. A rate depends on
+    the store's currency and the day only, so the days' money is summed per currency before it is converted."""
     def money(column: str) -> str:  # a sales column as daily-revenue sums it
         if not all_shops:
             return f"sum({column})"
         return f"CASE WHEN bool_and(rate IS NOT NULL) THEN round(sum({column} * rate), 2) END"
 
-    def mer(column: str, side: str) -> str:  # a mer-roas sum: raw for one store, converted over every key for all
-        if not all_shops:
-            return f"coalesce({side}.{column}, 0)"
+    def mer(column: str, side: str) -> str:  # a mer-roas sum, converted over every key
         return f"CASE WHEN {ok} THEN round(coalesce({side}.{column}_rated, 0), 2) END"
 
+    def rated(column: str) -> str:  # all stores: the sum converted (one store: no rate is read)
+        return f"sum({column} * rate)" if all_shops else "NULL::numeric"
+
+    def per_currency(source: str, sums: str) -> str:  # a day's rows summed per store currency (one rate each)
+        keys = "period, day, currency, reporting_currency" + (", rate, rate_day" if all_shops else "")
+        return f"SELECT {keys}, {sums} FROM {source} GROUP BY {keys}"
+
+    def per_store(columns: str, source: str) -> str:  # all stores: each store's totals beside the days
+        if not all_shops:
+            return ""
+        return (f" UNION ALL SELECT period, NULL, shop_id, 1, max(reporting_currency), {columns} "
+                f"FROM {source} GROUP BY period, shop_id")
+
     ok = "coalesce(sold.ok, true) AND coalesce(spent.ok, true)"
-    sets = "GROUPING SETS ((period, day), (period, shop_id))" if all_shops else "period, day"
-    sales = "r.orders, r.units, r.new_customers, r.returning_customers, " + ", ".join(f"r.{c}" for c in SALES_MONEY)
+    currency = "reporting_currency" if all_shops else "currency"
+    estimated = "bool_or(coalesce(rate_day < day, true))" if all_shops else "false"
+    converted = "bool_and(rate IS NOT NULL)" if all_shops else "true"
+    counts = ("orders", "units", "new_customers", "returning_customers")
+    sales = ", ".join(f"r.{c}" for c in (*counts, *SALES_MONEY))
+    ads = (f"round(m.spend * {_account_to_shop('rate')}, 2) AS spend, "
+           f"round(m.purchase_value * {_account_to_shop('rate')}, 2) AS purchase_value, "
+           f"coalesce({_account_to_shop('rate_day')} < m.day, true) AS shop_fx_estimated")
+    nothing = ", ".join(["NULL"] * (len(counts) + len(SALES_MONEY) + 1))  # a store's row: no day's sales figures
     return f"""
-        WITH sales AS MATERIALIZED ({_in_periods("reporting.daily_sales", "r", sales, count)}
-        ), ads AS MATERIALIZED ({_in_periods("reporting.daily_marketing", "m", "m.currency AS account_currency, "
-                                             "m.spend, m.purchase_value", count)}
-        ), rates AS MATERIALIZED ({_rates("SELECT currency AS source, reporting_currency AS target, day FROM sales "
-                                          "UNION SELECT currency, reporting_currency, day FROM ads "
-                                          "UNION SELECT account_currency, currency, day FROM ads")}
+        WITH sales AS MATERIALIZED ({_in_periods("reporting.daily_sales", "r", sales, count, all_shops)}
+        ), ads AS MATERIALIZED ({_in_periods("reporting.daily_marketing", "m", ads, count, all_shops, ACCOUNT_RATES)}
         ), sold AS (
-            SELECT period, day, {"shop_id," if all_shops else ""} GROUPING(day) AS per_store,
-                   max({"reporting_currency" if all_shops else "currency"}) AS currency,
+            SELECT period, day, NULL::bigint AS shop_id, 0 AS per_store, max({currency}) AS currency,
                    sum(orders) AS orders, sum(units) AS units, {", ".join(f"{money(c)} AS {c}" for c in SALES_MONEY)},
                    round(({money("gross_sales")} - {money("discounts")}) / nullif(sum(orders), 0), 2) AS aov,
                    sum(new_customers) AS new_customers, sum(returning_customers) AS returning_customers,
-                   {"bool_or(coalesce(rate_day < day, true))" if all_shops else "false"} AS fx_estimated,
-                   bool_and(rate IS NOT NULL) AS ok, sum(total_sales) AS total_sales_raw,
-                   sum(total_sales * rate) AS total_sales_rated
-            FROM (SELECT s.*, x.rate, x.rate_day FROM sales s
-                  JOIN rates x ON x.source = s.currency AND x.target = s.reporting_currency AND x.day = s.day) s
-            GROUP BY {sets}
+                   {estimated} AS fx_estimated, {converted} AS ok, sum(total_sales) AS total_sales_raw,
+                   {rated("total_sales")} AS total_sales_rated
+            FROM ({per_currency("sales", ", ".join(f"sum({c}) AS {c}" for c in (*counts, *SALES_MONEY)))}) s
+            GROUP BY period, day
+            {per_store(f"{nothing}, {estimated}, {converted}, sum(total_sales), {rated('total_sales')}", "sales")}
         ), spent AS (  -- Meta's money in the store's currency per account-day first (marketing_daily's spend_shop)
-            SELECT period, day, {"shop_id," if all_shops else ""} GROUPING(day) AS per_store,
-                   max({"reporting_currency" if all_shops else "currency"}) AS currency,
-                   sum(spend) AS spend_raw, sum(spend * rate) AS spend_rated,
-                   sum(purchase_value) AS purchase_value_raw, sum(purchase_value * rate) AS purchase_value_rated,
-                   bool_and(rate IS NOT NULL) AS ok, bool_or(estimated) AS estimated,
-                   bool_or(shop_fx_estimated) AS shop_fx_estimated
-            FROM (SELECT m.*, round(m.account_spend * c.rate, 2) AS spend,
-                         round(m.account_purchase_value * c.rate, 2) AS purchase_value,
-                         coalesce(c.rate_day < m.day, true) AS shop_fx_estimated, x.rate,
-                         coalesce(x.rate_day < m.day, true) AS estimated
-                  FROM (SELECT period, shop_id, day, currency, reporting_currency, account_currency,
-                               spend AS account_spend, purchase_value AS account_purchase_value FROM ads) m
-                  JOIN rates c ON c.source = m.account_currency AND c.target = m.currency AND c.day = m.day
-                  JOIN rates x ON x.source = m.currency AND x.target = m.reporting_currency AND x.day = m.day) m
-            GROUP BY {sets}
+            SELECT period, day, NULL::bigint AS shop_id, 0 AS per_store, max({currency}) AS currency,
+                   sum(spend) AS spend_raw, {rated("spend")} AS spend_rated, {rated("purchase_value")}
+                   AS purchase_value_rated, sum(purchase_value) AS purchase_value_raw, {converted} AS ok,
+                   {estimated} AS estimated, bool_or(shop_fx_estimated) AS shop_fx_estimated
+            FROM ({per_currency("ads", "sum(spend) AS spend, sum(purchase_value) AS purchase_value, "
+                                       "bool_or(shop_fx_estimated) AS shop_fx_estimated")}) m
+            GROUP BY period, day
+            {per_store(f"sum(spend), {rated('spend')}, {rated('purchase_value')}, sum(purchase_value), {converted}, "
+                       f"{estimated}, bool_or(shop_fx_estimated)", "ads")}
         )
         SELECT coalesce(sold.period, spent.period) AS period, coalesce(sold.day, spent.day) AS date,
                {"coalesce(sold.shop_id, spent.shop_id) AS shop_id," if all_shops else ""}
@@ -841,18 +884,18 @@ def _overview(all_shops: bool, count: int) -> str:
                coalesce(sold.total_sales_raw, 0) AS store_total_sales, coalesce(spent.spend_raw, 0) AS store_spend
         FROM sold FULL JOIN spent ON spent.period = sold.period AND spent.per_store = sold.per_store
              AND coalesce(spent.day, '-infinity') = coalesce(sold.day, '-infinity')
-             {"AND coalesce(spent.shop_id, 0) = coalesce(sold.shop_id, 0)" if all_shops else ""}
+             AND coalesce(spent.shop_id, 0) = coalesce(sold.shop_id, 0)
         ORDER BY 1, 2"""
 
 
 def read_overview(*, session: Session, shop_id: int | None, periods: dict[str, tuple],
-                  shops: list[Row] | None = None) -> tuple[dict, dict]:
+                  shops: list[Row] | None = None, basis: str | None = None) -> tuple[dict, dict]:
     """Per named period: the Overview's days (daily-revenue and mer-roas side by side, one row per day with anything
     in it, as read_report's two reports give them) and, for all stores, each visible store's totals (total sales and
     ad spend in its currency and in the reporting one, as reporting.mer_roas sums them). One statement; `shops`
-    is list_shops's answer when the caller has it."""
+    is list_shops's answer and `basis` get_mer_basis's, when the caller has them."""
     names, all_shops = list(periods), shop_id is None
-    all_channels = get_mer_basis(session=session) == "all_channels"
+    all_channels = (basis or get_mer_basis(session=session)) == "all_channels"
     params = {"shop_id": shop_id} | _bounds(periods)
     days: dict[str, list[dict]] = {name: [] for name in names}
     totals: dict[tuple, dict] = {}

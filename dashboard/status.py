@@ -3,6 +3,7 @@
 Pure functions over facts the queries return (rows with the sync_jobs columns); no database, no Dash.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -275,9 +276,13 @@ def completeness(shop, source: str, coverage: list) -> dict:
 def summarise(*, shops: list, latest_jobs: list, last_successes: dict, freshness: dict, coverage: list,
               now: datetime) -> list[SourceSummary]:
     """One summary per visible store and source it uses (Shopify always; Meta and uploads once they appear)."""
-    summaries = []
+    summaries, jobs_of, coverage_of = [], defaultdict(list), defaultdict(list)  # per store: one pass, not one each
+    for job in latest_jobs:
+        jobs_of[job.shop_id].append(job)
+    for row in coverage:
+        coverage_of[row.shop_id].append(row)
     for shop in shops:
-        jobs = [job for job in latest_jobs if job.shop_id == shop.shop_id]
+        jobs = jobs_of[shop.shop_id]
         sources = ["shopify"] + (["meta"] if shop.has_meta or any(j.source == "meta" for j in jobs) else [])
         sources += ["upload"] if any(j.source == "upload" for j in jobs) else []
         for source in sources:
@@ -289,7 +294,7 @@ def summarise(*, shops: list, latest_jobs: list, last_successes: dict, freshness
                 shop_id=shop.shop_id, shop_name=shop.name, source=source, state=state,
                 last_success_at=last_successes.get((shop.shop_id, source)),
                 data_until=freshness.get((shop.shop_id, source)),
-                completeness=completeness(shop, source, [row for row in coverage if row.shop_id == shop.shop_id]),
+                completeness=completeness(shop, source, coverage_of[shop.shop_id]),
                 percent=None if job is None else progress_percent(job.progress_done, job.progress_total),
                 eta=None if job is None else eta_seconds(done=job.progress_done, total=job.progress_total,
                                                          started_at=job.started_at, now=now),

@@ -136,7 +136,8 @@ def test_top_products_rank_by_units_or_net_sales_per_variant_or_product(schedule
                                                     net_sales_gains)
             SELECT shop_id, date_trunc('month', day), product_id, variant_id, product_title, variant_title,
                    units_sold, units_returned, net_sales, net_sales
-            FROM reporting.daily_products WHERE shop_id = :s"""), {"s": shop})  # as the flush keeps it
+            FROM reporting.daily_products WHERE shop_id = :s"""), {"s": shop})  # as the flush keeps it,
+        session.execute(text("SELECT reporting.reconvert_months(NULL, :s, '-infinity')"), {"s": shop})  # converted
 
         def read(**view):
             rows = queries.read_top_products(session=session, shop_id=shop, start="2026-03-01", end="2026-03-31",

@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
+import plotly.graph_objects as go
 import pytest
 
 from dashboard import charts, explain, page_header, selection
@@ -93,6 +94,18 @@ def test_customers_chart_stacks_new_and_returning():
     figure = charts.new_and_returning(charts.bucket(ROWS, "day", date(2026, 11, 29), date(2026, 12, 1)))
     assert figure.layout.barmode == "stack"
     assert [list(t.y) for t in figure.data] == [[1, 1, 0], [1, 0, 3]]
+
+
+def test_every_figure_is_one_plotly_validates_and_keeps_its_template():
+    # The builders skip Plotly's property checks for speed: a misspelt property must still fail here.
+    rows = charts.bucket(ROWS, "day", date(2026, 11, 29), date(2026, 12, 1))
+    trend = [{"date": date(2026, 11, 29), "spend": Decimal(4), "purchase_value": Decimal(9), "roas": Decimal(2),
+              "currency": "EUR"}]
+    for figure in (charts.sales_and_spend(rows, "EUR"), charts.mer_and_roas(rows, "MER on all channels"),
+                   charts.orders_and_aov(rows, "EUR"), charts.new_and_returning(rows), charts.campaign_trend(trend)):
+        spec = figure.to_dict()
+        assert go.Figure(spec).to_dict() == spec and spec["layout"]["template"] == charts.TEMPLATE_JSON
+    assert charts.mer_and_roas(rows, "MER on all channels").data[0].name == "MER on all channels"
 
 
 def test_empty_periods_say_why():

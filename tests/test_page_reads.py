@@ -147,7 +147,8 @@ def test_all_stores_ranked_by_units_equal_every_day_summed_and_converted(schedul
                 SELECT shop_id, date_trunc('month', day), product_id, variant_id, max(product_title),
                        max(variant_title), max(sku), sum(units_sold), sum(units_returned), sum(net_sales),
                        sum(greatest(net_sales, 0)), sum(least(net_sales, 0))
-                FROM reporting.daily_products WHERE shop_id = :s GROUP BY 1, 2, 3, 4"""), {"s": shop})  # as the flush
+                FROM reporting.daily_products WHERE shop_id = :s GROUP BY 1, 2, 3, 4"""), {"s": shop})  # as the flush,
+            session.execute(text("SELECT reporting.reconvert_months(NULL, :s, '-infinity')"), {"s": shop})  # converted
     for start, end in ((date(2026, 2, 25), date(2026, 4, 5)), (date(2026, 3, 1), date(2026, 3, 31)),
                        (date(2026, 3, 10), date(2026, 3, 20))):
         params = {"shop_id": None, "start": start, "end": end}

@@ -36,15 +36,15 @@ def layout(**query):
         return dbc.Alert("This store does not exist or you have no access to it.", color="warning", id="no-access")
     all_stores = chosen.shop_id is None
     currency = queries.get_reporting_currency(session=session) if all_stores else shown[0].currency
+    basis = queries.get_mer_basis(session=session)
     days, stores = queries.read_overview(session=session, shop_id=chosen.shop_id,
-                                         periods=marketing_view.periods(chosen), shops=shops)
+                                         periods=marketing_view.periods(chosen), shops=shops, basis=basis)
     current, previous = days["current"], days.get("previous")
     now, before = charts.totals(current), (charts.totals(previous) if previous is not None else None)
     if not any(fact.has_ad_account for fact in queries.read_store_facts(session=session, shop_id=chosen.shop_id)):
         now, before = without_spend(now), without_spend(before)  # no ad account: no spend figure, not a zero
     rows = charts.bucket(current, chosen.grain, chosen.start, chosen.end)
     title = "All stores" if all_stores else shown[0].name
-    basis = queries.get_mer_basis(session=session)
     return html.Div([
         page_header.header(session=session, chosen=chosen, title=title, fx_estimated=now["fx_estimated"]),
         missing_rate_note(current, currency) if all_stores else None,
