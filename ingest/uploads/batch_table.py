@@ -1,0 +1,138 @@
+"""A marketplace-orders batch's own warehouse table (migration 0020): its good rows written once, typed, straight
+from what COPY staged; its indexes built once over it, the key's unique index being the duplicate check.
+Promotion attaches it to core_warehouse.marketplace_orders (promote.py).
+
+From TYPED (the file COPYed with its money typed), one INSERT takes every row a quick test finds loadable as
+it is; the rest (rows COPY skipped, rows the test doubts) are read again from the file as text and checked as
+every row of a file read as text is (checks.check_raw), so each bad row gets its reason and a row the quick
+test merely doubted (1,234.50) loads as before. From RAW (the file read as text), the good rows of the checks.
+"""
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ingest.uploads import batches, checks, formats, stage
+
+KINDS = ("marketplace-orders",)
+COLUMNS = "shop_id, channel, order_id, batch_id, line_no, ordered_at, currency, gross, discounts, refunds, fees, net"
+
+
+def name(batch_id: int) -> str:
+    """The batch's table (made and named by the migration's functions)."""
+    return f"core_warehouse.marketplace_orders_{int(batch_id)}"
+
+
+def _money_ok(column: str, optional: bool = False) -> str:
+    # What to_money's first branch accepts (numeric's reading, two decimals at most, below numeric(20, 2)'s limit).
+    test = f"scale({column}) <= 2 AND abs({column}) < 1e18"
+    return f"({column} IS NULL OR {test})" if optional else f"{test}"
+
+
+# A row of TYPED loadable as it is: what check_raw would find of its text, tested on its typed fields.
+LOADABLE = " AND ".join([
+    "btrim(order_id) <> ''", "btrim(channel) <> ''", "v_ordered_at IS NOT NULL",
+    "upper(btrim(currency)) = ANY(CAST(:codes AS text[]))",
+    _money_ok("gross"), _money_ok("net"), *(_money_ok(c, optional=True) for c in ("discounts", "refunds", "fees")),
+])
+
+
+def build(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format) -> checks.Checked:
+    """Make the batch's table from TYPED or RAW, reject bad and duplicate rows, build its indexes."""
+    session.execute(text("SELECT core_warehouse.create_marketplace_batch(:b)"), {"b": batch_id})
+    params = {"b": batch_id, "s": shop_id, "codes": sorted(formats.CURRENCIES)}
+    table = name(batch_id)
+    if session.execute(text(f"SELECT to_regclass('{stage.TYPED}')")).scalar() is None:
+        checked = checks.check_raw(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt)
+        _take_staged(session=session, batch_id=batch_id, shop_id=shop_id, table=table)
+        bad, duplicate = checked.bad, checked.duplicate
+    else:
+        # OFFSET 0: the instant is converted once per row, however often the test names it.
+        session.execute(text(f"""
+            INSERT INTO {table} ({COLUMNS})
+            SELECT :s, btrim(channel), btrim(order_id), :b, line_no, v_ordered_at, upper(btrim(currency)), gross,
+                   coalesce(discounts, 0), coalesce(refunds, 0), coalesce(fees, 0), net
+            FROM (SELECT *, {checks.INSTANT.format('ordered_at')} AS v_ordered_at FROM {stage.TYPED} OFFSET 0) t
+            WHERE {LOADABLE}
+        """), params)
+        bad, duplicate = _check_doubted(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt, table=table), 0
+    duplicate += _index(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt, table=table)
+    good = session.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+    return checks.Checked(good, bad, duplicate)
+
+
+def _take_staged(*, session: Session, batch_id: int, shop_id: int, table: str) -> None:
+    """Move the checked rows of the staging table into the batch's table."""
+    session.execute(text(f"""
+        INSERT INTO {table} ({COLUMNS})
+        SELECT :s, channel, order_id, :b, line_no, ordered_at, currency, gross, coalesce(discounts, 0),
+               coalesce(refunds, 0), coalesce(fees, 0), net
+        FROM staging_ingest.marketplace_order_rows WHERE batch_id = :b
+    """), {"b": batch_id, "s": shop_id})
+    session.execute(text("DELETE FROM staging_ingest.marketplace_order_rows WHERE batch_id = :b"), {"b": batch_id})
+
+
+def _check_doubted(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format, table: str) -> int:
+    """The lines TYPED's INSERT left out (COPY skipped them, or the test doubted them), read again as text and
+    checked so; the good ones join the batch's table. Returns how many were bad."""
+    first, last = session.execute(text(f"""
+        SELECT s.seqstart, currval(s.seqrelid)
+        FROM pg_sequence s WHERE s.seqrelid = pg_get_serial_sequence('{stage.TYPED}', 'line_no')::regclass
+    """)).one()
+    if session.execute(text(f"SELECT count(*) FROM {table}")).scalar() == last - first + 1:
+        return 0
+    lines = list(session.scalars(text(f"""
+        SELECT g FROM generate_series(CAST(:first AS bigint), :last) g
+        EXCEPT ALL SELECT line_no FROM {table} ORDER BY 1
+    """), {"first": first, "last": last}))
+    batch = batches.get(session=session, batch_id=batch_id)
+    stage.restage_lines(session=session, fmt=fmt, path=batch.path, mapping=batch.mapping, lines=lines)
+    checked = checks.check_raw(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt, dedupe=False)
+    _take_staged(session=session, batch_id=batch_id, shop_id=shop_id, table=table)
+    return checked.bad
+
+
+def _index(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format, table: str) -> int:
+    """Build the key's unique index (on a duplicate key: reject the later rows, then build it) and the day's.
+    Returns how many duplicates went."""
+    duplicate = 0
+    savepoint = session.begin_nested()
+    try:
+        session.execute(text("SELECT core_warehouse.index_marketplace_batch(:b, true)"), {"b": batch_id})
+        savepoint.commit()
+    except IntegrityError:
+        savepoint.rollback()
+        duplicate = _reject_duplicates(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt, table=table)
+        session.execute(text("SELECT core_warehouse.index_marketplace_batch(:b, true)"), {"b": batch_id})
+    session.execute(text("SELECT core_warehouse.index_marketplace_batch(:b, false)"), {"b": batch_id})
+    return duplicate
+
+
+def _reject_duplicates(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format, table: str) -> int:
+    """Every row of a key after its first line goes to upload_rejects, its fields read again from the file."""
+    params = {"b": batch_id, "s": shop_id}
+    session.execute(text(f"""
+        CREATE TEMPORARY TABLE upload_duplicates ON COMMIT DROP AS
+        WITH repeated AS MATERIALIZED (
+            SELECT channel, order_id FROM {table} GROUP BY channel, order_id HAVING count(*) > 1
+        )
+        SELECT line_no, first_line FROM (
+            SELECT line_no, first_value(line_no) OVER (PARTITION BY channel, order_id ORDER BY line_no) AS first_line
+            FROM {table} WHERE (channel, order_id) IN (SELECT channel, order_id FROM repeated)
+        ) ranked
+        WHERE line_no <> first_line
+    """))
+    lines = list(session.scalars(text("SELECT line_no FROM upload_duplicates ORDER BY 1")))
+    if session.execute(text(f"SELECT to_regclass('{stage.TYPED}')")).scalar() is not None:
+        batch = batches.get(session=session, batch_id=batch_id)
+        stage.restage_lines(session=session, fmt=fmt, path=batch.path, mapping=batch.mapping, lines=lines)
+    raw = "concat_ws(',', " + ", ".join(f"quote_nullable(r.{c.name})" for c in fmt.columns) + ")"
+    session.execute(text(f"""
+        INSERT INTO staging_ingest.upload_rejects (batch_id, shop_id, line_no, reason, raw)
+        SELECT :b, :s, d.line_no, format('duplicate id: %s is already on line %s',
+                                         btrim(r.channel) || ' ' || btrim(r.order_id), d.first_line), {raw}
+        FROM upload_duplicates d JOIN {stage.RAW} r ON r.line_no = d.line_no
+    """), params)
+    session.execute(text(f"DELETE FROM {table} t USING upload_duplicates d WHERE t.line_no = d.line_no"))
+    session.execute(text("DROP TABLE upload_duplicates"))
+    return len(lines)
