@@ -29,6 +29,19 @@ def _money_ok(column: str, optional: bool = False) -> str:
     return f"({column} IS NULL OR {test})" if optional else f"{test}"
 
 
+# The instants' usual shapes, each one to_instant accepts (no fraction of a second; an offset +hh:mm, Z, or
+# Shopify's +hhmm): the separators by LIKE, the digits by taking the separators out (a separator character in a
+# digit's place shortens what is left) and trimming digits; cheap string functions where to_instant's translate
+# and pattern were most of the test's cost. Any other shape is doubted, and to_instant reads it.
+SHAPES = ("____-__-__T__:__:__+__:__", "____-__-__T__:__:__-__:__", "____-__-__T__:__:__Z",
+          "____-__-__ __:__:__ +____", "____-__-__ __:__:__ -____")
+# ({0}: the instant as read; {1}: its DIGITS, computed once in a subquery of their own.)
+DIGITS = ("replace(replace(replace(replace(replace(replace({0}, '-', ''), ':', ''), 'T', ''), '+', ''), ' ', ''), "
+          "'Z', '')")
+INSTANT = ("CASE WHEN (" + " OR ".join(f"{{0}} LIKE '{shape}'" for shape in SHAPES) + ") "
+           "AND btrim({1}, '0123456789') = '' AND length({1}) = length({0}) - 7 + (length({0}) = 20)::int "
+           "AND pg_input_is_valid({0}, 'timestamptz') THEN CAST({0} AS timestamptz) END")
+
 # A row of TYPED loadable as it is: what check_raw would find of its text, tested on its typed fields.
 LOADABLE = " AND ".join([
     "btrim(order_id) <> ''", "btrim(channel) <> ''", "v_ordered_at IS NOT NULL",
@@ -47,18 +60,37 @@ def build(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format)
         _take_staged(session=session, batch_id=batch_id, shop_id=shop_id, table=table)
         bad, duplicate = checked.bad, checked.duplicate
     else:
-        # OFFSET 0: the instant is converted once per row, however often the test names it.
+        # OFFSET 0: the instant is converted once per row, however often the test names it. A row whose instant
+        # has another shape (fractions of a second, no seconds) is doubted, and to_instant reads it.
         session.execute(text(f"""
             INSERT INTO {table} ({COLUMNS})
             SELECT :s, btrim(channel), btrim(order_id), :b, line_no, v_ordered_at, upper(btrim(currency)), gross,
                    coalesce(discounts, 0), coalesce(refunds, 0), coalesce(fees, 0), net
-            FROM (SELECT *, {checks.INSTANT.format('ordered_at')} AS v_ordered_at FROM {stage.TYPED} OFFSET 0) t
+            FROM (SELECT *, {INSTANT.format('ordered_at', 'digits')} AS v_ordered_at
+                  FROM (SELECT *, {DIGITS.format('ordered_at')} AS digits FROM {stage.TYPED} OFFSET 0) d OFFSET 0) t
             WHERE {LOADABLE}
         """), params)
         bad, duplicate = _check_doubted(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt, table=table), 0
     duplicate += _index(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt, table=table)
-    good = session.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+    good = _sum(session=session, shop_id=shop_id, batch_id=batch_id, table=table)
     return checks.Checked(good, bad, duplicate)
+
+
+def _sum(*, session: Session, shop_id: int, batch_id: int, table: str) -> int:
+    """The batch's channel sums per local day, for promotion's rollup (in this transaction: its rows are this
+    transaction's own, read without setting hint bits); returns its rows."""
+    session.execute(text("DELETE FROM staging_ingest.upload_channel_sums WHERE batch_id = :b"), {"b": batch_id})
+    timezone = session.execute(text("SELECT iana_timezone FROM app_dashboard.shops WHERE id = :s"),
+                               {"s": shop_id}).scalar()
+    session.execute(text(f"""
+        INSERT INTO staging_ingest.upload_channel_sums (batch_id, shop_id, day, channel, currency, orders, gross,
+            discounts, refunds, fees, net_sales)
+        SELECT :b, :s, (ordered_at AT TIME ZONE CAST(:tz AS text))::date, channel, currency, count(*), sum(gross),
+               sum(discounts), sum(refunds), sum(fees), sum(gross - discounts - refunds)
+        FROM {table} GROUP BY 3, 4, 5
+    """), {"b": batch_id, "s": shop_id, "tz": timezone})
+    return session.execute(text("SELECT coalesce(sum(orders), 0) FROM staging_ingest.upload_channel_sums "
+                                "WHERE batch_id = :b"), {"b": batch_id}).scalar()
 
 
 def _take_staged(*, session: Session, batch_id: int, shop_id: int, table: str) -> None:

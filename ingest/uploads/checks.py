@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from ingest.uploads import batch_table, formats
+from ingest.uploads import formats
 from ingest.uploads.stage import RAW
 
 MONEY = "staging_ingest.to_money({})"
@@ -118,6 +118,8 @@ def check(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format)
     staging table, or (marketplace orders) in the batch's own warehouse table (batch_table.py)."""
     # The duplicate search hashes every row's key: in memory, not in temporary files (as Shopify's promotion).
     session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+    from ingest.uploads import batch_table  # (it builds on check_raw)
+
     if fmt.kind in batch_table.KINDS:
         return batch_table.build(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt)
     return check_raw(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt)

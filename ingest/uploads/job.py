@@ -88,6 +88,7 @@ def _fail(ctx: JobContext, batch_id: int, shop_id: int, error: Exception) -> Non
             session.execute(text("SELECT core_warehouse.drop_marketplace_batch(:b) WHERE NOT EXISTS ("
                                  "SELECT FROM pg_inherits WHERE inhrelid = to_regclass(:t))"),
                             {"b": batch_id, "t": batch_table.name(batch_id)})
+            session.execute(text("DELETE FROM staging_ingest.upload_channel_sums WHERE batch_id = :b"), {"b": batch_id})
         batches.set_status(session=session, batch_id=batch_id, status="failed", error=str(error)[:2000])
         batches.log(session=session, batch=batch_id, shop_id=shop_id, step="failed", error=str(error)[:2000])
 

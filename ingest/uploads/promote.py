@@ -49,14 +49,11 @@ class Promoted:
     replaced: list[int] = field(default_factory=list)
 
 
-# The channel rollup's sums of a batch's own table (attaching fires no trigger): one grouped pass.
+# The channel rollup's sums of a batch's own table (attaching fires no trigger), made by its checks.
 BATCH_SUMS = """
     CREATE TEMPORARY TABLE upload_batch_sums ON COMMIT DROP AS
-    SELECT c.shop_id, (c.ordered_at AT TIME ZONE sh.iana_timezone)::date AS day, c.channel, c.currency,
-           count(*) AS orders, sum(c.gross) AS gross, sum(c.discounts) AS discounts, sum(c.refunds) AS refunds,
-           sum(c.fees) AS fees, sum(c.gross - c.discounts - c.refunds) AS net_sales
-    FROM {table} c JOIN app_dashboard.shops sh ON sh.id = c.shop_id
-    GROUP BY 1, 2, 3, 4
+    SELECT shop_id, day, channel, currency, orders, gross, discounts, refunds, fees, net_sales
+    FROM staging_ingest.upload_channel_sums WHERE batch_id = :b
 """
 ADD_SUMS = """
     INSERT INTO reporting.daily_channel_sales AS r (shop_id, day, channel, currency, orders, gross, discounts,
@@ -81,7 +78,8 @@ def promote(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Forma
         # One promotion per store at a time: each deletes what the others hold under its keys.
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext('marketplace_orders'), CAST(:s AS integer))"),
                         params)
-        session.execute(text(BATCH_SUMS.format(table=batch_table.name(batch_id))))
+        session.execute(text(BATCH_SUMS), params)
+        session.execute(text("DELETE FROM staging_ingest.upload_channel_sums WHERE batch_id = :b"), params)
         lo, hi = session.execute(text("SELECT min(day), max(day) FROM upload_batch_sums")).one()
     else:
         lo, hi = session.execute(text(f"""

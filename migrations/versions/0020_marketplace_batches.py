@@ -22,7 +22,7 @@ included), else the file formats before (1,234.50, 12,50, 1.234,50): to_money ag
 
 from alembic import op
 
-from migrations.rls import SCHEDULER_ROLE, tenant_table
+from migrations.rls import SCHEDULER_ROLE, WEB_ROLE, tenant_table
 
 revision = "0020"
 down_revision = "0016"
@@ -69,6 +69,26 @@ INSERT INTO {TABLE} SELECT * FROM core_warehouse.marketplace_orders_unpartitione
 DROP TABLE core_warehouse.marketplace_orders_unpartitioned;
 """
 
+# A checked batch's channel sums, made by the checks in the transaction that wrote its rows (a first read of
+# those rows later, after a checkpoint, would set every page's hint bits, each a full-page image in the WAL:
+# three times the aggregate's cost); promotion adds them to reporting.daily_channel_sales and deletes them.
+SUMS = """
+CREATE TABLE staging_ingest.upload_channel_sums (
+    batch_id  bigint NOT NULL REFERENCES app_dashboard.upload_batches (id) ON DELETE CASCADE,
+    shop_id   bigint NOT NULL REFERENCES app_dashboard.shops (id) ON DELETE CASCADE,
+    day       date NOT NULL,
+    channel   text NOT NULL,
+    currency  text NOT NULL,
+    orders    bigint NOT NULL,
+    gross     numeric NOT NULL,
+    discounts numeric NOT NULL,
+    refunds   numeric NOT NULL,
+    fees      numeric NOT NULL,
+    net_sales numeric NOT NULL,
+    PRIMARY KEY (batch_id, day, channel, currency)
+);
+"""
+
 # Each names its table from the batch id alone; the scheduler calls them, the owner runs them.
 FUNCTIONS = f"""
 CREATE FUNCTION core_warehouse.create_marketplace_batch(batch bigint) RETURNS void LANGUAGE plpgsql
@@ -81,8 +101,7 @@ BEGIN
     END IF;
     EXECUTE format('DROP TABLE IF EXISTS %s', part);  -- an earlier attempt's
     EXECUTE format('CREATE TABLE %s (LIKE {TABLE} INCLUDING DEFAULTS, CHECK (batch_id = %s))', part, batch);
-    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', part);
-    EXECUTE format('CREATE POLICY scheduler_all ON %s TO {SCHEDULER_ROLE} USING (true) WITH CHECK (true)', part);
+    -- Only the scheduler's until attached (COPY cannot write a table under RLS): RLS comes with attaching.
     EXECUTE format('GRANT SELECT, INSERT, DELETE ON %s TO {SCHEDULER_ROLE}', part);
 END $$;
 
@@ -109,6 +128,10 @@ DECLARE
 BEGIN
     EXECUTE format('ALTER TABLE {TABLE} ATTACH PARTITION %s FOR VALUES IN (%s)', part, batch);
     EXECUTE format('REVOKE INSERT, DELETE ON %s FROM {SCHEDULER_ROLE}', part);
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', part);
+    EXECUTE format('CREATE POLICY scheduler_all ON %s TO {SCHEDULER_ROLE} USING (true) WITH CHECK (true)', part);
+    EXECUTE format('CREATE POLICY web_read ON %s FOR SELECT TO {WEB_ROLE} '
+                   'USING (shop_id IN (SELECT app_dashboard.visible_shop_ids()))', part);
 END $$;
 
 -- A replaced batch's (emptied through the parent first, so the rollup follows) or a failed one's.
@@ -158,11 +181,14 @@ def upgrade() -> None:
     op.execute(tenant_table(TABLE))
     op.execute(tenant_table("core_warehouse.marketplace_orders_default"))
     op.execute(TRIGGERS)
+    op.execute(SUMS)
+    op.execute(tenant_table("staging_ingest.upload_channel_sums"))
     op.execute(FUNCTIONS)
 
 
 def downgrade() -> None:
     op.execute(OLD_MONEY)
+    op.execute("DROP TABLE staging_ingest.upload_channel_sums")
     for name in ("create_marketplace_batch(bigint)", "index_marketplace_batch(bigint, boolean)",
                  "attach_marketplace_batch(bigint)", "drop_marketplace_batch(bigint)"):
         op.execute(f"DROP FUNCTION core_warehouse.{name}")
