@@ -114,9 +114,21 @@ class Checked:
 
 
 def check(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format) -> Checked:
-    """Type the staged rows of RAW into the kind's staging table, moving bad and duplicate ones to upload_rejects."""
+    """Check the staged rows: bad and duplicate ones move to upload_rejects; the good ones wait in the kind's
+    staging table, or (marketplace orders) in the batch's own warehouse table (batch_table.py)."""
     # The duplicate search hashes every row's key: in memory, not in temporary files (as Shopify's promotion).
     session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+    from ingest.uploads import batch_table  # (it builds on check_raw)
+
+    if fmt.kind in batch_table.KINDS:
+        return batch_table.build(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt)
+    return check_raw(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt)
+
+
+def check_raw(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format,
+              dedupe: bool = True) -> Checked:
+    """Type the staged rows of RAW into the kind's staging table, moving bad (and, `dedupe`, duplicate) ones to
+    upload_rejects."""
     params = {"b": batch_id, "s": shop_id, "codes": sorted(formats.CURRENCIES)}
     typed = TYPED[fmt.kind]
     names = list(typed)
@@ -141,6 +153,8 @@ def check(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format)
         )
         DELETE FROM {fmt.staging} WHERE batch_id = :b AND reason IS NOT NULL
     """), params).rowcount
+    if not dedupe:
+        return Checked(staged - bad, bad, 0)
     key, shown = KEYS[fmt.kind]
     # Keys seen more than once first (one hash aggregate, no sort of every row); only their rows are ranked, and
     # the rows are not read again at all when no key is (EXISTS over them is evaluated once, before the scan).

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from database import session_scope
 from ingest.errors import PermanentError
 from ingest.runner import JobContext, handler
-from ingest.uploads import batches, checks, formats, promote, reader, reconcile, stage
+from ingest.uploads import batch_table, batches, checks, formats, promote, reader, reconcile, stage
 
 SHOWN_ERRORS = 20
 DONE = ("loaded", "partially_loaded", "replaced")
@@ -84,6 +84,11 @@ def _reconcile(ctx: JobContext, batch_id: int, shop_id: int, promoted: promote.P
 
 def _fail(ctx: JobContext, batch_id: int, shop_id: int, error: Exception) -> None:
     with session_scope(ctx.sessions) as session:
+        if batches.get(session=session, batch_id=batch_id).kind in batch_table.KINDS:  # its good rows, if not loaded
+            session.execute(text("SELECT core_warehouse.drop_marketplace_batch(:b) WHERE NOT EXISTS ("
+                                 "SELECT FROM pg_inherits WHERE inhrelid = to_regclass(:t))"),
+                            {"b": batch_id, "t": batch_table.name(batch_id)})
+            session.execute(text("DELETE FROM staging_ingest.upload_channel_sums WHERE batch_id = :b"), {"b": batch_id})
         batches.set_status(session=session, batch_id=batch_id, status="failed", error=str(error)[:2000])
         batches.log(session=session, batch=batch_id, shop_id=shop_id, step="failed", error=str(error)[:2000])
 

@@ -148,6 +148,12 @@ def test_a_corrected_file_for_the_same_period_replaces_the_earlier_batch(cli, ca
                                                                                 ["2026-11-30", "33.00"]]
     assert scalar(scheduler_sessions, "SELECT count(*) FROM app_dashboard.upload_log WHERE step = 'replaced' "
                                       "AND batch_id = 1") == 1
+    # Each batch's rows are a partition of their own: the replaced batch's went with its rows.
+    assert scalar(scheduler_sessions, "SELECT json_agg(c.relname ORDER BY c.relname) FROM pg_inherits i "
+                                      "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = "
+                                      "'core_warehouse.marketplace_orders'::regclass") == [
+        "marketplace_orders_2", "marketplace_orders_default"]
+    assert scalar(scheduler_sessions, "SELECT to_regclass('core_warehouse.marketplace_orders_1')") is None
 
 
 def test_a_file_over_the_limit_is_refused_before_anything_is_kept(cli, capsys, shop, tmp_path, upload_dir,

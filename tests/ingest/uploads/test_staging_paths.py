@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from database import session_scope
-from ingest.uploads import checks, formats, stage
+from ingest.uploads import batch_table, checks, formats, stage
 from models import UploadBatch
 
 ORDERS = formats.MARKETPLACE_ORDERS
@@ -54,8 +54,10 @@ def staged_both_ways(sessions, batch, fmt=ORDERS):
             checked = checks.check(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt)
             rejects = session.execute(text("SELECT line_no, reason, raw FROM staging_ingest.upload_rejects "
                                            "WHERE batch_id = :b ORDER BY line_no"), {"b": batch_id}).all()
-            typed = session.execute(text(f"SELECT * FROM {fmt.staging} WHERE batch_id = :b ORDER BY line_no"),
-                                    {"b": batch_id}).all()
+            # Marketplace orders' good rows wait in the batch's own table, the others' in staging.
+            good = (f"SELECT {batch_table.COLUMNS} FROM {batch_table.name(batch_id)}" if fmt is ORDERS
+                    else f"SELECT * FROM {fmt.staging} WHERE batch_id = :b")
+            typed = session.execute(text(good + " ORDER BY line_no"), {"b": batch_id}).all()
             session.rollback()
         results.append((staged.copied, (staged.rows + staged.rejected, checked), rejects, typed))
     return results
