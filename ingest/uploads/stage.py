@@ -18,6 +18,7 @@ One transaction: a restarted job stages the whole file again (the earlier attemp
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from operator import itemgetter
@@ -38,6 +39,10 @@ TYPED_COLUMNS = {"marketplace-orders": ("gross", "discounts", "refunds", "fees",
 SKIPPED_PER_PIECE = 1000  # rows COPY may skip in one piece before the file is COPYed as text instead
 COPY_BYTES = 8 * 1024 * 1024  # one COPY per this much of the file: progress between them
 SCAN_BYTES = 1024 * 1024
+QUOTE = re.compile(rb'"')
+# numeric reads 0x1F, 0o17, 0b1 and 1_000, which no file means as money: a file holding one is COPYed as text,
+# where to_money rejects them with the row's line and reason.
+NON_DECIMAL = re.compile(rb"0[xXoObB]|_")
 DELIMITERS = {",": "','", ";": "';'", "\t": "E'\\t'"}
 ENCODINGS = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "latin-1": "LATIN1"}
 
@@ -80,7 +85,8 @@ def copy(*, session: Session, fmt: formats.Format, path: Path, dialect: reader.D
     """COPY the file's data rows as they are into RAW (`typed`: into TYPED, its money typed, rows numeric cannot
     read skipped); None (no table made) when this file must be read otherwise."""
     start, end = _data_bytes(path, header_lines)
-    if start is None or _has_quote(path, start, end) or (typed and _bare_carriage_returns(path, start)):
+    if start is None or _contains(path, start, end, QUOTE) or (typed and (
+            _bare_carriage_returns(path, start) or _contains(path, start, end, NON_DECIMAL))):
         return None
     # Each of the file's columns by the name of ours it holds (or one of its own); ours it lacks read NULL.
     names = {i: c.name for c, i in zip(fmt.columns, indexes, strict=True) if i is not None}
@@ -161,17 +167,18 @@ def _line_break(data: bytes, start: int) -> int:
     return min((i for i in (data.find(b"\r", start), data.find(b"\n", start)) if i >= 0), default=-1)
 
 
-def _has_quote(path: Path, start: int, end: int) -> bool:
+def _contains(path: Path, start: int, end: int, pattern: re.Pattern) -> bool:
+    """Whether the bytes start..end match `pattern` (of at most two bytes: the pieces overlap by one)."""
     with open(path, "rb") as f:
         f.seek(start)
-        left = end - start
+        left, last = end - start, b""
         while left > 0:
             chunk = f.read(min(SCAN_BYTES, left))
             if not chunk:
                 return False
-            if b'"' in chunk:
+            if pattern.search(last + chunk):
                 return True
-            left -= len(chunk)
+            left, last = left - len(chunk), chunk[-1:]
     return False
 
 

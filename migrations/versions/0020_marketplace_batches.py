@@ -1,7 +1,7 @@
 """Marketplace orders partitioned by batch: a batch's typed rows become the warehouse's rows without a second write.
 
 Revision ID: 0020
-Revises: 0016
+Revises: 0018
 
 core_warehouse.marketplace_orders becomes a table partitioned by LIST (batch_id). A batch's checks build its rows
 in a table of its own (core_warehouse.marketplace_orders_<batch>, with a CHECK (batch_id = <batch>) so that
@@ -16,8 +16,9 @@ through SECURITY DEFINER functions that name the table from the batch id only. T
 stay on the parent, so every later write through it keeps the rollup; attaching revokes the scheduler's writes
 on the partition itself (a write there would bypass them).
 
-Money: a number as PostgreSQL's numeric reads it with at most two decimals (COPY types it so; 1e3 and 0x1F
-included), else the file formats before (1,234.50, 12,50, 1.234,50): to_money agrees with COPY's typing.
+Money: a decimal number as PostgreSQL's numeric reads it with at most two decimals (COPY types it so; 1e3 and
+.5 included, but not numeric's 0x1F, 0o17, 0b1 or 1_000: a file holding those COPYs as text), else the file
+formats before (1,234.50, 12,50, 1.234,50): to_money agrees with COPY's typing.
 """
 
 from alembic import op
@@ -25,7 +26,7 @@ from alembic import op
 from migrations.rls import SCHEDULER_ROLE, WEB_ROLE, tenant_table
 
 revision = "0020"
-down_revision = "0016"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
@@ -147,14 +148,16 @@ GRANT EXECUTE ON FUNCTION core_warehouse.create_marketplace_batch(bigint),
     core_warehouse.index_marketplace_batch(bigint, boolean), core_warehouse.attach_marketplace_batch(bigint),
     core_warehouse.drop_marketplace_batch(bigint) TO {SCHEDULER_ROLE};
 
--- A number as COPY types numeric (at most two decimals, below numeric(20, 2)'s limit), else as a file may
+-- A decimal number as COPY types numeric (digits, a point, an exponent: not numeric's 0x1F, 0o17, 0b1 or 1_000,
+-- nor NaN or Infinity; at most two decimals, below numeric(20, 2)'s limit), else as a file may
 -- write it (1,234.50, 12,50, 1.234,50); NULL when none. A comma with one or two digits after it is a decimal
 -- comma; with three, a thousands separator (so is a dot followed by three digits).
 -- STABLE as pg_input_is_valid is, so the planner inlines it over a column (evaluated in order, row by row);
 -- called with a constant, its casts would be folded before the test that guards them.
 CREATE OR REPLACE FUNCTION staging_ingest.to_money(v text) RETURNS numeric LANGUAGE sql STABLE AS $$
     SELECT CASE
-        WHEN pg_input_is_valid(v, 'numeric') AND scale(v::numeric) <= 2 AND abs(v::numeric) < 1e18 THEN v::numeric
+        WHEN translate(v, '0123456789.eE+- ', '') = '' AND pg_input_is_valid(v, 'numeric')
+            AND scale(v::numeric) <= 2 AND abs(v::numeric) < 1e18 THEN v::numeric
         WHEN v ~ '^ *[+-]?[0-9]{{1,3}}(,[0-9]{{3}})+([.][0-9]{{1,2}})? *$' THEN replace(v, ',', '')::numeric
         WHEN v ~ '^ *[+-]?[0-9]+,[0-9]{{1,2}} *$' THEN replace(v, ',', '.')::numeric
         WHEN v ~ '^ *[+-]?[0-9]{{1,3}}([.][0-9]{{3}})+(,[0-9]{{1,2}})? *$'

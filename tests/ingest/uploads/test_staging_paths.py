@@ -3,6 +3,8 @@
 Each example stages and checks one file both ways in a transaction rolled back, against the same batch.
 """
 
+from decimal import Decimal
+
 import pytest
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
@@ -20,7 +22,7 @@ VALUES = {
     "ordered_at": ["2026-11-30T14:05:00+01:00", "2026-11-30 14:05:12 +0100", "2026-11-30T23:30:00Z",
                    "30/11/2026 14:05", "2026-11-30T14:05:00", "yesterday", "", "2026-02-30T10:00:00+01:00"],
     "currency": ["EUR", "usd", " GBP ", "EUX", ""],
-    "gross": ["59.90", "10", "1.234,50", "12,50", "ten", "", "-3"],
+    "gross": ["59.90", "10", "1.234,50", "12,50", "ten", "", "-3", "1e3", ".5", "0x1F", "1_000", "NaN", "Infinity"],
     "discounts": ["0", "", "5.00", "x"],
     "refunds": ["0", "", "1.5"],
     "fees": ["1", "", "1.234.5", "7.19"],
@@ -136,3 +138,15 @@ def test_payouts_stage_alike_either_way(shop, scheduler_sessions, tmp_path):
     assert copied and by_copy == by_python
     assert [(line, reason.split(":")[0]) for line, reason, _ in by_copy[1]] == [
         (3, "bad number"), (4, "missing id"), (5, "duplicate id"), (6, "unknown currency")]
+
+
+def test_money_is_decimal_text_either_way(batch, scheduler_sessions):
+    # numeric alone would read 0x1F as 31 and 1_000 as 1000; a money column means neither, nor NaN.
+    values = ["1e3", ".5", "0x1F", "1_000", "NaN", "Infinity", "1.2345"]
+    batch[2].write_bytes(("Order ID,Date,Currency,Gross,Net,Channel\n" + "".join(
+        f"A-{n},2026-11-30T14:05:00+01:00,EUR,{v},1,Amazon\n" for n, v in enumerate(values))).encode())
+    (copied, *by_copy), (_, *by_python) = staged_both_ways(scheduler_sessions, batch)
+    assert copied and by_copy == by_python
+    assert [(line, reason) for line, reason, _ in by_copy[1]] == [
+        (n + 2, f"bad number: '{v}' in Gross") for n, v in enumerate(values) if n >= 2]
+    assert [(row.order_id, row.gross) for row in by_copy[2]] == [("A-0", 1000), ("A-1", Decimal("0.50"))]
