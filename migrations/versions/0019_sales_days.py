@@ -1,7 +1,7 @@
 """Day rollups: a day whose sales alone changed keeps its placed orders' counts.
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0018
 
 Inserting, changing or deleting sales or agreements changes a day's sales, never the orders placed on it or
 whether they are new or returning (those follow the orders and the customers' first orders, which note the
@@ -20,7 +20,7 @@ from alembic import op
 from migrations.rls import SCHEDULER_ROLE, WEB_ROLE, tenant_table
 
 revision = "0019"
-down_revision = "0016"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

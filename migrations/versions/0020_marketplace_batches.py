@@ -1,7 +1,7 @@
 """Marketplace orders partitioned by batch: a batch's typed rows become the warehouse's rows without a second write.
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 
 core_warehouse.marketplace_orders becomes a table partitioned by LIST (batch_id). A batch's checks build its rows
 in a table of its own (core_warehouse.marketplace_orders_<batch>, with a CHECK (batch_id = <batch>) so that
@@ -26,7 +26,7 @@ from alembic import op
 from migrations.rls import SCHEDULER_ROLE, WEB_ROLE, tenant_table
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
