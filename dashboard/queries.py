@@ -204,6 +204,8 @@ def _read(all_shops: bool, columns: str) -> str:
 
 
 def _daily_revenue(all_shops: bool) -> str:
+    if all_shops:
+        return _daily_revenue_all()
     money = ", ".join(f"{_money(c, all_shops)} AS {c}" for c in (
         "gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes", "duties", "additional_fees",
         "total_sales"))
@@ -214,6 +216,22 @@ def _daily_revenue(all_shops: bool) -> str:
                sum(new_customers) AS new_customers, sum(returning_customers) AS returning_customers,
                {"bool_or(fx_estimated)" if all_shops else "false"} AS fx_estimated
         FROM {_rows("reporting.daily_revenue", _read(all_shops, DAILY_REVENUE_COLUMNS))} GROUP BY day ORDER BY day"""
+
+
+# All stores' money summed per day from reporting.daily_revenue_converted (migration 0017: each store-day's money kept
+# converted, unrounded, null without a rate): the sums daily_revenue's rows converted one by one give, no rate joined.
+def _converted(column: str) -> str:
+    return f"CASE WHEN bool_and(fx_rate IS NOT NULL) THEN round(sum({column}), 2) END"
+
+
+def _daily_revenue_all() -> str:
+    money = ", ".join(f"{_converted(c)} AS {c}" for c in SALES_MONEY)
+    return f"""
+        SELECT day AS date, max(reporting_currency) AS currency, sum(orders) AS orders, sum(units) AS units, {money},
+               round(({_converted("gross_sales")} - {_converted("discounts")}) / nullif(sum(orders), 0), 2) AS aov,
+               sum(new_customers) AS new_customers, sum(returning_customers) AS returning_customers,
+               bool_or(fx_estimated) AS fx_estimated
+        FROM reporting.daily_revenue_converted WHERE day BETWEEN :start AND :end GROUP BY day ORDER BY day"""
 
 
 def _marketing(all_shops: bool, source: str, keys: str, columns: str, order: str, named: str = "") -> str:
@@ -251,6 +269,8 @@ def _campaigns_all() -> str:
 
 
 def _mer_roas(all_shops: bool) -> str:
+    if all_shops:
+        return _mer_roas_all()
     total, spend, value = (_money(c, all_shops) for c in ("total_sales", "spend", "purchase_value"))
     return f"""
         SELECT day AS date, {_currency(all_shops)} AS currency, {total} AS total_sales, {spend} AS spend,
@@ -261,6 +281,33 @@ def _mer_roas(all_shops: bool) -> str:
         FROM (SELECT {_read(all_shops, "day, total_sales, spend, purchase_value, new_customers, shop_fx_estimated")}
               FROM reporting.mer_roas_between(:shop_id, :start, :end) OFFSET 0) v
         GROUP BY day ORDER BY day"""
+
+
+# All stores' mer-roas as reporting.mer_roas_between's rows summed per day give it, from two per-day sums: the
+# store-days' total sales kept converted (daily_revenue_converted), and Meta's rows' money in the store's currency
+# times the store's rate to the reporting currency (kept on each row). A day is null when any store-day of it, on
+# either side, lacks that rate; estimated when any of its conversions used an earlier day's rate.
+def _mer_roas_all() -> str:
+    range_ = "day BETWEEN :start AND :end"
+    ok = "coalesce(s.ok, true) AND coalesce(m.ok, true)"
+    total, spend, value = (f"CASE WHEN {ok} THEN round(coalesce({c}, 0), 2) END"
+                           for c in ("s.total_sales", "m.spend", "m.purchase_value"))
+    return f"""
+        SELECT coalesce(s.day, m.day) AS date, coalesce(s.currency, m.currency) AS currency, {total} AS total_sales,
+               {spend} AS spend, {value} AS purchase_value, coalesce(s.new_customers, 0) AS new_customers,
+               round({total} / nullif({spend}, 0), 2) AS mer, round({value} / nullif({spend}, 0), 2) AS roas,
+               round({spend} / nullif(coalesce(s.new_customers, 0), 0), 2) AS cac,
+               coalesce(s.estimated, false) OR coalesce(m.estimated, false) AS fx_estimated
+        FROM (SELECT day, max(reporting_currency) AS currency, bool_and(fx_rate IS NOT NULL) AS ok,
+                     sum(total_sales) AS total_sales, sum(new_customers) AS new_customers,
+                     bool_or(fx_estimated) AS estimated
+              FROM reporting.daily_revenue_converted WHERE {range_} GROUP BY day) s
+        FULL JOIN (SELECT day, max(reporting_currency) AS currency, bool_and(shop_reporting_fx_rate IS NOT NULL) AS ok,
+                          sum(spend_shop * shop_reporting_fx_rate) AS spend,
+                          sum(purchase_value_shop * shop_reporting_fx_rate) AS purchase_value,
+                          bool_or(shop_reporting_fx_estimated OR shop_fx_estimated) AS estimated
+                   FROM reporting.marketing_daily WHERE {range_} GROUP BY day) m ON m.day = s.day
+        ORDER BY 1"""
 
 
 # MER on the agency's basis (agency_settings.mer_basis, migration 0016), `basis` read first (get_mer_basis): with

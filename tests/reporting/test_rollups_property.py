@@ -22,6 +22,7 @@ from ingest import fx
 from ingest.meta import load as meta_load
 from ingest.shopify import sync, webhooks
 from tests.reporting.test_rollups import SALES, all_rollups, rebuilt
+from tests.reporting.test_speed_structures import kept_meta, kept_sales, plain_meta, plain_sales
 
 START = datetime(2026, 3, 7, 0, tzinfo=UTC)  # New York springs forward on 8 March
 TABLES = ("core_warehouse.orders", "core_warehouse.order_line_items", "core_warehouse.order_agreements",
@@ -29,6 +30,7 @@ TABLES = ("core_warehouse.orders", "core_warehouse.order_line_items", "core_ware
           "core_warehouse.fact_marketing_campaign_daily", "core_warehouse.customers", "reporting.daily_sales",
           "reporting.daily_products", "reporting.monthly_products", "reporting.customer_facts",
           "reporting.daily_marketing", "reporting.daily_campaigns", "reporting.monthly_campaigns",
+          "reporting.daily_sales_converted",
           "staging_ingest.load_batches", "staging_ingest.shopify_lines")
 
 
@@ -311,4 +313,8 @@ def test_incremental_rollups_equal_a_full_rebuild(scheduler_sessions, shop, step
         converted_months(scheduler_sessions, shop_id)
     assert campaign_months(scheduler_sessions, shop_id, "reporting.monthly_campaigns") == \
         campaign_months(scheduler_sessions, shop_id, "reporting.campaign_daily")
+    # Migration 0017's kept conversions: each store-day's sales and each Meta row's rates as reporting.fx gives them.
+    assert kept_sales(scheduler_sessions) == plain_sales(scheduler_sessions)
+    for table in ("daily_marketing", "daily_campaigns"):
+        assert kept_meta(scheduler_sessions, table) == plain_meta(scheduler_sessions, table)
     assert rebuilt(scheduler_sessions, shop_id) == incremental
