@@ -1,6 +1,6 @@
 """Every read the dashboard makes: through the reporting schema, as the logged-in user (RLS applies)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Row, text
@@ -383,22 +383,61 @@ def _top_products_one() -> str:
         LIMIT {TOP_ROWS}"""
 
 
-# All stores: whole months come converted (reporting.monthly_products keeps each month's net sales converted day
-# by day), so only the edge days need converting. Each product's edge-day gains and losses times the lowest and
-# highest rate of its store's edge days, added to its converted months, bound its converted sum; only the
-# products whose upper bound reaches the TOP_ROWS-th lower bound (less a cent for rounding) are summed exactly,
-# from their months and edge days. A store whose rates do not cover every edge day has no bounds: all its
-# products are (so is a product with a month lacking a rate).
+# All stores: whole months and whole weeks of the month come converted (reporting.monthly_products and, migration
+# 0017, reporting.weekly_products: days 1-7, 8-14, 15-21, 22-28 and 29 to the end, so a week never crosses a month;
+# each keeps its net sales converted day by day), so only the edge days need converting: at most 6 at each end of
+# each partial month. Each product's edge-day gains and losses times the lowest and highest rate of its store's
+# edge days, added to its converted months and weeks, bound its converted sum; only the products whose upper bound
+# reaches the TOP_ROWS-th lower bound (less a cent for rounding) are summed exactly, from their months, weeks and
+# edge days. A store whose rates do not cover every edge day has no bounds: all its products are (so is a product
+# with a month or week lacking a rate).
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _week_of(day: date) -> date:
+    """The week of the month holding `day` (its first day)."""
+    return day - timedelta(days=(day.day - 1) % 7)
+
+
+def _first_week(day: date) -> date:
+    """The first week of the month starting on or after `day`."""
+    return day if _week_of(day) == day else min(_week_of(day) + timedelta(days=7), _next_month(day))
+
+
+def _blocks(start: date, end: date) -> dict:
+    """The range cut into whole months [month_from, month_to), and around them, in each partial month's span
+    [first, after), whole weeks [week_from, week_to) and edge days [edge_from, edge_to) (empty ranges when none)."""
+    first_whole = start if start.day == 1 else _next_month(start)
+    after_whole = end + timedelta(days=1) if (end + timedelta(days=1)).day == 1 else end.replace(day=1)
+    after_end = end + timedelta(days=1)
+    if first_whole >= after_whole:  # no whole month: one span, the whole range
+        first_whole = after_whole = after_end
+    params = {"month_from": first_whole, "month_to": after_whole}
+    for n, (first, after) in enumerate(((start, first_whole), (after_whole, after_end))):
+        weeks = (_first_week(first), _week_of(after))
+        params |= {f"week_from{n}": weeks[0], f"week_to{n}": weeks[1],
+                   f"edge_from{2 * n}": first, f"edge_to{2 * n}": min(weeks[0], after),
+                   f"edge_from{2 * n + 1}": max(weeks[1], weeks[0]), f"edge_to{2 * n + 1}": after}
+    return params
+
+
+WHOLE_MONTHS = "month >= :month_from AND month < :month_to"
+WHOLE_WEEKS = tuple(f"week >= :week_from{n} AND week < :week_to{n}" for n in range(2))
+WEEK_EDGES = tuple(f"day >= :edge_from{n} AND day < :edge_to{n}" for n in range(4))
 EDGE_DAYS = f"""SELECT day FROM (SELECT d::date AS day
                                  FROM generate_series(CAST(:start AS date), CAST(:end AS date), interval '1 day') d) g
-                WHERE ({EDGES[0]}) OR ({EDGES[1]})"""
+                WHERE {" OR ".join(f"({edge})" for edge in WEEK_EDGES)}"""
 
 
-def _by_months_converted(columns: str, monthly: str, daily: str, scope: str) -> str:
-    """The range's rows with their converted net sales: whole months' from product_monthly, edge days' own."""
+def _by_blocks_converted(columns: str, kept: str, daily: str, scope: str) -> str:
+    """The range's rows with their converted net sales: whole months' and weeks' kept, edge days' own."""
     return " UNION ALL ".join([
-        f"SELECT {columns}, {monthly} FROM reporting.product_monthly p WHERE {scope} AND {IN_WHOLE_MONTHS}",
-        *(f"SELECT {columns}, {daily} FROM reporting.product_daily p WHERE {scope} AND {edge}" for edge in EDGES)])
+        f"SELECT {columns}, {kept} FROM reporting.product_monthly p WHERE {scope} AND {WHOLE_MONTHS}",
+        *(f"SELECT {columns}, {kept} FROM reporting.product_weekly p WHERE {scope} AND {weeks}"
+          for weeks in WHOLE_WEEKS),
+        *(f"SELECT {columns}, {daily} FROM reporting.product_daily p WHERE {scope} AND {edge}"
+          for edge in WEEK_EDGES)])
 
 
 def _top_products_all() -> str:
@@ -423,7 +462,7 @@ def _top_products_all() -> str:
             SELECT x.shop_id, x.product_id, x.variant_id,
                    {months} + {edge_bound.format("high", "low")} AS high,
                    {months} + {edge_bound.format("low", "high")} AS low
-            FROM ({_by_months_converted(keys, "p.net_sales_reporting AS months, 0 AS gains, 0 AS losses",
+            FROM ({_by_blocks_converted(keys, "p.net_sales_reporting AS months, 0 AS gains, 0 AS losses",
                                         "0, greatest(p.net_sales, 0), least(p.net_sales, 0)", "true")}) x
             JOIN shops s ON s.id = x.shop_id
             GROUP BY x.shop_id, x.product_id, x.variant_id, s.high_rate, s.low_rate
@@ -439,7 +478,7 @@ def _top_products_all() -> str:
                CASE WHEN bool_and(v.converted IS NOT NULL) THEN round(sum(v.converted), 2) END AS net_sales,
                bool_or(v.fx_estimated) AS fx_estimated
         FROM candidates c CROSS JOIN LATERAL (
-            {_by_months_converted(columns, "p.net_sales_reporting AS converted, p.fx_estimated",
+            {_by_blocks_converted(columns, "p.net_sales_reporting AS converted, p.fx_estimated",
                                   "p.net_sales * p.fx_rate, p.fx_estimated", same)} OFFSET 0) v
         GROUP BY v.shop_domain, v.product_id, v.variant_id
         ORDER BY net_sales DESC NULLS LAST, v.product_id, v.variant_id LIMIT {TOP_ROWS}"""
@@ -526,7 +565,10 @@ def read_report(*, session: Session, report: str, shop_id: int | None, start, en
     else:
         basis = get_mer_basis(session=session) if report == "mer-roas" else "shopify"  # MER's, the agency's
         sql = _report_sql(report, shop_id is None, basis)
-    rows = session.execute(text(sql), {"shop_id": shop_id, "start": start, "end": end}).mappings()
+    params = {"shop_id": shop_id, "start": start, "end": end}
+    if report == "top-products" and shop_id is None:
+        params |= _blocks(start, end)
+    rows = session.execute(text(sql), params).mappings()
     return [dict(row) for row in rows]
 
 

@@ -16,6 +16,11 @@ reporting.daily_sales_converted keeps each row of reporting.daily_sales with its
 reporting currency (unrounded, null without a rate) and the counts all stores sum: kept by statement triggers
 on daily_sales (whoever writes it, however), so All stores' daily revenue and MER sum one table per day.
 
+reporting.weekly_products sums the daily product rows per week of the month (days 1-7, 8-14, 15-21, 22-28, 29 to
+the month's end: a week never crosses a month), with the net sales converted day by day as 0015's months are,
+kept by the same flush and reconverted with them: All stores' top products read whole months, then whole weeks,
+and at most six edge days at each end of a partial month (28 edge days over 90 days ending on 31 January).
+
 Both follow the rates as 0015's months do: reporting.refresh_fx_reporting(since) reconverts every kept row
 from `since` on (a late rate, a new reporting currency), and a store whose currency changes is reconverted.
 """
@@ -183,6 +188,80 @@ HOOKS = (REFRESH.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION")
          .replace("'-infinity');\n", "'-infinity');\n    PERFORM reporting.reconvert_days(NEW.id, '-infinity');\n", 1))
 assert HOOKS.count("reconvert_days") == 2
 
+# The week of the month holding `day` (its first day: the 1st, 8th, 15th, 22nd or 29th), and the day after it.
+def week_of(day: str) -> str:
+    return f"({day} - (extract(day FROM {day})::int - 1) % 7)"
+
+
+def after_week(week: str) -> str:
+    return f"least({week} + 7, (date_trunc('month', {week}) + interval '1 month')::date)"
+
+
+WEEKS_TABLE = """
+CREATE TABLE reporting.weekly_products (
+    shop_id        bigint NOT NULL REFERENCES app_dashboard.shops (id) ON DELETE CASCADE,
+    week           date NOT NULL CHECK (extract(day FROM week) IN (1, 8, 15, 22, 29)),
+    product_id     text NOT NULL,
+    variant_id     text NOT NULL,
+    product_title  text,
+    variant_title  text,
+    sku            text,
+    units_sold     integer NOT NULL DEFAULT 0,
+    units_returned integer NOT NULL DEFAULT 0,
+    net_sales      numeric(20, 2) NOT NULL DEFAULT 0,
+    net_sales_gains  numeric(20, 2) NOT NULL DEFAULT 0,
+    net_sales_losses numeric(20, 2) NOT NULL DEFAULT 0,
+    net_sales_reporting numeric,
+    fx_estimated   boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (shop_id, week, product_id, variant_id)
+);
+CREATE INDEX weekly_products_week_idx ON reporting.weekly_products (week);
+CREATE INDEX weekly_products_product_idx ON reporting.weekly_products (shop_id, product_id, variant_id, week);
+"""
+WEEK_COLUMNS = ("product_title, variant_title, sku, units_sold, units_returned, net_sales, net_sales_gains, "
+                "net_sales_losses, net_sales_reporting, fx_estimated")
+WEEK_SUMS = f"""max(p.product_title), max(p.variant_title), max(p.sku), sum(p.units_sold), sum(p.units_returned),
+           sum(p.net_sales), sum(greatest(p.net_sales, 0)), sum(least(p.net_sales, 0)), {V0015.CONVERTED},
+           {V0015.ESTIMATED}"""
+DIRTY_WEEKS = f"SELECT DISTINCT shop_id, {week_of('day')} AS week FROM reporting.rollup_dirty_days WHERE xact = me"
+FLUSH_WEEKS = f"""
+    DELETE FROM reporting.weekly_products r USING ({DIRTY_WEEKS}) w WHERE r.shop_id = w.shop_id AND r.week = w.week;
+    INSERT INTO reporting.weekly_products (shop_id, week, product_id, variant_id, {WEEK_COLUMNS})
+    SELECT p.shop_id, w.week, p.product_id, p.variant_id, {WEEK_SUMS}
+    FROM ({DIRTY_WEEKS}) w
+    JOIN reporting.daily_products p ON p.shop_id = w.shop_id AND p.day >= w.week AND p.day < {after_week("w.week")}
+    JOIN app_dashboard.shops sh ON sh.id = p.shop_id
+    CROSS JOIN app_dashboard.agency_settings a
+    {V0015.rate_join("sh.currency", "p.day")}
+    GROUP BY p.shop_id, w.week, p.product_id, p.variant_id;"""
+FLUSH_MONTHS_0015 = re.search(r"CREATE OR REPLACE FUNCTION reporting.flush_months\(.*?\$\$;", V0015.MONTHS,
+                              re.S).group(0)
+FLUSH_MONTHS = FLUSH_MONTHS_0015.replace("GROUP BY p.shop_id, m.month, p.product_id, p.variant_id\n$$;",
+                                         "GROUP BY p.shop_id, m.month, p.product_id, p.variant_id;"
+                                         + FLUSH_WEEKS + "\n$$;")
+RECONVERT_MONTHS_0015 = re.search(
+    r"CREATE FUNCTION reporting.reconvert_months\(.*?\$\$;",
+    V0015.FX_REPORTING.format(converted=V0015.CONVERTED, estimated=V0015.ESTIMATED,
+                              rate_join=V0015.rate_join("sh.currency", "p.day")), re.S).group(0)
+RECONVERT_WEEKS = f"""
+    UPDATE reporting.weekly_products m SET net_sales_reporting = x.converted, fx_estimated = x.estimated
+    FROM (SELECT p.shop_id, {week_of("p.day")} AS week, p.product_id, p.variant_id,
+                 {V0015.CONVERTED} AS converted, {V0015.ESTIMATED} AS estimated
+          FROM app_dashboard.shops sh CROSS JOIN app_dashboard.agency_settings a
+          JOIN reporting.daily_products p ON p.shop_id = sh.id
+          {V0015.rate_join("sh.currency", "p.day")}
+          WHERE (shop IS NULL OR sh.id = shop) AND (currency_of IS NULL OR sh.currency = currency_of)
+            AND p.day >= date_trunc('month', since)
+          GROUP BY 1, 2, 3, 4) x
+    WHERE m.shop_id = x.shop_id AND m.week = x.week AND m.product_id = x.product_id
+      AND m.variant_id = x.variant_id
+      AND (m.net_sales_reporting, m.fx_estimated) IS DISTINCT FROM (x.converted, x.estimated);"""
+RECONVERT_MONTHS = (RECONVERT_MONTHS_0015.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION")
+                    .replace("(x.converted, x.estimated)\n$$;", "(x.converted, x.estimated);" + RECONVERT_WEEKS
+                             + "\n$$;"))
+assert FLUSH_MONTHS.count("weekly_products") == 2 and RECONVERT_MONTHS.count("weekly_products") == 1
+
+
 META_VIEW_COLUMNS = """m.currency AS account_currency, m.spend, m.impressions, m.clicks, m.link_clicks, m.purchases,
        m.purchase_value, sh.currency, m.shop_fx_rate, m.spend_shop, m.purchase_value_shop, m.shop_fx_estimated,
        a.reporting_currency, m.fx_rate, m.fx_estimated, m.shop_reporting_fx_rate, m.shop_reporting_fx_estimated"""
@@ -201,6 +280,14 @@ SELECT m.shop_id, sh.shop_domain, m.day, m.account_id, m.campaign_id, m.campaign
 FROM reporting.daily_campaigns m JOIN app_dashboard.shops sh ON sh.id = m.shop_id
 CROSS JOIN app_dashboard.agency_settings a;
 
+-- Whole weeks of the month of reporting.daily_products (as product_monthly, per week).
+CREATE VIEW reporting.product_weekly WITH (security_invoker = true) AS
+SELECT p.shop_id, sh.shop_domain, p.week, p.product_id, p.variant_id, p.product_title, p.variant_title, p.sku,
+       sh.currency, p.units_sold, p.units_returned, p.net_sales, p.net_sales_gains, p.net_sales_losses,
+       a.reporting_currency, p.net_sales_reporting, p.fx_estimated
+FROM reporting.weekly_products p JOIN app_dashboard.shops sh ON sh.id = p.shop_id
+CROSS JOIN app_dashboard.agency_settings a;
+
 -- Each store-day's sales in the reporting currency (All stores' daily revenue and MER sum these per day).
 CREATE VIEW reporting.daily_revenue_converted WITH (security_invoker = true) AS
 SELECT c.shop_id, c.day, a.reporting_currency, {", ".join(f"c.{c}" for c in SALES_KEPT)}
@@ -209,7 +296,7 @@ FROM reporting.daily_sales_converted c CROSS JOIN app_dashboard.agency_settings 
 
 FUNCTIONS = "reporting.convert_sales(), reporting.reconvert_days(bigint, date)"
 GRANTS = f"""
-GRANT SELECT ON reporting.daily_revenue_converted TO {WEB_ROLE}, {SCHEDULER_ROLE};
+GRANT SELECT ON reporting.daily_revenue_converted, reporting.product_weekly TO {WEB_ROLE}, {SCHEDULER_ROLE};
 GRANT ALL ON reporting.daily_sales_converted TO {SCHEDULER_ROLE};
 REVOKE EXECUTE ON FUNCTION {FUNCTIONS} FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION {FUNCTIONS} TO {SCHEDULER_ROLE};
@@ -221,6 +308,10 @@ def upgrade() -> None:
         op.execute(f"ALTER TABLE {table} " + ", ".join(f"ADD COLUMN {c}" for c in META_COLUMNS.split(", ")))
     op.execute(SALES_TABLE)
     op.execute(tenant_table("reporting.daily_sales_converted"))
+    op.execute(WEEKS_TABLE)
+    op.execute(tenant_table("reporting.weekly_products"))
+    op.execute(FLUSH_MONTHS)
+    op.execute(RECONVERT_MONTHS)
     op.execute(SALES_TRIGGERS)
     op.execute(FLUSH_MARKETING)
     op.execute(RECONVERT)
@@ -229,6 +320,11 @@ def upgrade() -> None:
     op.execute(f"INSERT INTO reporting.daily_sales_converted (shop_id, day, {', '.join(SALES_KEPT)}) "
                f"{sales_converted('reporting.daily_sales')}")
     op.execute("SELECT reporting.reconvert_days(NULL, '-infinity')")
+    op.execute(f"INSERT INTO reporting.weekly_products (shop_id, week, product_id, variant_id, {WEEK_COLUMNS}) "
+               f"SELECT p.shop_id, {week_of('p.day')}, p.product_id, p.variant_id, {WEEK_SUMS} "
+               f"FROM reporting.daily_products p JOIN app_dashboard.shops sh ON sh.id = p.shop_id "
+               f"CROSS JOIN app_dashboard.agency_settings a {V0015.rate_join('sh.currency', 'p.day')} "
+               f"GROUP BY 1, 2, 3, 4")
     for table in ("reporting.daily_marketing", "reporting.daily_campaigns"):
         op.execute(f"ALTER TABLE {table} " + ", ".join(f"ALTER COLUMN {c} SET NOT NULL" for c in META_KEPT
                                                        if "estimated" in c))
@@ -239,6 +335,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     # 0015's views again (a view cannot lose columns in place; MER's view and function are built on them).
     op.execute("DROP FUNCTION reporting.mer_roas_between(bigint, date, date)")
+    op.execute("DROP VIEW reporting.product_weekly")
+    op.execute("DROP TABLE reporting.weekly_products")
+    op.execute(FLUSH_MONTHS_0015)
+    op.execute(RECONVERT_MONTHS_0015.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
     op.execute("DROP VIEW reporting.daily_revenue_converted, reporting.mer_roas, reporting.marketing_daily, "
                "reporting.campaign_daily")
     op.execute(V0015.VIEWS)

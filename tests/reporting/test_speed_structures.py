@@ -172,7 +172,9 @@ def test_all_stores_top_products_equal_every_day_converted_and_sorted(scheduler_
                 add_sale(session, shop, f"o{n}", at + timedelta(days=2), f"p{n % 260}", -(100 + (n * 37) % 23),
                          action="RETURN")
     ranges = [(date(2026, 3, 1), date(2026, 4, 20)), (date(2026, 3, 10), date(2026, 3, 31)),
-              (date(2026, 2, 20), date(2026, 4, 10))]  # the last begins before the first rate
+              (date(2026, 2, 20), date(2026, 4, 10)),  # begins before the first rate
+              (date(2026, 3, 3), date(2026, 3, 30)), (date(2026, 3, 8), date(2026, 4, 14)),  # weeks, no whole month
+              (date(2026, 3, 29), date(2026, 4, 19)), (date(2026, 2, 15), date(2026, 4, 28))]  # the 29th's week
     for start, end in ranges:
         with session_scope(scheduler_sessions) as session:
             fast = queries.read_report(session=session, report="top-products", shop_id=None, start=start, end=end)
@@ -212,6 +214,21 @@ def plain_campaigns(sessions, start: date, end: date) -> list[dict]:
     sql = queries._marketing(True, "reporting.campaign_daily", keys, f"{keys}, max(campaign_name) AS campaign_name",
                              "spend DESC NULLS LAST, campaign_id", named=", campaign_name")
     return fetch(sessions, sql, shop_id=None, start=start, end=end)
+
+
+def plain_weeks(sessions) -> list[dict]:
+    """Each store's weeks of the month (days 1-7, 8-14, 15-21, 22-28, 29 to the end) summed from the daily view."""
+    return fetch(sessions, """
+        SELECT shop_id, (day - (extract(day FROM day)::int - 1) % 7) AS week, product_id, variant_id,
+               sum(units_sold) AS units_sold, sum(net_sales) AS net_sales,
+               CASE WHEN bool_and(fx_rate IS NOT NULL) THEN sum(net_sales * fx_rate) END AS net_sales_reporting,
+               bool_or(fx_estimated) AS fx_estimated
+        FROM reporting.product_daily GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""")
+
+
+def kept_weeks(sessions) -> list[dict]:
+    return fetch(sessions, "SELECT shop_id, week, product_id, variant_id, units_sold, net_sales, net_sales_reporting, "
+                 "fx_estimated FROM reporting.weekly_products ORDER BY 1, 2, 3, 4")
 
 
 def kept_months(sessions) -> list[dict]:
@@ -333,6 +350,8 @@ def test_converted_months_and_rates_follow_a_late_rate_a_new_reporting_currency_
             plain_reporting_rates(scheduler_sessions), step
         months = kept_months(scheduler_sessions)
         assert months == plain_months(scheduler_sessions) and len(months) > 200, step
+        weeks = kept_weeks(scheduler_sessions)
+        assert weeks == plain_weeks(scheduler_sessions) and len(weeks) > len(months), step
         campaign_months = kept_campaign_months(scheduler_sessions)
         assert campaign_months == plain_campaign_months(scheduler_sessions) and len(campaign_months) == 8, step
         for start, end in ((date(2026, 3, 1), date(2026, 4, 30)), (date(2026, 3, 10), date(2026, 4, 20)),
