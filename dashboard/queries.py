@@ -430,21 +430,22 @@ EDGE_DAYS = f"""SELECT day FROM (SELECT d::date AS day
                 WHERE {" OR ".join(f"({edge})" for edge in WEEK_EDGES)}"""
 
 
-def _by_blocks_converted(columns: str, kept: str, daily: str, scope: str) -> str:
+PRODUCT_VIEWS = ("reporting.product_monthly", "reporting.product_weekly", "reporting.product_daily")
+PRODUCT_TABLES = ("reporting.monthly_products", "reporting.weekly_products", "reporting.daily_products")
+
+
+def _by_blocks_converted(columns: str, kept: str, daily: str, scope: str, sources: tuple = PRODUCT_VIEWS) -> str:
     """The range's rows with their converted net sales: whole months' and weeks' kept, edge days' own."""
+    monthly, weekly, days = sources
     return " UNION ALL ".join([
-        f"SELECT {columns}, {kept} FROM reporting.product_monthly p WHERE {scope} AND {WHOLE_MONTHS}",
-        *(f"SELECT {columns}, {kept} FROM reporting.product_weekly p WHERE {scope} AND {weeks}"
-          for weeks in WHOLE_WEEKS),
-        *(f"SELECT {columns}, {daily} FROM reporting.product_daily p WHERE {scope} AND {edge}"
-          for edge in WEEK_EDGES)])
+        f"SELECT {columns}, {kept} FROM {monthly} p WHERE {scope} AND {WHOLE_MONTHS}",
+        *(f"SELECT {columns}, {kept} FROM {weekly} p WHERE {scope} AND {weeks}" for weeks in WHOLE_WEEKS),
+        *(f"SELECT {columns}, {daily} FROM {days} p WHERE {scope} AND {edge}" for edge in WEEK_EDGES)])
 
 
 def _top_products_all() -> str:
     keys = "p.shop_id, p.product_id, p.variant_id"
-    edge_bound = ("CASE WHEN sum(x.gains) = 0 AND sum(x.losses) = 0 THEN 0 "
-                  "ELSE sum(x.gains) * s.{0}_rate + sum(x.losses) * s.{1}_rate END")
-    months = "CASE WHEN bool_and(x.months IS NOT NULL) THEN sum(x.months) END"
+    edge_bound = "CASE WHEN g.gains = 0 AND g.losses = 0 THEN 0 ELSE g.gains * s.{0}_rate + g.losses * s.{1}_rate END"
     columns = ("p.shop_domain, p.product_id, p.variant_id, p.product_title, p.variant_title, p.sku, "
                "p.reporting_currency, p.units_sold, p.units_returned")
     same = "p.shop_id = c.shop_id AND p.product_id = c.product_id AND p.variant_id = c.variant_id"
@@ -458,14 +459,17 @@ def _top_products_all() -> str:
                        CASE WHEN sh.currency = a.reporting_currency THEN 1
                             WHEN count(x.rate) = (SELECT count(*) FROM edge_days) THEN max(x.rate) END AS high_rate
                 FROM edge_days e JOIN reporting.fx_reporting x ON x.currency = sh.currency AND x.day = e.day) r
-        ), bounds AS MATERIALIZED (
-            SELECT x.shop_id, x.product_id, x.variant_id,
-                   {months} + {edge_bound.format("high", "low")} AS high,
-                   {months} + {edge_bound.format("low", "high")} AS low
-            FROM ({_by_blocks_converted(keys, "p.net_sales_reporting AS months, 0 AS gains, 0 AS losses",
-                                        "0, greatest(p.net_sales, 0), least(p.net_sales, 0)", "true")}) x
-            JOIN shops s ON s.id = x.shop_id
-            GROUP BY x.shop_id, x.product_id, x.variant_id, s.high_rate, s.low_rate
+        ), bounds AS MATERIALIZED (  -- the rollup tables themselves: the views' names and rates are not needed
+            SELECT g.shop_id, g.product_id, g.variant_id, g.kept + {edge_bound.format("high", "low")} AS high,
+                   g.kept + {edge_bound.format("low", "high")} AS low
+            FROM (SELECT x.shop_id, x.product_id, x.variant_id,
+                         CASE WHEN bool_and(x.kept IS NOT NULL) THEN sum(x.kept) END AS kept,
+                         sum(x.gains) AS gains, sum(x.losses) AS losses
+                  FROM ({_by_blocks_converted(keys, "p.net_sales_reporting AS kept, 0 AS gains, 0 AS losses",
+                                              "0, greatest(p.net_sales, 0), least(p.net_sales, 0)", "true",
+                                              PRODUCT_TABLES)}) x
+                  GROUP BY x.shop_id, x.product_id, x.variant_id) g
+            JOIN shops s ON s.id = g.shop_id
         ), floor AS (
             SELECT (array_agg(low ORDER BY low DESC) FILTER (WHERE low IS NOT NULL))[{TOP_ROWS}] AS low FROM bounds
         ), candidates AS MATERIALIZED (
