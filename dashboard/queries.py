@@ -234,6 +234,11 @@ def _daily_revenue_all() -> str:
         FROM reporting.daily_revenue_converted WHERE day BETWEEN :start AND :end GROUP BY day ORDER BY day"""
 
 
+# Meta's rows with the reporting currency: each row carries its rates (migration 0017), so All stores' marketing
+# needs no store (marketing_daily joins one for its name and currency).
+KEPT_MARKETING = "reporting.daily_marketing CROSS JOIN app_dashboard.agency_settings"
+
+
 def _marketing(all_shops: bool, source: str, keys: str, columns: str, order: str, named: str = "") -> str:
     # One store: Meta's money in the store's currency (spend_shop); all stores: the account's, converted.
     spend, value = ("spend", "purchase_value") if all_shops else ("spend_shop", "purchase_value_shop")
@@ -306,7 +311,7 @@ def _mer_roas_all() -> str:
                           sum(spend_shop * shop_reporting_fx_rate) AS spend,
                           sum(purchase_value_shop * shop_reporting_fx_rate) AS purchase_value,
                           bool_or(shop_reporting_fx_estimated OR shop_fx_estimated) AS estimated
-                   FROM reporting.marketing_daily WHERE {range_} GROUP BY day) m ON m.day = s.day
+                   FROM {KEPT_MARKETING} WHERE {range_} GROUP BY day) m ON m.day = s.day
         ORDER BY 1"""
 
 
@@ -546,7 +551,8 @@ def _report_sql(report: str, all_shops: bool, mer_basis: str = "shopify") -> str
     if report == "daily-revenue":
         return _daily_revenue(all_shops)
     if report == "marketing-daily":
-        return _marketing(all_shops, "reporting.marketing_daily", "day", "day AS date", "day")
+        return _marketing(all_shops, KEPT_MARKETING if all_shops else "reporting.marketing_daily", "day",
+                          "day AS date", "day")
     if report == "mer-roas":
         return _mer_roas_on_basis(all_shops, mer_basis)
     if report == "campaigns" and all_shops:
