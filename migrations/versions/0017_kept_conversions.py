@@ -215,7 +215,11 @@ CREATE TABLE reporting.weekly_products (
     fx_estimated   boolean NOT NULL DEFAULT false,
     PRIMARY KEY (shop_id, week, product_id, variant_id)
 );
-CREATE INDEX weekly_products_week_idx ON reporting.weekly_products (week);
+-- All stores' top products bound each product from the months' and weeks' kept sums of a range: index-only reads.
+CREATE INDEX weekly_products_week_idx ON reporting.weekly_products (week)
+    INCLUDE (shop_id, product_id, variant_id, net_sales_reporting);
+CREATE INDEX monthly_products_month_idx ON reporting.monthly_products (month)
+    INCLUDE (shop_id, product_id, variant_id, net_sales_reporting);
 CREATE INDEX weekly_products_product_idx ON reporting.weekly_products (shop_id, product_id, variant_id, week);
 """
 WEEK_COLUMNS = ("product_title, variant_title, sku, units_sold, units_returned, net_sales, net_sales_gains, "
@@ -337,6 +341,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION reporting.mer_roas_between(bigint, date, date)")
     op.execute("DROP VIEW reporting.product_weekly")
     op.execute("DROP TABLE reporting.weekly_products")
+    op.execute("DROP INDEX reporting.monthly_products_month_idx")
     op.execute(FLUSH_MONTHS_0015)
     op.execute(RECONVERT_MONTHS_0015.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
     op.execute("DROP VIEW reporting.daily_revenue_converted, reporting.mer_roas, reporting.marketing_daily, "
