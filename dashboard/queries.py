@@ -1,6 +1,6 @@
 """Every read the dashboard makes: through the reporting schema, as the logged-in user (RLS applies)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Row, text
@@ -204,6 +204,8 @@ def _read(all_shops: bool, columns: str) -> str:
 
 
 def _daily_revenue(all_shops: bool) -> str:
+    if all_shops:
+        return _daily_revenue_all()
     money = ", ".join(f"{_money(c, all_shops)} AS {c}" for c in (
         "gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes", "duties", "additional_fees",
         "total_sales"))
@@ -214,6 +216,27 @@ def _daily_revenue(all_shops: bool) -> str:
                sum(new_customers) AS new_customers, sum(returning_customers) AS returning_customers,
                {"bool_or(fx_estimated)" if all_shops else "false"} AS fx_estimated
         FROM {_rows("reporting.daily_revenue", _read(all_shops, DAILY_REVENUE_COLUMNS))} GROUP BY day ORDER BY day"""
+
+
+# All stores' money summed per day from reporting.daily_revenue_converted (migration 0017: each store-day's money kept
+# converted, unrounded, null without a rate): the sums daily_revenue's rows converted one by one give, no rate joined.
+def _converted(column: str) -> str:
+    return f"CASE WHEN bool_and(fx_rate IS NOT NULL) THEN round(sum({column}), 2) END"
+
+
+def _daily_revenue_all() -> str:
+    money = ", ".join(f"{_converted(c)} AS {c}" for c in SALES_MONEY)
+    return f"""
+        SELECT day AS date, max(reporting_currency) AS currency, sum(orders) AS orders, sum(units) AS units, {money},
+               round(({_converted("gross_sales")} - {_converted("discounts")}) / nullif(sum(orders), 0), 2) AS aov,
+               sum(new_customers) AS new_customers, sum(returning_customers) AS returning_customers,
+               bool_or(fx_estimated) AS fx_estimated
+        FROM reporting.daily_revenue_converted WHERE day BETWEEN :start AND :end GROUP BY day ORDER BY day"""
+
+
+# Meta's rows with the reporting currency: each row carries its rates (migration 0017), so All stores' marketing
+# needs no store (marketing_daily joins one for its name and currency).
+KEPT_MARKETING = "reporting.daily_marketing CROSS JOIN app_dashboard.agency_settings"
 
 
 def _marketing(all_shops: bool, source: str, keys: str, columns: str, order: str, named: str = "") -> str:
@@ -251,6 +274,8 @@ def _campaigns_all() -> str:
 
 
 def _mer_roas(all_shops: bool) -> str:
+    if all_shops:
+        return _mer_roas_all()
     total, spend, value = (_money(c, all_shops) for c in ("total_sales", "spend", "purchase_value"))
     return f"""
         SELECT day AS date, {_currency(all_shops)} AS currency, {total} AS total_sales, {spend} AS spend,
@@ -261,6 +286,33 @@ def _mer_roas(all_shops: bool) -> str:
         FROM (SELECT {_read(all_shops, "day, total_sales, spend, purchase_value, new_customers, shop_fx_estimated")}
               FROM reporting.mer_roas_between(:shop_id, :start, :end) OFFSET 0) v
         GROUP BY day ORDER BY day"""
+
+
+# All stores' mer-roas as reporting.mer_roas_between's rows summed per day give it, from two per-day sums: the
+# store-days' total sales kept converted (daily_revenue_converted), and Meta's rows' money in the store's currency
+# times the store's rate to the reporting currency (kept on each row). A day is null when any store-day of it, on
+# either side, lacks that rate; estimated when any of its conversions used an earlier day's rate.
+def _mer_roas_all() -> str:
+    range_ = "day BETWEEN :start AND :end"
+    ok = "coalesce(s.ok, true) AND coalesce(m.ok, true)"
+    total, spend, value = (f"CASE WHEN {ok} THEN round(coalesce({c}, 0), 2) END"
+                           for c in ("s.total_sales", "m.spend", "m.purchase_value"))
+    return f"""
+        SELECT coalesce(s.day, m.day) AS date, coalesce(s.currency, m.currency) AS currency, {total} AS total_sales,
+               {spend} AS spend, {value} AS purchase_value, coalesce(s.new_customers, 0) AS new_customers,
+               round({total} / nullif({spend}, 0), 2) AS mer, round({value} / nullif({spend}, 0), 2) AS roas,
+               round({spend} / nullif(coalesce(s.new_customers, 0), 0), 2) AS cac,
+               coalesce(s.estimated, false) OR coalesce(m.estimated, false) AS fx_estimated
+        FROM (SELECT day, max(reporting_currency) AS currency, bool_and(fx_rate IS NOT NULL) AS ok,
+                     sum(total_sales) AS total_sales, sum(new_customers) AS new_customers,
+                     bool_or(fx_estimated) AS estimated
+              FROM reporting.daily_revenue_converted WHERE {range_} GROUP BY day) s
+        FULL JOIN (SELECT day, max(reporting_currency) AS currency, bool_and(shop_reporting_fx_rate IS NOT NULL) AS ok,
+                          sum(spend_shop * shop_reporting_fx_rate) AS spend,
+                          sum(purchase_value_shop * shop_reporting_fx_rate) AS purchase_value,
+                          bool_or(shop_reporting_fx_estimated OR shop_fx_estimated) AS estimated
+                   FROM {KEPT_MARKETING} WHERE {range_} GROUP BY day) m ON m.day = s.day
+        ORDER BY 1"""
 
 
 # MER on the agency's basis (agency_settings.mer_basis, migration 0016), `basis` read first (get_mer_basis): with
@@ -336,29 +388,69 @@ def _top_products_one() -> str:
         LIMIT {TOP_ROWS}"""
 
 
-# All stores: whole months come converted (reporting.monthly_products keeps each month's net sales converted day
-# by day), so only the edge days need converting. Each product's edge-day gains and losses times the lowest and
-# highest rate of its store's edge days, added to its converted months, bound its converted sum; only the
-# products whose upper bound reaches the TOP_ROWS-th lower bound (less a cent for rounding) are summed exactly,
-# from their months and edge days. A store whose rates do not cover every edge day has no bounds: all its
-# products are (so is a product with a month lacking a rate).
+# All stores: whole months and whole weeks of the month come converted (reporting.monthly_products and, migration
+# 0017, reporting.weekly_products: days 1-7, 8-14, 15-21, 22-28 and 29 to the end, so a week never crosses a month;
+# each keeps its net sales converted day by day), so only the edge days need converting: at most 6 at each end of
+# each partial month. Each product's edge-day gains and losses times the lowest and highest rate of its store's
+# edge days, added to its converted months and weeks, bound its converted sum; only the products whose upper bound
+# reaches the TOP_ROWS-th lower bound (less a cent for rounding) are summed exactly, from their months, weeks and
+# edge days. A store whose rates do not cover every edge day has no bounds: all its products are (so is a product
+# with a month or week lacking a rate).
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _week_of(day: date) -> date:
+    """The week of the month holding `day` (its first day)."""
+    return day - timedelta(days=(day.day - 1) % 7)
+
+
+def _first_week(day: date) -> date:
+    """The first week of the month starting on or after `day`."""
+    return day if _week_of(day) == day else min(_week_of(day) + timedelta(days=7), _next_month(day))
+
+
+def _blocks(start: date, end: date) -> dict:
+    """The range cut into whole months [month_from, month_to), and around them, in each partial month's span
+    [first, after), whole weeks [week_from, week_to) and edge days [edge_from, edge_to) (empty ranges when none)."""
+    first_whole = start if start.day == 1 else _next_month(start)
+    after_whole = end + timedelta(days=1) if (end + timedelta(days=1)).day == 1 else end.replace(day=1)
+    after_end = end + timedelta(days=1)
+    if first_whole >= after_whole:  # no whole month: one span, the whole range
+        first_whole = after_whole = after_end
+    params = {"month_from": first_whole, "month_to": after_whole}
+    for n, (first, after) in enumerate(((start, first_whole), (after_whole, after_end))):
+        weeks = (_first_week(first), _week_of(after))
+        params |= {f"week_from{n}": weeks[0], f"week_to{n}": weeks[1],
+                   f"edge_from{2 * n}": first, f"edge_to{2 * n}": min(weeks[0], after),
+                   f"edge_from{2 * n + 1}": max(weeks[1], weeks[0]), f"edge_to{2 * n + 1}": after}
+    return params
+
+
+WHOLE_MONTHS = "month >= :month_from AND month < :month_to"
+WHOLE_WEEKS = tuple(f"week >= :week_from{n} AND week < :week_to{n}" for n in range(2))
+WEEK_EDGES = tuple(f"day >= :edge_from{n} AND day < :edge_to{n}" for n in range(4))
 EDGE_DAYS = f"""SELECT day FROM (SELECT d::date AS day
                                  FROM generate_series(CAST(:start AS date), CAST(:end AS date), interval '1 day') d) g
-                WHERE ({EDGES[0]}) OR ({EDGES[1]})"""
+                WHERE {" OR ".join(f"({edge})" for edge in WEEK_EDGES)}"""
 
 
-def _by_months_converted(columns: str, monthly: str, daily: str, scope: str) -> str:
-    """The range's rows with their converted net sales: whole months' from product_monthly, edge days' own."""
+PRODUCT_VIEWS = ("reporting.product_monthly", "reporting.product_weekly", "reporting.product_daily")
+PRODUCT_TABLES = ("reporting.monthly_products", "reporting.weekly_products", "reporting.daily_products")
+
+
+def _by_blocks_converted(columns: str, kept: str, daily: str, scope: str, sources: tuple = PRODUCT_VIEWS) -> str:
+    """The range's rows with their converted net sales: whole months' and weeks' kept, edge days' own."""
+    monthly, weekly, days = sources
     return " UNION ALL ".join([
-        f"SELECT {columns}, {monthly} FROM reporting.product_monthly p WHERE {scope} AND {IN_WHOLE_MONTHS}",
-        *(f"SELECT {columns}, {daily} FROM reporting.product_daily p WHERE {scope} AND {edge}" for edge in EDGES)])
+        f"SELECT {columns}, {kept} FROM {monthly} p WHERE {scope} AND {WHOLE_MONTHS}",
+        *(f"SELECT {columns}, {kept} FROM {weekly} p WHERE {scope} AND {weeks}" for weeks in WHOLE_WEEKS),
+        *(f"SELECT {columns}, {daily} FROM {days} p WHERE {scope} AND {edge}" for edge in WEEK_EDGES)])
 
 
 def _top_products_all() -> str:
     keys = "p.shop_id, p.product_id, p.variant_id"
-    edge_bound = ("CASE WHEN sum(x.gains) = 0 AND sum(x.losses) = 0 THEN 0 "
-                  "ELSE sum(x.gains) * s.{0}_rate + sum(x.losses) * s.{1}_rate END")
-    months = "CASE WHEN bool_and(x.months IS NOT NULL) THEN sum(x.months) END"
+    edge_bound = "CASE WHEN g.gains = 0 AND g.losses = 0 THEN 0 ELSE g.gains * s.{0}_rate + g.losses * s.{1}_rate END"
     columns = ("p.shop_domain, p.product_id, p.variant_id, p.product_title, p.variant_title, p.sku, "
                "p.reporting_currency, p.units_sold, p.units_returned")
     same = "p.shop_id = c.shop_id AND p.product_id = c.product_id AND p.variant_id = c.variant_id"
@@ -372,14 +464,17 @@ def _top_products_all() -> str:
                        CASE WHEN sh.currency = a.reporting_currency THEN 1
                             WHEN count(x.rate) = (SELECT count(*) FROM edge_days) THEN max(x.rate) END AS high_rate
                 FROM edge_days e JOIN reporting.fx_reporting x ON x.currency = sh.currency AND x.day = e.day) r
-        ), bounds AS MATERIALIZED (
-            SELECT x.shop_id, x.product_id, x.variant_id,
-                   {months} + {edge_bound.format("high", "low")} AS high,
-                   {months} + {edge_bound.format("low", "high")} AS low
-            FROM ({_by_months_converted(keys, "p.net_sales_reporting AS months, 0 AS gains, 0 AS losses",
-                                        "0, greatest(p.net_sales, 0), least(p.net_sales, 0)", "true")}) x
-            JOIN shops s ON s.id = x.shop_id
-            GROUP BY x.shop_id, x.product_id, x.variant_id, s.high_rate, s.low_rate
+        ), bounds AS MATERIALIZED (  -- the rollup tables themselves: the views' names and rates are not needed
+            SELECT g.shop_id, g.product_id, g.variant_id, g.kept + {edge_bound.format("high", "low")} AS high,
+                   g.kept + {edge_bound.format("low", "high")} AS low
+            FROM (SELECT x.shop_id, x.product_id, x.variant_id,
+                         CASE WHEN bool_and(x.kept IS NOT NULL) THEN sum(x.kept) END AS kept,
+                         sum(x.gains) AS gains, sum(x.losses) AS losses
+                  FROM ({_by_blocks_converted(keys, "p.net_sales_reporting AS kept, 0 AS gains, 0 AS losses",
+                                              "0, greatest(p.net_sales, 0), least(p.net_sales, 0)", "true",
+                                              PRODUCT_TABLES)}) x
+                  GROUP BY x.shop_id, x.product_id, x.variant_id) g
+            JOIN shops s ON s.id = g.shop_id
         ), floor AS (
             SELECT (array_agg(low ORDER BY low DESC) FILTER (WHERE low IS NOT NULL))[{TOP_ROWS}] AS low FROM bounds
         ), candidates AS MATERIALIZED (
@@ -392,7 +487,7 @@ def _top_products_all() -> str:
                CASE WHEN bool_and(v.converted IS NOT NULL) THEN round(sum(v.converted), 2) END AS net_sales,
                bool_or(v.fx_estimated) AS fx_estimated
         FROM candidates c CROSS JOIN LATERAL (
-            {_by_months_converted(columns, "p.net_sales_reporting AS converted, p.fx_estimated",
+            {_by_blocks_converted(columns, "p.net_sales_reporting AS converted, p.fx_estimated",
                                   "p.net_sales * p.fx_rate, p.fx_estimated", same)} OFFSET 0) v
         GROUP BY v.shop_domain, v.product_id, v.variant_id
         ORDER BY net_sales DESC NULLS LAST, v.product_id, v.variant_id LIMIT {TOP_ROWS}"""
@@ -467,7 +562,8 @@ def _report_sql(report: str, all_shops: bool, mer_basis: str = "shopify") -> str
     if report == "daily-revenue":
         return _daily_revenue(all_shops)
     if report == "marketing-daily":
-        return _marketing(all_shops, "reporting.marketing_daily", "day", "day AS date", "day")
+        return _marketing(all_shops, KEPT_MARKETING if all_shops else "reporting.marketing_daily", "day",
+                          "day AS date", "day")
     if report == "mer-roas":
         return _mer_roas_on_basis(all_shops, mer_basis)
     if report == "campaigns" and all_shops:
@@ -490,7 +586,10 @@ def read_report(*, session: Session, report: str, shop_id: int | None, start, en
     else:
         basis = get_mer_basis(session=session) if report == "mer-roas" else "shopify"  # MER's, the agency's
         sql = _report_sql(report, shop_id is None, basis)
-    rows = session.execute(text(sql), {"shop_id": shop_id, "start": start, "end": end}).mappings()
+    params = {"shop_id": shop_id, "start": start, "end": end}
+    if report == "top-products" and shop_id is None:
+        params |= _blocks(start, end)
+    rows = session.execute(text(sql), params).mappings()
     return [dict(row) for row in rows]
 
 

@@ -1,7 +1,7 @@
 """Customer reads at 50 stores: net sales in cents for index ranges under RLS, and customers counted per day.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 
 reporting.customer_facts.net_cents is net_sales in cents (a stored generated column). Under row-level security
 a reader's condition becomes an index condition only when its operator is leakproof: numeric comparisons are
@@ -25,7 +25,7 @@ from alembic import op
 from migrations.rls import SCHEDULER_ROLE, tenant_table
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

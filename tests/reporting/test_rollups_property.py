@@ -22,6 +22,14 @@ from ingest import fx
 from ingest.meta import load as meta_load
 from ingest.shopify import sync, webhooks
 from tests.reporting.test_rollups import SALES, all_rollups, rebuilt
+from tests.reporting.test_speed_structures import (
+    kept_meta,
+    kept_sales,
+    kept_weeks,
+    plain_meta,
+    plain_sales,
+    plain_weeks,
+)
 
 START = datetime(2026, 3, 7, 0, tzinfo=UTC)  # New York springs forward on 8 March
 TABLES = ("core_warehouse.orders", "core_warehouse.order_line_items", "core_warehouse.order_agreements",
@@ -30,6 +38,7 @@ TABLES = ("core_warehouse.orders", "core_warehouse.order_line_items", "core_ware
           "reporting.daily_products", "reporting.monthly_products", "reporting.customer_facts",
           "reporting.customer_days",
           "reporting.daily_marketing", "reporting.daily_campaigns", "reporting.monthly_campaigns",
+          "reporting.daily_sales_converted", "reporting.weekly_products",
           "staging_ingest.load_batches", "staging_ingest.shopify_lines")
 
 
@@ -325,4 +334,10 @@ def test_incremental_rollups_equal_a_full_rebuild(scheduler_sessions, shop, step
     assert campaign_months(scheduler_sessions, shop_id, "reporting.monthly_campaigns") == \
         campaign_months(scheduler_sessions, shop_id, "reporting.campaign_daily")
     assert incremental["customer_days"] == counted_days(incremental["customer_facts"])
+    # Migration 0017's kept conversions: each store-day's sales and each Meta row's rates as reporting.fx gives them,
+    # and the weeks of the month summed and converted from the daily rows.
+    assert kept_sales(scheduler_sessions) == plain_sales(scheduler_sessions)
+    assert kept_weeks(scheduler_sessions) == plain_weeks(scheduler_sessions)
+    for table in ("daily_marketing", "daily_campaigns"):
+        assert kept_meta(scheduler_sessions, table) == plain_meta(scheduler_sessions, table)
     assert rebuilt(scheduler_sessions, shop_id) == incremental

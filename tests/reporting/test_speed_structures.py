@@ -253,7 +253,9 @@ def test_all_stores_top_products_equal_every_day_converted_and_sorted(scheduler_
                 add_sale(session, shop, f"o{n}", at + timedelta(days=2), f"p{n % 260}", -(100 + (n * 37) % 23),
                          action="RETURN")
     ranges = [(date(2026, 3, 1), date(2026, 4, 20)), (date(2026, 3, 10), date(2026, 3, 31)),
-              (date(2026, 2, 20), date(2026, 4, 10))]  # the last begins before the first rate
+              (date(2026, 2, 20), date(2026, 4, 10)),  # begins before the first rate
+              (date(2026, 3, 3), date(2026, 3, 30)), (date(2026, 3, 8), date(2026, 4, 14)),  # weeks, no whole month
+              (date(2026, 3, 29), date(2026, 4, 19)), (date(2026, 2, 15), date(2026, 4, 28))]  # the 29th's week
     for start, end in ranges:
         with session_scope(scheduler_sessions) as session:
             fast = queries.read_report(session=session, report="top-products", shop_id=None, start=start, end=end)
@@ -295,6 +297,21 @@ def plain_campaigns(sessions, start: date, end: date) -> list[dict]:
     return fetch(sessions, sql, shop_id=None, start=start, end=end)
 
 
+def plain_weeks(sessions) -> list[dict]:
+    """Each store's weeks of the month (days 1-7, 8-14, 15-21, 22-28, 29 to the end) summed from the daily view."""
+    return fetch(sessions, """
+        SELECT shop_id, (day - (extract(day FROM day)::int - 1) % 7) AS week, product_id, variant_id,
+               sum(units_sold) AS units_sold, sum(net_sales) AS net_sales,
+               CASE WHEN bool_and(fx_rate IS NOT NULL) THEN sum(net_sales * fx_rate) END AS net_sales_reporting,
+               bool_or(fx_estimated) AS fx_estimated
+        FROM reporting.product_daily GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""")
+
+
+def kept_weeks(sessions) -> list[dict]:
+    return fetch(sessions, "SELECT shop_id, week, product_id, variant_id, units_sold, net_sales, net_sales_reporting, "
+                 "fx_estimated FROM reporting.weekly_products ORDER BY 1, 2, 3, 4")
+
+
 def kept_months(sessions) -> list[dict]:
     return fetch(sessions, "SELECT shop_id, month, product_id, variant_id, net_sales_reporting, fx_estimated "
                  "FROM reporting.monthly_products ORDER BY 1, 2, 3, 4")
@@ -309,6 +326,76 @@ def plain_reporting_rates(sessions) -> list[dict]:
                    AS rate_day
         FROM reporting.fx_daily f CROSS JOIN app_dashboard.agency_settings a
         JOIN reporting.fx_daily t ON t.currency = a.reporting_currency AND t.day = f.day ORDER BY 1, 2""")
+
+
+META_KEPT = ("shop_fx_rate", "spend_shop", "purchase_value_shop", "shop_fx_estimated", "fx_rate", "fx_estimated",
+             "shop_reporting_fx_rate", "shop_reporting_fx_estimated")
+
+
+def meta_keys(table: str) -> str:
+    return "shop_id, day, account_id" + (", campaign_id" if table == "daily_campaigns" else "")
+
+
+def plain_meta(sessions, table: str) -> list[dict]:
+    """Each Meta row's rates and store money by migration 0011's definition (reporting.fx for every row)."""
+    keys = ", ".join(f"m.{k}" for k in meta_keys(table).split(", "))
+    return fetch(sessions, f"""
+        SELECT {keys}, s.rate AS shop_fx_rate, round(m.spend * s.rate, 2) AS spend_shop,
+               round(m.purchase_value * s.rate, 2) AS purchase_value_shop,
+               coalesce(s.rate_day < m.day, true) AS shop_fx_estimated, r.rate AS fx_rate,
+               coalesce(r.rate_day < m.day, true) AS fx_estimated, t.rate AS shop_reporting_fx_rate,
+               coalesce(t.rate_day < m.day, true) AS shop_reporting_fx_estimated
+        FROM reporting.{table} m JOIN app_dashboard.shops sh ON sh.id = m.shop_id
+        CROSS JOIN app_dashboard.agency_settings a
+        LEFT JOIN LATERAL reporting.fx(m.currency, sh.currency, m.day) s ON true
+        LEFT JOIN LATERAL reporting.fx(m.currency, a.reporting_currency, m.day) r ON true
+        LEFT JOIN LATERAL reporting.fx(sh.currency, a.reporting_currency, m.day) t ON true
+        ORDER BY {keys}""")
+
+
+def kept_meta(sessions, table: str) -> list[dict]:
+    return fetch(sessions, f"SELECT {meta_keys(table)}, {', '.join(META_KEPT)} FROM reporting.{table} "
+                 f"ORDER BY {meta_keys(table)}")
+
+
+SALES_KEPT = ("orders", "units", "new_customers", "returning_customers", *queries.SALES_MONEY, "fx_rate",
+              "fx_estimated")
+
+
+def plain_sales(sessions) -> list[dict]:
+    """Each store-day's sales converted by migration 0011's definition (reporting.fx)."""
+    money = ", ".join(f"s.{c} * r.rate AS {c}" for c in queries.SALES_MONEY)
+    return fetch(sessions, f"""
+        SELECT s.shop_id, s.day, s.orders, s.units, s.new_customers, s.returning_customers, {money},
+               r.rate AS fx_rate, coalesce(r.rate_day < s.day, true) AS fx_estimated
+        FROM reporting.daily_sales s JOIN app_dashboard.shops sh ON sh.id = s.shop_id
+        CROSS JOIN app_dashboard.agency_settings a
+        LEFT JOIN LATERAL reporting.fx(sh.currency, a.reporting_currency, s.day) r ON true ORDER BY 1, 2""")
+
+
+def kept_sales(sessions) -> list[dict]:
+    return fetch(sessions, f"SELECT shop_id, day, {', '.join(SALES_KEPT)} FROM reporting.daily_sales_converted "
+                 "ORDER BY 1, 2")
+
+
+def plain_all_stores(sessions, report: str, start: date, end: date) -> list[dict]:
+    """All stores' daily-revenue or mer-roas from every row of the view converted, then summed per day."""
+    money = {c: queries._money(c, True) for c in (*queries.SALES_MONEY, "spend", "purchase_value")}
+    if report == "daily-revenue":
+        columns = f"""sum(orders) AS orders, sum(units) AS units,
+                      {", ".join(f"{money[c]} AS {c}" for c in queries.SALES_MONEY)},
+                      round(({money["gross_sales"]} - {money["discounts"]}) / nullif(sum(orders), 0), 2) AS aov,
+                      sum(new_customers) AS new_customers, sum(returning_customers) AS returning_customers"""
+    else:
+        total, spend, value = money["total_sales"], money["spend"], money["purchase_value"]
+        columns = f"""{total} AS total_sales, {spend} AS spend, {value} AS purchase_value,
+                      sum(new_customers) AS new_customers, round({total} / nullif({spend}, 0), 2) AS mer,
+                      round({value} / nullif({spend}, 0), 2) AS roas,
+                      round({spend} / nullif(sum(new_customers), 0), 2) AS cac"""
+    view = "reporting.daily_revenue" if report == "daily-revenue" else "reporting.mer_roas"
+    return fetch(sessions, f"""
+        SELECT day AS date, max(reporting_currency) AS currency, {columns}, bool_or(fx_estimated) AS fx_estimated
+        FROM {view} WHERE day BETWEEN :start AND :end GROUP BY day ORDER BY day""", start=start, end=end)
 
 
 def test_converted_months_and_rates_follow_a_late_rate_a_new_reporting_currency_and_a_store_currency(
@@ -329,6 +416,7 @@ def test_converted_months_and_rates_follow_a_late_rate_a_new_reporting_currency_
         for k, shop in enumerate(shops):
             add_spend(scheduler_sessions, shop, day, spend=f"{20 + n % 7}.{k}3", currency="USD",
                       purchase_value=f"{n % 5}0.10", campaign=f"c{n % 2}")
+    add_spend(scheduler_sessions, shops[0], "2026-03-01", spend="7.77", currency="USD")  # before any rate: null
     late = "Date,GBP,USD,\n" + "".join(f"{date(2026, 3, 3) + timedelta(days=n)},{0.80 + n % 9 / 100:.4f},"
                                        f"{1.05 + n % 11 / 100:.4f},\n" for n in range(59))  # to April 30
     changes = [lambda s: fx.load(session=s, content=late),
@@ -343,6 +431,8 @@ def test_converted_months_and_rates_follow_a_late_rate_a_new_reporting_currency_
             plain_reporting_rates(scheduler_sessions), step
         months = kept_months(scheduler_sessions)
         assert months == plain_months(scheduler_sessions) and len(months) > 200, step
+        weeks = kept_weeks(scheduler_sessions)
+        assert weeks == plain_weeks(scheduler_sessions) and len(weeks) > len(months), step
         campaign_months = kept_campaign_months(scheduler_sessions)
         assert campaign_months == plain_campaign_months(scheduler_sessions) and len(campaign_months) == 8, step
         for start, end in ((date(2026, 3, 1), date(2026, 4, 30)), (date(2026, 3, 10), date(2026, 4, 20)),
@@ -354,6 +444,21 @@ def test_converted_months_and_rates_follow_a_late_rate_a_new_reporting_currency_
             with session_scope(scheduler_sessions) as session:
                 fast = queries.read_report(session=session, report="campaigns", shop_id=None, start=start, end=end)
             assert fast == plain_campaigns(scheduler_sessions, start, end) and len(fast) == 4, (step, start, end)
+            for report in ("daily-revenue", "mer-roas"):
+                with session_scope(scheduler_sessions) as session:
+                    fast = queries.read_report(session=session, report=report, shop_id=None, start=start, end=end)
+                plain = plain_all_stores(scheduler_sessions, report, start, end)
+                assert [{k: v for k, v in row.items() if k not in ("mer_sales", "mer_basis")} for row in fast] == \
+                    plain and len(plain) > 40, (step, report, start, end)
+        for table in ("daily_marketing", "daily_campaigns"):
+            kept = kept_meta(scheduler_sessions, table)
+            assert kept == plain_meta(scheduler_sessions, table) and len(kept) == 41, (step, table)
+        sales = kept_sales(scheduler_sessions)
+        assert sales == plain_sales(scheduler_sessions) and len(sales) > 80, step
+    with session_scope(scheduler_sessions) as session:  # a day without any rate sums to null, never raw money
+        day = queries.read_report(session=session, report="mer-roas", shop_id=None, start=date(2026, 3, 1),
+                                  end=date(2026, 3, 1))
+    assert [(row["spend"], row["total_sales"], row["fx_estimated"]) for row in day] == [(None, None, True)]
     assert {m["fx_estimated"] for m in months} == {False}  # every day now has its own rate
 
 
