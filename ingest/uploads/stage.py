@@ -18,7 +18,6 @@ One transaction: a restarted job stages the whole file again (the earlier attemp
 
 import csv
 import io
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from operator import itemgetter
@@ -39,10 +38,12 @@ TYPED_COLUMNS = {"marketplace-orders": ("gross", "discounts", "refunds", "fees",
 SKIPPED_PER_PIECE = 1000  # rows COPY may skip in one piece before the file is COPYed as text instead
 COPY_BYTES = 8 * 1024 * 1024  # one COPY per this much of the file: progress between them
 SCAN_BYTES = 1024 * 1024
-QUOTE = re.compile(rb'"')
+QUOTE = (b'"',)
 # numeric reads 0x1F, 0o17, 0b1 and 1_000, which no file means as money: a file holding one is COPYed as text,
-# where to_money rejects them with the row's line and reason.
-NON_DECIMAL = re.compile(rb"0[xXoObB]|_")
+# where to_money rejects them with the row's line and reason. The prefixes' letters are searched as one
+# (a two-byte search is slow where most bytes are digits: one search, not six).
+NON_DECIMAL = (b"_", b"0x")
+PREFIX_LETTERS = bytes.maketrans(b"XoObB", b"xxxxx")
 DELIMITERS = {",": "','", ";": "';'", "\t": "E'\\t'"}
 ENCODINGS = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "latin-1": "LATIN1"}
 
@@ -86,7 +87,7 @@ def copy(*, session: Session, fmt: formats.Format, path: Path, dialect: reader.D
     read skipped); None (no table made) when this file must be read otherwise."""
     start, end = _data_bytes(path, header_lines)
     if start is None or _contains(path, start, end, QUOTE) or (typed and (
-            _bare_carriage_returns(path, start) or _contains(path, start, end, NON_DECIMAL))):
+            _bare_carriage_returns(path, start) or _contains(path, start, end, NON_DECIMAL, PREFIX_LETTERS))):
         return None
     # Each of the file's columns by the name of ours it holds (or one of its own); ours it lacks read NULL.
     names = {i: c.name for c, i in zip(fmt.columns, indexes, strict=True) if i is not None}
@@ -167,8 +168,10 @@ def _line_break(data: bytes, start: int) -> int:
     return min((i for i in (data.find(b"\r", start), data.find(b"\n", start)) if i >= 0), default=-1)
 
 
-def _contains(path: Path, start: int, end: int, pattern: re.Pattern) -> bool:
-    """Whether the bytes start..end match `pattern` (of at most two bytes: the pieces overlap by one)."""
+def _contains(path: Path, start: int, end: int, needles: tuple[bytes, ...], table: bytes | None = None) -> bool:
+    """Whether the bytes start..end (translated by `table`) hold one of `needles` (of at most two bytes: the
+    pieces overlap by one).
+    `in` per needle, not a pattern: a memchr-fast search is ten times a regex's speed on a big file."""
     with open(path, "rb") as f:
         f.seek(start)
         left, last = end - start, b""
@@ -176,7 +179,10 @@ def _contains(path: Path, start: int, end: int, pattern: re.Pattern) -> bool:
             chunk = f.read(min(SCAN_BYTES, left))
             if not chunk:
                 return False
-            if pattern.search(last + chunk):
+            window = last + chunk
+            if table is not None:
+                window = window.translate(table)
+            if any(needle in window for needle in needles):
                 return True
             left, last = left - len(chunk), chunk[-1:]
     return False

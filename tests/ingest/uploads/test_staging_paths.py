@@ -140,9 +140,10 @@ def test_payouts_stage_alike_either_way(shop, scheduler_sessions, tmp_path):
         (3, "bad number"), (4, "missing id"), (5, "duplicate id"), (6, "unknown currency")]
 
 
-def test_money_is_decimal_text_either_way(batch, scheduler_sessions):
+@pytest.mark.parametrize("odd", ["0x1F", "0B1", "0o17", "1_000"])
+def test_money_is_decimal_text_either_way(batch, scheduler_sessions, odd):
     # numeric alone would read 0x1F as 31 and 1_000 as 1000; a money column means neither, nor NaN.
-    values = ["1e3", ".5", "0x1F", "1_000", "NaN", "Infinity", "1.2345"]
+    values = ["1e3", ".5", odd, "NaN", "Infinity", "1.2345"]
     batch[2].write_bytes(("Order ID,Date,Currency,Gross,Net,Channel\n" + "".join(
         f"A-{n},2026-11-30T14:05:00+01:00,EUR,{v},1,Amazon\n" for n, v in enumerate(values))).encode())
     (copied, *by_copy), (_, *by_python) = staged_both_ways(scheduler_sessions, batch)
