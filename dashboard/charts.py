@@ -188,6 +188,7 @@ SUMMED = ("orders", "units", "gross_sales", "discounts", "returns", "net_sales",
 # MER's numerator (queries' mer-roas `mer_sales`: Shopify's total sales, plus uploaded marketplace orders' when
 # MER uses all channels), summed when the rows carry it; rows without it divide total sales.
 MER_SALES = "mer_sales"
+SUMMED_MER = (*SUMMED, MER_SALES)
 
 
 def bucket_start(day: date, grain: str) -> date:
@@ -199,10 +200,18 @@ def bucket_start(day: date, grain: str) -> date:
     return day
 
 
-def _ratio(numerator, denominator, places: str = "0.01"):
+CENTS, BASIS_POINTS = Decimal("0.01"), Decimal("0.0001")
+
+
+def _ratio(numerator, denominator, places: Decimal = CENTS):
     if numerator is None or not denominator:
         return None
-    return (Decimal(str(numerator)) / Decimal(str(denominator))).quantize(Decimal(places))
+    return (_decimal(numerator) / _decimal(denominator)).quantize(places)
+
+
+def _decimal(value) -> Decimal:
+    # Decimals and ints are exact as they are (a year of days: 2,000 conversions a page); a float through its text.
+    return value if isinstance(value, Decimal) else Decimal(value) if isinstance(value, int) else Decimal(str(value))
 
 
 def derive(row: dict) -> dict:
@@ -216,15 +225,15 @@ def derive(row: dict) -> dict:
         "roas": _ratio(row.get("purchase_value"), row.get("spend")),
         # no spend (no ad account, or none that day): no CAC, not a cost of zero
         "cac": _ratio(row.get("spend"), row.get("new_customers")) if row.get("spend") else None,
-        "new_customer_share": _ratio(row.get("new_customers"), customers, "0.0001"),
-        "returning_rate": _ratio(row.get("returning_customers"), customers, "0.0001"),
+        "new_customer_share": _ratio(row.get("new_customers"), customers, BASIS_POINTS),
+        "returning_rate": _ratio(row.get("returning_customers"), customers, BASIS_POINTS),
     }
 
 
 def _add(total: dict, row: dict) -> None:
-    for key in SUMMED + ((MER_SALES,) if MER_SALES in row or MER_SALES in total else ()):
-        value = row.get(key, 0)  # absent: nothing of it that day; None: a figure that could not be converted
-        total[key] = None if total.get(key, 0) is None or value is None else total.get(key, 0) + value
+    for key in SUMMED_MER if MER_SALES in row or MER_SALES in total else SUMMED:
+        value, before = row.get(key, 0), total.get(key, 0)  # absent: nothing that day; None: not converted
+        total[key] = None if before is None or value is None else before + value
     total["fx_estimated"] = bool(total.get("fx_estimated")) or bool(row.get("fx_estimated"))
 
 
@@ -233,7 +242,9 @@ def bucket(rows: list[dict], grain: str, start: date, end: date) -> list[dict]:
     buckets: dict[date, dict] = {}
     day = start
     while day <= end:
-        buckets.setdefault(bucket_start(day, grain), {"date": bucket_start(day, grain)})
+        key = bucket_start(day, grain)
+        if key not in buckets:
+            buckets[key] = {"date": key}
         day += timedelta(days=1)
     for row in rows:
         key = bucket_start(_as_date(row["date"]), grain)

@@ -672,9 +672,8 @@ def read_top_products(*, session: Session, shop_id: int | None, start, end, leve
                                                              "end": end}).mappings()]
 
 
-# A row's rates found by key, as the views find them: to the reporting currency in fx_reporting (0015's `rate()`),
-# between two other currencies in fx_daily (0012's `rate()`), else reporting.fx_uncovered's (which the dense
-# rates equal on every day they cover).
+# A row's rate found by key, as the views find it: to the reporting currency in fx_reporting (0015's `rate()`),
+# else reporting.fx_uncovered's (which the dense rates equal on every day they cover).
 def _uncovered(source: str, target: str, day: str, column: str) -> str:
     """reporting.fx_uncovered's rate or rate_day: a day the dense rates do not cover."""
     return f"(SELECT u.{column} FROM reporting.fx_uncovered({source}, {target}, {day}) u)"
@@ -689,15 +688,6 @@ def _to_reporting(day: str, currency: str = "sh.currency", reporting: str = "a.r
             f"ELSE {_uncovered(currency, reporting, day, 'rate')} END",
             f"CASE WHEN {same} THEN {day} WHEN {found} THEN {rx}.rate_day "
             f"ELSE {_uncovered(currency, reporting, day, 'rate_day')} END")
-
-
-def _account_to_shop(column: str) -> str:
-    """A Meta row's rate (or rate_day) from its account's currency to its store's (0012's `rate()`, fx_daily)."""
-    same, dense = "m.currency = sh.currency", "f.per_euro IS NOT NULL AND t.per_euro IS NOT NULL"
-    equal, value = ("1::numeric", "t.per_euro / f.per_euro") if column == "rate" else (
-        "m.day", "least(f.rate_day, t.rate_day)")
-    return (f"CASE WHEN {same} THEN {equal} WHEN {dense} THEN {value} "
-            f"ELSE {_uncovered('m.currency', 'sh.currency', 'm.day', column)} END")
 
 
 def _product_row(all_shops: bool, variant: bool, alias: str = "") -> str:
@@ -872,16 +862,26 @@ LEDGER_COLUMNS = ("shop_domain", "currency", "day", "order_name", "order_id", "l
 
 
 # The Overview's reads: what daily-revenue and mer-roas give over each period, and for all stores each store's
-# mer_roas totals, in one statement that filters each period's days inside the rollups (as
-# reporting.mer_roas_between does: reporting.mer_roas aggregates every day's spend before a day filter reaches it)
-# and finds each row's rates by key, as 0015's views do: a store's currency to the reporting one in
-# reporting.fx_reporting, Meta's account currency to the store's in reporting.fx_daily (0012's `rate()`), else
-# reporting.fx_uncovered's; each rate table read over the period's days only. Sums of amounts times a rate are
-# exact in numeric, so summing per store or per day first changes no figure.
+# reporting.mer_roas totals, in one statement; each rollup's rows in each period read by one range scan (the day
+# filter inside the rollup, as reporting.mer_roas_between has it) and summed per day and, for all stores, per store
+# in the same pass (grouping sets). No rate is looked up: the money comes converted (migration 0017). Meta's is in
+# the store's currency per account-row (spend_shop, rounded per row as marketing_daily's); for all stores each
+# store-day's sales are in the reporting currency (daily_revenue_converted, unrounded, null without a rate) and each
+# Meta row carries its store's rate to it (shop_reporting_fx_rate): Meta's money is summed per rate, then converted
+# (multiplying by a 20-digit rate costs more than reading the row). Sums of amounts times a rate are exact in
+# numeric, so summing per day, store or rate first changes no figure; and a mer-roas sum rounded to the cent is
+# daily-revenue's rounded sum when both are known.
 SALES_MONEY = ("gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes", "duties", "additional_fees",
                "total_sales")
+SALES_COUNTS = ("orders", "units", "new_customers", "returning_customers")
 SALES_COLUMNS = ("date", "currency", "orders", "units", *SALES_MONEY, "aov", "new_customers", "returning_customers",
                  "fx_estimated")
+# Per scope (all stores?): the sales rollup, and for sales and Meta rows their rate to the figures' currency (one
+# store: its own, so 1) and whether one of their rates was an earlier day's.
+OVERVIEW_SALES = {True: ("reporting.daily_revenue_converted", "fx_rate", "fx_estimated"),
+                  False: ("reporting.daily_sales", "1::numeric", "false")}
+OVERVIEW_META = {True: ("shop_reporting_fx_rate", "shop_reporting_fx_estimated OR shop_fx_estimated"),
+                 False: ("1::numeric", "shop_fx_estimated")}
 
 
 def _bounds(periods: dict[str, tuple]) -> dict:
@@ -889,101 +889,61 @@ def _bounds(periods: dict[str, tuple]) -> dict:
     return {f"{bound}{n}": dates[k] for n, dates in enumerate(periods.values()) for k, bound in enumerate(("lo", "hi"))}
 
 
-# fx_daily's rows of a Meta row's two currencies, when they differ (`{n}`: the period's position).
-ACCOUNT_RATES = ("LEFT JOIN reporting.fx_daily f ON m.currency <> sh.currency AND f.currency = m.currency "
-                 "AND f.day = m.day AND f.day BETWEEN :lo{n} AND :hi{n} "
-                 "LEFT JOIN reporting.fx_daily t ON m.currency <> sh.currency AND t.currency = sh.currency "
-                 "AND t.day = m.day AND t.day BETWEEN :lo{n} AND :hi{n}")
-
-
-def _in_periods(table: str, alias: str, columns: str, count: int, all_shops: bool, joins: str = "") -> str:
-    """A rollup's rows in each period (one range scan each), tagged with the period's position and store currency;
-    for all stores with the rate to the reporting currency (`rate`, `rate_day`). `joins` may name {n}."""
-    def one(n: int) -> str:
-        reporting = (f"LEFT JOIN reporting.fx_reporting rx ON rx.currency = sh.currency AND rx.day = {alias}.day "
-                     f"AND rx.day BETWEEN :lo{n} AND :hi{n}" if all_shops else "")
-        return (f"SELECT {n} AS period, {alias}.shop_id, {alias}.day, sh.currency, a.reporting_currency, {columns}"
-                f"{', {} AS rate, {} AS rate_day'.format(*_to_reporting(f'{alias}.day')) if all_shops else ''} "
-                f"FROM {table} {alias} JOIN app_dashboard.shops sh ON sh.id = {alias}.shop_id "
-                f"CROSS JOIN app_dashboard.agency_settings a {reporting} {joins.format(n=n)} "
-                f"WHERE {_shop_or_all(alias + '.')} AND {alias}.day BETWEEN :lo{n} AND :hi{n}")
-    return " UNION ALL ".join(one(n) for n in range(count))
+def _in_periods(source: str, columns: str, count: int) -> str:
+    """`source`'s rows in each period (one range scan each), tagged with the period's position."""
+    return " UNION ALL ".join(f"SELECT {n} AS period, shop_id, day, {columns} FROM {source} "
+                              f"WHERE {_shop_or_all()} AND day BETWEEN :lo{n} AND :hi{n}" for n in range(count))
 
 
 def _overview(all_shops: bool, count: int) -> str:
-    """Per period and day (and per period and store, for all stores) the Overview's figures. A rate depends on
-    the store's currency and the day only, so the days' money is summed per currency before it is converted."""
-    def money(column: str) -> str:  # a sales column as daily-revenue sums it
-        if not all_shops:
-            return f"sum({column})"
-        return f"CASE WHEN bool_and(rate IS NOT NULL) THEN round(sum({column} * rate), 2) END"
+    """Per period and day (and per period and store, for all stores: `day` null) the Overview's figures."""
+    def money(column: str) -> str:  # a sales column as daily-revenue sums it (one store: rate 1, in cents)
+        return f"CASE WHEN bool_and(rate IS NOT NULL) THEN round(sum({column}), 2) END"
 
-    def mer(column: str, side: str) -> str:  # a mer-roas sum, converted over every key
-        return f"CASE WHEN {ok} THEN round(coalesce({side}.{column}_rated, 0), 2) END"
+    def mer(column: str) -> str:  # a mer-roas sum: null when a sales or Meta row of it has no rate
+        return f"CASE WHEN coalesce(s.ok, true) AND coalesce(m.ok, true) THEN round(coalesce({column}, 0), 2) END"
 
-    def rated(column: str) -> str:  # all stores: the sum converted (one store: no rate is read)
-        return f"sum({column} * rate)" if all_shops else "NULL::numeric"
+    def grouped(rows: str, keys: str = "") -> str:  # per period and day, and for all stores per period and store
+        sets = f"GROUPING SETS ((period, day{keys}), (period, shop_id{keys}))" if all_shops else f"period, day{keys}"
+        return f"{'shop_id' if all_shops else 'NULL::bigint AS shop_id'} FROM ({rows}) x GROUP BY {sets}"
 
-    def per_currency(source: str, sums: str) -> str:  # a day's rows summed per store currency (one rate each)
-        keys = "period, day, currency, reporting_currency" + (", rate, rate_day" if all_shops else "")
-        return f"SELECT {keys}, {sums} FROM {source} GROUP BY {keys}"
-
-    def per_store(columns: str, source: str) -> str:  # all stores: each store's totals beside the days
-        if not all_shops:
-            return ""
-        return (f" UNION ALL SELECT period, NULL, shop_id, 1, max(reporting_currency), {columns} "
-                f"FROM {source} GROUP BY period, shop_id")
-
-    ok = "coalesce(sold.ok, true) AND coalesce(spent.ok, true)"
-    currency = "reporting_currency" if all_shops else "currency"
-    estimated = "bool_or(coalesce(rate_day < day, true))" if all_shops else "false"
-    converted = "bool_and(rate IS NOT NULL)" if all_shops else "true"
-    counts = ("orders", "units", "new_customers", "returning_customers")
-    sales = ", ".join(f"r.{c}" for c in (*counts, *SALES_MONEY))
-    ads = (f"round(m.spend * {_account_to_shop('rate')}, 2) AS spend, "
-           f"round(m.purchase_value * {_account_to_shop('rate')}, 2) AS purchase_value, "
-           f"coalesce({_account_to_shop('rate_day')} < m.day, true) AS shop_fx_estimated")
-    nothing = ", ".join(["NULL"] * (len(counts) + len(SALES_MONEY) + 1))  # a store's row: no day's sales figures
+    source, rate, estimated = OVERVIEW_SALES[all_shops]
+    sales = _in_periods(source, f"{', '.join((*SALES_COUNTS, *SALES_MONEY))}, {rate} AS rate, "
+                                f"{estimated} AS estimated", count)
+    ads = _in_periods("reporting.daily_marketing", "spend_shop, purchase_value_shop, {} AS rate, {} AS estimated"
+                      .format(*OVERVIEW_META[all_shops]), count)
+    currency = ("(SELECT reporting_currency FROM app_dashboard.agency_settings)" if all_shops else
+                "(SELECT currency FROM app_dashboard.shops WHERE id = :shop_id)")
+    raw = (f"""LEFT JOIN (SELECT period, shop_id, sum(total_sales) AS total_sales
+                          FROM ({_in_periods("reporting.daily_sales", "total_sales", count)}) x
+                          GROUP BY period, shop_id) r ON r.period = s.period AND r.shop_id = s.shop_id"""
+           if all_shops else "LEFT JOIN (SELECT NULL::numeric AS total_sales) r ON false")
     return f"""
-        WITH sales AS MATERIALIZED ({_in_periods("reporting.daily_sales", "r", sales, count, all_shops)}
-        ), ads AS MATERIALIZED ({_in_periods("reporting.daily_marketing", "m", ads, count, all_shops, ACCOUNT_RATES)}
-        ), sold AS (
-            SELECT period, day, NULL::bigint AS shop_id, 0 AS per_store, max({currency}) AS currency,
-                   sum(orders) AS orders, sum(units) AS units, {", ".join(f"{money(c)} AS {c}" for c in SALES_MONEY)},
+        WITH sold AS (
+            SELECT period, day, sum(orders) AS orders, sum(units) AS units,
+                   {", ".join(f"{money(c)} AS {c}" for c in SALES_MONEY)},
                    round(({money("gross_sales")} - {money("discounts")}) / nullif(sum(orders), 0), 2) AS aov,
                    sum(new_customers) AS new_customers, sum(returning_customers) AS returning_customers,
-                   {estimated} AS fx_estimated, {converted} AS ok, sum(total_sales) AS total_sales_raw,
-                   {rated("total_sales")} AS total_sales_rated
-            FROM ({per_currency("sales", ", ".join(f"sum({c}) AS {c}" for c in (*counts, *SALES_MONEY)))}) s
-            GROUP BY period, day
-            {per_store(f"{nothing}, {estimated}, {converted}, sum(total_sales), {rated('total_sales')}", "sales")}
-        ), spent AS (  -- Meta's money in the store's currency per account-day first (marketing_daily's spend_shop)
-            SELECT period, day, NULL::bigint AS shop_id, 0 AS per_store, max({currency}) AS currency,
-                   sum(spend) AS spend_raw, {rated("spend")} AS spend_rated, {rated("purchase_value")}
-                   AS purchase_value_rated, sum(purchase_value) AS purchase_value_raw, {converted} AS ok,
-                   {estimated} AS estimated, bool_or(shop_fx_estimated) AS shop_fx_estimated
-            FROM ({per_currency("ads", "sum(spend) AS spend, sum(purchase_value) AS purchase_value, "
-                                       "bool_or(shop_fx_estimated) AS shop_fx_estimated")}) m
-            GROUP BY period, day
-            {per_store(f"sum(spend), {rated('spend')}, {rated('purchase_value')}, sum(purchase_value), {converted}, "
-                       f"{estimated}, bool_or(shop_fx_estimated)", "ads")}
+                   bool_and(rate IS NOT NULL) AS ok, bool_or(estimated) AS estimated,
+                   {grouped(sales)}
+        ), spent AS (  -- Meta's money summed per rate, then converted
+            SELECT period, day, sum(spend * rate) AS spend, sum(purchase_value * rate) AS purchase_value,
+                   sum(spend) AS spend_shop, bool_and(rate IS NOT NULL) AS ok, bool_or(estimated) AS estimated, shop_id
+            FROM (SELECT period, day, rate, sum(spend_shop) AS spend, sum(purchase_value_shop) AS purchase_value,
+                         bool_or(estimated) AS estimated, {grouped(ads, ", rate")}) m
+            GROUP BY period, day, shop_id
         )
-        SELECT coalesce(sold.period, spent.period) AS period, coalesce(sold.day, spent.day) AS date,
-               {"coalesce(sold.shop_id, spent.shop_id) AS shop_id," if all_shops else ""}
-               coalesce(sold.per_store, spent.per_store) = 1 AS per_store,
-               coalesce(sold.currency, spent.currency) AS currency, sold.period IS NOT NULL AS has_sales,
-               sold.orders, sold.units, {", ".join(f"sold.{c}" for c in SALES_MONEY)}, sold.aov, sold.new_customers,
-               sold.returning_customers, sold.fx_estimated,
-               {mer("total_sales", "sold") if all_shops else "coalesce(sold.total_sales_raw, 0)"} AS mer_total_sales,
-               {mer("spend", "spent") if all_shops else "coalesce(spent.spend_raw, 0)"} AS spend,
-               {mer("purchase_value", "spent") if all_shops else "coalesce(spent.purchase_value_raw, 0)"}
-                   AS purchase_value,
-               {"coalesce(sold.fx_estimated, false) OR coalesce(spent.estimated OR spent.shop_fx_estimated, false)"
-                if all_shops else "coalesce(spent.shop_fx_estimated, false)"} AS mer_fx_estimated,
-               coalesce(sold.total_sales_raw, 0) AS store_total_sales, coalesce(spent.spend_raw, 0) AS store_spend
-        FROM sold FULL JOIN spent ON spent.period = sold.period AND spent.per_store = sold.per_store
-             AND coalesce(spent.day, '-infinity') = coalesce(sold.day, '-infinity')
-             AND coalesce(spent.shop_id, 0) = coalesce(sold.shop_id, 0)
+        SELECT coalesce(s.period, m.period) AS period, coalesce(s.day, m.day) AS date,
+               coalesce(s.shop_id, m.shop_id) AS shop_id, coalesce(s.day, m.day) IS NULL AS per_store,
+               {currency} AS currency, s.period IS NOT NULL AS has_sales, s.orders, s.units,
+               {", ".join(f"s.{c}" for c in SALES_MONEY)}, s.aov, s.new_customers, s.returning_customers,
+               s.estimated AS fx_estimated, {mer("s.total_sales")} AS mer_total_sales, {mer("m.spend")} AS spend,
+               {mer("m.purchase_value")} AS purchase_value,
+               coalesce(s.estimated, false) OR coalesce(m.estimated, false) AS mer_fx_estimated,
+               coalesce(r.total_sales, 0) AS store_total_sales, coalesce(m.spend_shop, 0) AS store_spend
+        FROM sold s FULL JOIN spent m ON m.period = s.period AND coalesce(m.day, '-infinity') = coalesce(s.day,
+             '-infinity') AND coalesce(m.shop_id, 0) = coalesce(s.shop_id, 0)
+        {raw}
         ORDER BY 1, 2"""
 
 
