@@ -21,6 +21,9 @@ Money: a decimal number as PostgreSQL's numeric reads it with at most two decima
 formats before (1,234.50, 12,50, 1.234,50): to_money agrees with COPY's typing.
 """
 
+import importlib
+import re
+
 from alembic import op
 
 from migrations.rls import SCHEDULER_ROLE, WEB_ROLE, tenant_table
@@ -29,6 +32,8 @@ revision = "0020"
 down_revision = "0019"
 branch_labels = None
 depends_on = None
+
+V0014 = importlib.import_module("migrations.versions.0014_uploads")
 
 TABLE = "core_warehouse.marketplace_orders"
 TRIGGERS = "\n".join(
@@ -166,17 +171,9 @@ CREATE OR REPLACE FUNCTION staging_ingest.to_money(v text) RETURNS numeric LANGU
 $$;
 """
 
-OLD_MONEY = """
-CREATE OR REPLACE FUNCTION staging_ingest.to_money(v text) RETURNS numeric LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE
-        WHEN v ~ '^ *[+-]?[0-9]+([.][0-9]{1,2})? *$' THEN v::numeric
-        WHEN v ~ '^ *[+-]?[0-9]{1,3}(,[0-9]{3})+([.][0-9]{1,2})? *$' THEN replace(v, ',', '')::numeric
-        WHEN v ~ '^ *[+-]?[0-9]+,[0-9]{1,2} *$' THEN replace(v, ',', '.')::numeric
-        WHEN v ~ '^ *[+-]?[0-9]{1,3}([.][0-9]{3})+(,[0-9]{1,2})? *$'
-            THEN replace(replace(v, '.', ''), ',', '.')::numeric
-    END
-$$;
-"""
+# 0014's to_money, for the downgrade.
+OLD_MONEY = re.search(r"CREATE FUNCTION staging_ingest.to_money\(.*?\$\$;", V0014.FUNCTIONS, re.S).group(0).replace(
+    "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
 
 
 def upgrade() -> None:
