@@ -36,18 +36,8 @@ depends_on = None
 V0014 = importlib.import_module("migrations.versions.0014_uploads")
 
 TABLE = "core_warehouse.marketplace_orders"
-TRIGGERS = "\n".join(
-    f"CREATE TRIGGER channel_sales_{name} AFTER {event} ON {TABLE} "
-    f"REFERENCING {table} TABLE AS changed FOR EACH STATEMENT "
-    f"EXECUTE FUNCTION reporting.touch_marketplace_orders('{sign}');"
-    for name, event, table, sign in (("insert", "INSERT", "NEW", 1), ("update", "UPDATE", "NEW", 1),
-                                     ("delete", "DELETE", "OLD", -1), ("update_old", "UPDATE", "OLD", -1))
-) + f"""
-CREATE TRIGGER shop_exists_insert AFTER INSERT ON {TABLE} REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION core_warehouse.marketplace_orders_shop_exists();
-CREATE TRIGGER shop_exists_update AFTER UPDATE ON {TABLE} REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION core_warehouse.marketplace_orders_shop_exists();
-"""
+# 0014's triggers (the channel rollup's, the store check's), made again on the partitioned table.
+TRIGGERS = "\n".join([V0014.TRIGGERS, *re.findall(r"CREATE TRIGGER shop_exists_\w+ .*?;", V0014.SHOP_KEY, re.S)])
 
 PARTITIONED = f"""
 ALTER TABLE {TABLE} RENAME TO marketplace_orders_unpartitioned;
