@@ -68,6 +68,12 @@ def _stop(child, log_path):
         raise AssertionError("app.py did not stop within 60 s:\n" + log_path.read_text()[-6000:]) from None
 
 
+def _tails(console: str, var_dir: Path) -> str:
+    """The console's and the log file's last lines: what a failed stop leaves to explain it."""
+    detail = (var_dir / "log" / "app.log").read_text()
+    return f"console:\n{console[-3000:]}\nlog file:\n{detail[-6000:]}"
+
+
 def _console_until_ready(log_path) -> list[str]:
     """The console's lines up to "Ready." (waits for it)."""
     wait_for(lambda: "Ready." in log_path.read_text(), timeout=90, what="the console's Ready line")
@@ -115,7 +121,8 @@ def test_run_twice_on_the_same_data_and_stop_cleanly(tmp_path, var_dir):
         assert password not in detail  # shown once, on the console only
     finally:
         _stop(first, tmp_path / "first.log")
-    assert (tmp_path / "first.log").read_text().splitlines()[-2:] == ["  Stopping...", "  Stopped."]
+    console = (tmp_path / "first.log").read_text()
+    assert console.splitlines()[-2:] == ["  Stopping...", "  Stopped."], _tails(console, var_dir)
     assert not _postgres_running(var_dir / "pgdata")
     assert (var_dir / "flask-secret-key").stat().st_mode & 0o777 == 0o600
 

@@ -1,5 +1,6 @@
 """FX rates: the ECB's CSV loaded (malformed lines reported by number), a missing day flagged, the sandbox's file."""
 
+import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -9,8 +10,8 @@ from sqlalchemy import text
 import settings
 from database import session_scope
 from ingest import fx
-from tests.conftest import scalar
-from tests.reporting.warehouse import add_order, fetch
+from tests.conftest import scalar, wait_for
+from tests.reporting.warehouse import add_order, add_rates, fetch, set_reporting_currency
 
 ECB = """Date,USD,JPY,BGN,CYP,GBP,
 2026-03-06,1.0850,161.20,1.9558,N/A,0.8450,
@@ -61,3 +62,47 @@ def test_the_scheduler_refresh_loads_the_sandboxs_ecb_file(scheduler_sessions, s
     assert weekdays.split("/")[0] == weekdays.split("/")[1] != "0"
     with session_scope(scheduler_sessions) as session:
         assert fx.refresh(session=session, url=None) is None  # no URL, nothing to do
+
+
+def test_a_late_rate_waits_for_a_stores_flush_instead_of_deadlocking_with_it(scheduler_sessions, make_shop,
+                                                                            owner_sessions):
+    """A rate reconverts every store's kept days: it takes the stores' flush locks first, in the loads' order, so
+    it waits for a load committing some of those days rather than locking the others meanwhile (a deadlock)."""
+    set_reporting_currency(scheduler_sessions, "EUR")
+    add_rates(scheduler_sessions, "2026-03-02", USD="1.10")
+    shop = make_shop(currency="USD", timezone="UTC")
+    for day in (2, 3):
+        add_order(scheduler_sessions, shop, f"o{day}", datetime(2026, 3, day, 12, tzinfo=UTC), gross="110.00")
+    loading = scheduler_sessions()  # a load of the store, its days flushed, not yet committed
+    loading.execute(text("SELECT reporting.rebuild_rollups(:s)"), {"s": shop})
+    refresher = {}
+
+    def refresh():
+        try:
+            load_rate()
+        except Exception as error:  # a deadlock is reported here, in the test's thread
+            refresher["error"] = error
+
+    def load_rate():
+        with session_scope(scheduler_sessions) as session:
+            refresher["pid"] = session.execute(text("SELECT pg_backend_pid()")).scalar()
+            session.execute(text("INSERT INTO reporting.fx_rates (day, base, quote, rate) "
+                                 "VALUES ('2026-03-03', 'EUR', 'USD', 1.25)"))
+
+    thread = threading.Thread(target=refresh)
+    thread.start()
+    try:
+        # As the database's owner: the scheduler role sees no other session's wait.
+        waiting = "SELECT wait_event FROM pg_stat_activity WHERE pid = :p AND wait_event_type = 'Lock'"
+        wait_for(lambda: "pid" in refresher and scalar(owner_sessions, waiting, p=refresher["pid"]),
+                 what="the rate's refresh to wait")
+        assert scalar(owner_sessions, waiting, p=refresher["pid"]) == "advisory"  # the flush lock, not a day's row
+    finally:
+        loading.commit()
+        loading.close()
+        thread.join(timeout=30)
+    assert "error" not in refresher and not thread.is_alive()
+    rows = fetch(scheduler_sessions, "SELECT day::text, round(fx_rate, 6) AS rate, fx_estimated "
+                 "FROM reporting.daily_revenue WHERE shop_id = :s ORDER BY day", s=shop)
+    assert [tuple(r.values()) for r in rows] == [("2026-03-02", round(1 / Decimal("1.10"), 6), False),
+                                                 ("2026-03-03", Decimal("0.800000"), False)]
