@@ -65,7 +65,8 @@ def test_killed_before_saving_an_operation_id(start_backfill, spawn, scheduler_s
     """Killed while Shopify's answer to its nth start is on the way: the next process adopts that operation."""
     held = faults(store, hold_answer=nth)
     victim, job_id, env = start_backfill()
-    wait_for(lambda: held.started == nth, what=f"bulk operation {nth} to be started")
+    # A child process starting, then n - 1 operations before it: well under 20 s, but not on a loaded machine.
+    wait_for(lambda: held.started == nth, timeout=60, what=f"bulk operation {nth} to be started")
     starting = [p for p in _job(scheduler_sessions, job_id).state["parts"] if p["status"] == "starting"]
     assert len(starting) == 1 and starting[0]["op"] is None  # the start was announced; its id never arrived
     kill(victim)
