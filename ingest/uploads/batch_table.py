@@ -60,7 +60,8 @@ def _doubt_currencies(*, session: Session, batch_id: int, fmt: formats.Format, t
 
 def _sum(*, session: Session, shop_id: int, batch_id: int, table: str) -> int:
     """The batch's channel sums per local day, for promotion's rollup (in this transaction: its rows are this
-    transaction's own, read without setting hint bits); returns its rows."""
+    transaction's own, read without setting hint bits); returns its rows. Net sales from the sums (numeric:
+    exact), not per row."""
     session.execute(text("DELETE FROM staging_ingest.upload_channel_sums WHERE batch_id = :b"), {"b": batch_id})
     timezone = session.execute(text("SELECT iana_timezone FROM app_dashboard.shops WHERE id = :s"),
                                {"s": shop_id}).scalar()
@@ -68,7 +69,7 @@ def _sum(*, session: Session, shop_id: int, batch_id: int, table: str) -> int:
         INSERT INTO staging_ingest.upload_channel_sums (batch_id, shop_id, day, channel, currency, orders, gross,
             discounts, refunds, fees, net_sales)
         SELECT :b, :s, (ordered_at AT TIME ZONE CAST(:tz AS text))::date, channel, currency, count(*), sum(gross),
-               sum(discounts), sum(refunds), sum(fees), sum(gross - discounts - refunds)
+               sum(discounts), sum(refunds), sum(fees), sum(gross) - sum(discounts) - sum(refunds)
         FROM {table} GROUP BY 3, 4, 5
     """), {"b": batch_id, "s": shop_id, "tz": timezone})
     return session.execute(text("SELECT coalesce(sum(orders), 0) FROM staging_ingest.upload_channel_sums "
