@@ -2,15 +2,18 @@
 
 Measured in the same run on the embedded PostgreSQL, each in a fresh migrated database and a child process
 of its own (so its peak RSS is its own):
-- upload: `receive` (keep the file, SHA-256) then the batch's job run as the scheduler runs it (stage by COPY,
-  set-based checks, promotion into core_warehouse.marketplace_orders with its channel rollup), per phase
-  from the batch's processing log;
+- upload: `receive` (keep the file, SHA-256) then the batch's job run as the scheduler runs it (the file COPYed
+  typed straight into the batch's own table while the client checks each line's shape, set-based checks, the
+  two indexes, the channel sums, promotion attaching the table to core_warehouse.marketplace_orders and adding
+  the sums to the rollup), per phase from the batch's processing log;
 - bare COPY: the same file COPYed (FORMAT csv, HEADER) into a table of nine text columns: nothing checked,
   nothing typed, no index (nothing loads it faster).
 - typed floor: the same file COPYed into a new table of the warehouse's columns and types (money numeric, the
   instant timestamptz, nothing checked), then its two indexes built once, as a batch's table gets them: what
   any design must at least do to have the rows typed, durable and indexed;
-- staging alone, both ways: the file COPYed as it is, and read row by row in Python (as a file COPY cannot
+- staging alone, both ways: the file COPYed as it is (since 0023 straight into the batch's table, typed, its
+  lines' shapes checked by the client as it streams: more than before, when it went into a temporary table
+  of text and numbers), and read row by row in Python into a temporary table of text (as a file COPY cannot
   take is), alternately.
 Peak memory is measured at two sizes: flat means it does not grow with the file. Beside the wall clock, CPU
 seconds (this process's and the embedded server's, its exited backends included): on a machine shared with

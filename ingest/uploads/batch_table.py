@@ -1,11 +1,11 @@
-"""A marketplace-orders batch's own warehouse table (migration 0020): its good rows written once, typed, straight
-from what COPY staged; its indexes built once over it, the key's unique index being the duplicate check.
-Promotion attaches it to core_warehouse.marketplace_orders (promote.py).
+"""A marketplace-orders batch's own warehouse table (migrations 0020, 0023): its good rows written once, typed; its
+indexes built once over it, the key's unique index being the duplicate check. Promotion attaches it to
+core_warehouse.marketplace_orders (promote.py).
 
-From TYPED (the file COPYed with its money typed), one INSERT takes every row a quick test finds loadable as
-it is; the rest (rows COPY skipped, rows the test doubts) are read again from the file as text and checked as
-every row of a file read as text is (checks.check_raw), so each bad row gets its reason and a row the quick
-test merely doubted (1,234.50) loads as before. From RAW (the file read as text), the good rows of the checks.
+A file COPYed as it is went straight into the table (stage.py), its doubted rows into RAW: here rows of a
+currency not in ISO 4217 join them, they are checked as every row of a file read as text is
+(checks.check_raw), and the good ones join the table; each bad row gets its reason, a row merely doubted
+(1,234.50) loads as before. From a file read as text, all rows are so checked and the good ones written.
 """
 
 from sqlalchemy import text
@@ -14,74 +14,54 @@ from sqlalchemy.orm import Session
 
 from ingest.uploads import batches, checks, formats, stage
 
-KINDS = ("marketplace-orders",)
+KINDS = stage.DIRECT_KINDS
 COLUMNS = "shop_id, channel, order_id, batch_id, line_no, ordered_at, currency, gross, discounts, refunds, fees, net"
 
 
 def name(batch_id: int) -> str:
-    """The batch's table (made and named by the migration's functions)."""
+    """The batch's table (made and named by the migrations' functions)."""
     return f"core_warehouse.marketplace_orders_{int(batch_id)}"
 
 
-def _money_ok(column: str, optional: bool = False) -> str:
-    # What to_money's first branch accepts (numeric's reading, two decimals at most, below numeric(20, 2)'s limit).
-    test = f"scale({column}) <= 2 AND abs({column}) < 1e18"
-    return f"({column} IS NULL OR {test})" if optional else f"{test}"
-
-
-# The instants' usual shapes, each one to_instant accepts (no fraction of a second; an offset +hh:mm, Z, or
-# Shopify's +hhmm): the separators by LIKE, the digits by taking the separators out (a separator character in a
-# digit's place shortens what is left) and trimming digits; cheap string functions where to_instant's translate
-# and pattern were most of the test's cost. Any other shape is doubted, and to_instant reads it.
-SHAPES = ("____-__-__T__:__:__+__:__", "____-__-__T__:__:__-__:__", "____-__-__T__:__:__Z",
-          "____-__-__ __:__:__ +____", "____-__-__ __:__:__ -____")
-# ({0}: the instant as read; {1}: its DIGITS, computed once in a subquery of their own.)
-DIGITS = ("replace(replace(replace(replace(replace(replace({0}, '-', ''), ':', ''), 'T', ''), '+', ''), ' ', ''), "
-          "'Z', '')")
-INSTANT = ("CASE WHEN (" + " OR ".join(f"{{0}} LIKE '{shape}'" for shape in SHAPES) + ") "
-           "AND btrim({1}, '0123456789') = '' AND length({1}) = length({0}) - 7 + (length({0}) = 20)::int "
-           "AND pg_input_is_valid({0}, 'timestamptz') THEN CAST({0} AS timestamptz) END")
-
-# A row of TYPED loadable as it is: what check_raw would find of its text, tested on its typed fields.
-LOADABLE = " AND ".join([
-    "v_order_id <> ''", "v_channel <> ''", "v_ordered_at IS NOT NULL", "v_currency = ANY(CAST(:codes AS text[]))",
-    _money_ok("gross"), _money_ok("net"), *(_money_ok(c, optional=True) for c in ("discounts", "refunds", "fees")),
-])
+def _copied(session: Session) -> bool:
+    """Whether staging COPYed the file into the batch's table."""
+    return session.execute(text(f"SELECT to_regclass('{stage.DIRECT}')")).scalar() is not None
 
 
 def build(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format) -> checks.Checked:
-    """Make the batch's table from TYPED or RAW, reject bad and duplicate rows, build its indexes."""
-    session.execute(text("SELECT core_warehouse.create_marketplace_batch(:b)"), {"b": batch_id})
-    params = {"b": batch_id, "s": shop_id, "codes": sorted(formats.CURRENCIES)}
+    """Check the rows staging doubted (or, the file read as text, all of them) into the batch's table, reject
+    bad and duplicate rows, build its indexes."""
     table = name(batch_id)
-    if session.execute(text(f"SELECT to_regclass('{stage.TYPED}')")).scalar() is None:
-        checked = checks.check_raw(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt)
+    if _copied(session):
+        _doubt_currencies(session=session, batch_id=batch_id, fmt=fmt, table=table)
+    else:
+        session.execute(text("SELECT core_warehouse.create_marketplace_batch(:b)"), {"b": batch_id})
+    bad = duplicate = 0
+    if session.execute(text(f"SELECT to_regclass('{stage.RAW}')")).scalar() is not None:
+        checked = checks.check_raw(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt,
+                                   dedupe=not _copied(session))
         _take_staged(session=session, batch_id=batch_id, shop_id=shop_id, table=table)
         bad, duplicate = checked.bad, checked.duplicate
-    else:
-        # OFFSET 0: the instant is converted once per row, however often the test names it. A row whose instant
-        # has another shape (fractions of a second, no seconds) is doubted, and to_instant reads it.
-        inserted = session.execute(text(f"""
-            INSERT INTO {table} ({COLUMNS})
-            SELECT :s, v_channel, v_order_id, :b, line_no, v_ordered_at, v_currency, gross, coalesce(discounts, 0),
-                   coalesce(refunds, 0), coalesce(fees, 0), net
-            FROM (SELECT *, {INSTANT.format('ordered_at', 'digits')} AS v_ordered_at
-                  FROM (SELECT *, {DIGITS.format('ordered_at')} AS digits, btrim(order_id) AS v_order_id,
-                               btrim(channel) AS v_channel, upper(btrim(currency)) AS v_currency
-                        FROM {stage.TYPED} OFFSET 0) d OFFSET 0) t
-            WHERE {LOADABLE}
-        """), params).rowcount
-        bad = _check_doubted(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt, table=table,
-                             inserted=inserted)
-        duplicate = 0
     duplicate += _index(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt, table=table)
     good = _sum(session=session, shop_id=shop_id, batch_id=batch_id, table=table)
     return checks.Checked(good, bad, duplicate)
 
 
+def _doubt_currencies(*, session: Session, batch_id: int, fmt: formats.Format, table: str) -> None:
+    """Rows of the table whose currency is not ISO 4217's leave it for RAW, to be checked (and refused) there:
+    before the duplicate check, as a file read as text has its bad rows out before its duplicates are sought."""
+    lines = list(session.scalars(text(f"SELECT line_no FROM {table} WHERE currency <> ALL(CAST(:codes AS text[]))"),
+                                 {"codes": sorted(formats.CURRENCIES)}))
+    if lines:
+        session.execute(text(f"DELETE FROM {table} WHERE line_no = ANY(:lines)"), {"lines": lines})
+        batch = batches.get(session=session, batch_id=batch_id)
+        stage.restage_lines(session=session, fmt=fmt, path=batch.path, mapping=batch.mapping, lines=lines)
+
+
 def _sum(*, session: Session, shop_id: int, batch_id: int, table: str) -> int:
     """The batch's channel sums per local day, for promotion's rollup (in this transaction: its rows are this
-    transaction's own, read without setting hint bits); returns its rows."""
+    transaction's own, read without setting hint bits); returns its rows. Net sales from the sums (numeric:
+    exact), not per row."""
     session.execute(text("DELETE FROM staging_ingest.upload_channel_sums WHERE batch_id = :b"), {"b": batch_id})
     timezone = session.execute(text("SELECT iana_timezone FROM app_dashboard.shops WHERE id = :s"),
                                {"s": shop_id}).scalar()
@@ -89,7 +69,7 @@ def _sum(*, session: Session, shop_id: int, batch_id: int, table: str) -> int:
         INSERT INTO staging_ingest.upload_channel_sums (batch_id, shop_id, day, channel, currency, orders, gross,
             discounts, refunds, fees, net_sales)
         SELECT :b, :s, (ordered_at AT TIME ZONE CAST(:tz AS text))::date, channel, currency, count(*), sum(gross),
-               sum(discounts), sum(refunds), sum(fees), sum(gross - discounts - refunds)
+               sum(discounts), sum(refunds), sum(fees), sum(gross) - sum(discounts) - sum(refunds)
         FROM {table} GROUP BY 3, 4, 5
     """), {"b": batch_id, "s": shop_id, "tz": timezone})
     return session.execute(text("SELECT coalesce(sum(orders), 0) FROM staging_ingest.upload_channel_sums "
@@ -105,27 +85,6 @@ def _take_staged(*, session: Session, batch_id: int, shop_id: int, table: str) -
         FROM staging_ingest.marketplace_order_rows WHERE batch_id = :b
     """), {"b": batch_id, "s": shop_id})
     session.execute(text("DELETE FROM staging_ingest.marketplace_order_rows WHERE batch_id = :b"), {"b": batch_id})
-
-
-def _check_doubted(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format, table: str,
-                   inserted: int) -> int:
-    """The lines TYPED's INSERT left out (COPY skipped them, or the test doubted them), read again as text and
-    checked so; the good ones join the batch's table. Returns how many were bad."""
-    first, last = session.execute(text(f"""
-        SELECT s.seqstart, currval(s.seqrelid)
-        FROM pg_sequence s WHERE s.seqrelid = pg_get_serial_sequence('{stage.TYPED}', 'line_no')::regclass
-    """)).one()
-    if inserted == last - first + 1:
-        return 0
-    lines = list(session.scalars(text(f"""
-        SELECT g FROM generate_series(CAST(:first AS bigint), :last) g
-        EXCEPT ALL SELECT line_no FROM {table} ORDER BY 1
-    """), {"first": first, "last": last}))
-    batch = batches.get(session=session, batch_id=batch_id)
-    stage.restage_lines(session=session, fmt=fmt, path=batch.path, mapping=batch.mapping, lines=lines)
-    checked = checks.check_raw(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt, dedupe=False)
-    _take_staged(session=session, batch_id=batch_id, shop_id=shop_id, table=table)
-    return checked.bad
 
 
 def _index(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format, table: str) -> int:
@@ -159,7 +118,7 @@ def _reject_duplicates(*, session: Session, shop_id: int, batch_id: int, fmt: fo
         WHERE line_no <> first_line
     """))
     lines = list(session.scalars(text("SELECT line_no FROM upload_duplicates ORDER BY 1")))
-    if session.execute(text(f"SELECT to_regclass('{stage.TYPED}')")).scalar() is not None:
+    if _copied(session):  # RAW holds only the doubted rows
         batch = batches.get(session=session, batch_id=batch_id)
         stage.restage_lines(session=session, fmt=fmt, path=batch.path, mapping=batch.mapping, lines=lines)
     raw = "concat_ws(',', " + ", ".join(f"quote_nullable(r.{c.name})" for c in fmt.columns) + ")"

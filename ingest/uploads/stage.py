@@ -1,5 +1,6 @@
 """Staging a batch's file: every row as text, with its line number, into a temporary table of the staging
-transaction (RAW); the checks' one pass types it into the kind's staging table (checks.py).
+transaction (RAW), which the checks' one pass types into the kind's staging table (checks.py); or, for
+marketplace orders, the file COPYed straight into the batch's own warehouse table, typed (batch_table.py).
 
 Two ways in, the same rows out. A file without a quote character after its header is COPYed as it is
 (PostgreSQL parses it: no row passes through Python), each row's line its ordinal after the header's lines
@@ -8,10 +9,13 @@ line) or might read it otherwise than Python's csv (a quote: PostgreSQL opens a 
 a field, Python takes it as a character), the file is read row by row in Python, which rejects rows whose width
 differs from the header's with their line; every other check is set-based (checks.py).
 
-Marketplace orders' money is typed by the COPY itself (into TYPED: numeric columns, ON_ERROR ignore): a row
-whose money numeric cannot read is skipped, its line left out of TYPED's numbering, and the checks read only
-such rows (and those their quick test doubts) again from the file, as text, for their reasons (checks.py). A
-file with many such rows (decimal commas) goes to COPY as text instead, every row checked as text.
+Marketplace orders are COPYed into their batch's table (made here, migration 0023), typed (timestamptz,
+numeric(20, 2)), `ON_ERROR ignore`, `FREEZE`: a row COPY cannot type is skipped, its line left out of the
+table's numbering; a row lacking a required field is left out by the COPY's WHERE. As the file streams, the
+client notes the lines not of plain shapes (plain_lines.py: what COPY might type otherwise than the checks
+read the text). Those lines and the missing ones leave the table and are read again from the file, as text,
+into RAW, for the checks (only those rows). A file with many such lines is COPYed as text instead, every row
+checked as text.
 
 One transaction: a restarted job stages the whole file again (the earlier attempt's rows died with it).
 """
@@ -28,22 +32,20 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 import settings
-from ingest.uploads import formats, reader
+from ingest.uploads import formats, plain_lines, reader
 
 # Dropped at commit: no WAL, no index, nothing to delete afterwards (COPY's own speed).
 RAW = "pg_temp.upload_raw"
-TYPED = "pg_temp.upload_typed"
-# Per kind, the columns COPY types (numeric) when it reads the file as it is; a kind not here is COPYed as text.
-TYPED_COLUMNS = {"marketplace-orders": ("gross", "discounts", "refunds", "fees", "net")}
-SKIPPED_PER_PIECE = 1000  # rows COPY may skip in one piece before the file is COPYed as text instead
+# Made (empty) when the file was COPYed into its batch's table: RAW then holds only the rows doubted.
+DIRECT = "pg_temp.upload_direct"
+DIRECT_KINDS = ("marketplace-orders",)
+# What the COPY into a batch's table leaves out: a required field empty (its column's default, migration 0023).
+LOADED = ("order_id <> '' AND channel <> '' AND currency <> '' AND ordered_at <> 'infinity' AND gross <> 'NaN' "
+          "AND net <> 'NaN' AND discounts IS NOT NULL AND refunds IS NOT NULL AND fees IS NOT NULL")
+SKIPPED_PER_PIECE = 1000  # rows doubted per piece, on average, above which the file is COPYed as text instead
 COPY_BYTES = 8 * 1024 * 1024  # one COPY per this much of the file: progress between them
 SCAN_BYTES = 1024 * 1024
 QUOTE = (b'"',)
-# numeric reads 0x1F, 0o17, 0b1 and 1_000, which no file means as money: a file holding one is COPYed as text,
-# where to_money rejects them with the row's line and reason. The prefixes' letters are searched as one
-# (a two-byte search is slow where most bytes are digits: one search, not six).
-NON_DECIMAL = (b"_", b"0x")
-PREFIX_LETTERS = bytes.maketrans(b"XoObB", b"xxxxx")
 DELIMITERS = {",": "','", ";": "';'", "\t": "E'\\t'"}
 ENCODINGS = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "latin-1": "LATIN1"}
 
@@ -55,7 +57,7 @@ class Staged:
     rows: int = 0
     rejected: int = 0
     copied: bool = False
-    typed: bool = False
+    typed: bool = False  # COPYed straight into the batch's table
 
 
 def stage(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format, path: Path,
@@ -71,9 +73,9 @@ def stage(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format,
         header_lines = rows.header_lines
         dialect = rows.dialect
     if copy_file:
-        for typed in (True, False) if fmt.kind in TYPED_COLUMNS else (False,):
+        for batch in ((batch_id, shop_id), None) if fmt.kind in DIRECT_KINDS else (None,):
             staged = copy(session=session, fmt=fmt, path=Path(path), dialect=dialect, width=len(rows.header),
-                          indexes=indexes, header_lines=header_lines, on_progress=on_progress, typed=typed)
+                          indexes=indexes, header_lines=header_lines, on_progress=on_progress, batch=batch)
             if staged is not None:
                 return staged
     return parse(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt, path=path, mapping=mapping,
@@ -81,55 +83,100 @@ def stage(*, session: Session, shop_id: int, batch_id: int, fmt: formats.Format,
 
 
 def copy(*, session: Session, fmt: formats.Format, path: Path, dialect: reader.Dialect, width: int,
-         indexes: list[int | None], header_lines: int,
-         on_progress: Callable[[int, int], None] | None = None, typed: bool = False) -> Staged | None:
-    """COPY the file's data rows as they are into RAW (`typed`: into TYPED, its money typed, rows numeric cannot
-    read skipped); None (no table made) when this file must be read otherwise."""
+         indexes: list[int | None], header_lines: int, on_progress: Callable[[int, int], None] | None = None,
+         batch: tuple[int, int] | None = None) -> Staged | None:
+    """COPY the file's data rows as they are into RAW, or (`batch`: its id and store) typed into the batch's
+    table, the doubted rows into RAW; None (nothing made) when this file must be read otherwise."""
     start, end = _data_bytes(path, header_lines)
-    if start is None or _contains(path, start, end, QUOTE) or (typed and (
-            _bare_carriage_returns(path, start) or _contains(path, start, end, NON_DECIMAL, PREFIX_LETTERS))):
+    if start is None or _contains(path, start, end, QUOTE) or (batch and _bare_carriage_returns(path, start)):
         return None
     # Each of the file's columns by the name of ours it holds (or one of its own); ours it lacks read NULL.
     names = {i: c.name for c, i in zip(fmt.columns, indexes, strict=True) if i is not None}
-    file_columns = [names.get(i, f"file_column_{i + 1}") for i in range(width)]
+    extra = iter(range(1, width + 1))
+    file_columns = [names[i] if i in names else f"file_column_{next(extra)}" for i in range(width)]
     cursor = session.connection().connection.dbapi_connection.cursor()
     cursor.execute("SAVEPOINT upload_copy")
-    columns = [c.name for c in fmt.columns] + [n for n in file_columns if n.startswith("file_column_")]
-    # Rows go in in the file's order, so the identity numbers them: a row's line is its ordinal after the header.
-    numeric = TYPED_COLUMNS[fmt.kind] if typed else ()
-    table = TYPED if typed else RAW
-    # A skipped row takes its number too (the identity is drawn before its fields are read): a line missing
-    # from TYPED is a row COPY skipped.
-    cursor.execute(f"CREATE TEMPORARY TABLE {table} (line_no bigint GENERATED BY DEFAULT AS IDENTITY "
-                   f"(START WITH {header_lines + 1} CACHE 10000), "
-                   f"{', '.join(f'{c} numeric' if c in numeric else f'{c} text' for c in columns)}) ON COMMIT DROP")
-    # An empty field reads NULL, as one the Python path stages does.
-    copy_sql = (f"COPY {table} ({', '.join(file_columns)}) FROM STDIN WITH (FORMAT csv, "
-                f"DELIMITER {DELIMITERS[dialect.delimiter]}, ENCODING '{ENCODINGS[dialect.encoding]}'"
-                + (f", ON_ERROR ignore, REJECT_LIMIT {SKIPPED_PER_PIECE})" if typed else ")"))
-    staged = Staged(copied=True, typed=typed)
+    options = f"FORMAT csv, DELIMITER {DELIMITERS[dialect.delimiter]}, ENCODING '{ENCODINGS[dialect.encoding]}'"
+    if batch:
+        table, copy_sql = _into_batch(cursor, batch=batch, file_columns=file_columns, options=options,
+                                      first_line=header_lines + 1, extra=width - len(names))
+        plain = plain_lines.Lines(fmt, indexes, width, dialect.delimiter, header_lines + 1)
+    else:
+        table, copy_sql, plain = RAW, _into_raw(cursor, fmt=fmt, file_columns=file_columns, options=options,
+                                                first_line=header_lines + 1), None
+    staged = Staged(copied=True, typed=bool(batch))
     try:
         with open(path, "rb") as f:
-            for offset, length in list(_pieces(f, start, end)):
+            for piece, (offset, length) in enumerate(list(_pieces(f, start, end)), 1):
                 f.seek(offset)
-                cursor.copy_expert(copy_sql, _Piece(f, length), size=256 * 1024)
+                cursor.copy_expert(copy_sql, _Piece(f, length, plain), size=256 * 1024)
                 staged.rows += cursor.rowcount
+                if plain and len(plain.doubted) > SKIPPED_PER_PIECE * piece:
+                    raise _ManyDoubted  # (e.g. decimal commas): checking them all as text is quicker
                 if on_progress:
                     on_progress(offset + length, staged.rows)
-        if typed:  # rows counts the lines, skipped ones included; those are read again, as text, into RAW
-            copied = staged.rows
-            cursor.execute(f"SELECT currval(pg_get_serial_sequence('{TYPED}', 'line_no'))")
-            staged.rows = cursor.fetchone()[0] - header_lines
-            if copied < staged.rows:
-                cursor.execute(f"SELECT g FROM generate_series({header_lines + 1}, {header_lines + staged.rows}) g "
-                               f"EXCEPT ALL SELECT line_no FROM {TYPED}")
-                _restage(session=session, fmt=fmt, path=path, indexes=indexes, width=width,
-                         header_lines=header_lines, dialect=dialect, lines=[n for (n,) in cursor.fetchall()])
-    except (psycopg2.DataError, WidthError):  # a row of another width, a blank line, a stray carriage return
+        if plain:
+            plain.finish()
+            staged.rows = _doubt(session=session, cursor=cursor, fmt=fmt, path=path, indexes=indexes, width=width,
+                                 header_lines=header_lines, dialect=dialect, table=table, copied=staged.rows,
+                                 doubted=plain.doubted)
+    # A row of another width, a blank line, a stray carriage return; or many rows to check as text.
+    except (psycopg2.DataError, WidthError, _ManyDoubted):
         cursor.execute("ROLLBACK TO SAVEPOINT upload_copy")
         return None
     cursor.execute("RELEASE SAVEPOINT upload_copy")
     return staged
+
+
+def _into_batch(cursor, *, batch: tuple[int, int], file_columns: list[str], options: str, first_line: int,
+                extra: int) -> tuple[str, str]:
+    """Make the batch's table (migration 0023); its name and the COPY into it."""
+    from ingest.uploads import batch_table  # (it builds on this module)
+
+    table = batch_table.name(batch[0])
+    cursor.execute("SELECT core_warehouse.create_marketplace_batch(%s, %s, %s, %s)",
+                   (batch[0], batch[1], first_line, extra))
+    cursor.execute(f"CREATE TEMPORARY TABLE {DIRECT} () ON COMMIT DROP")
+    # An empty field takes its column's default (0 for optional money); NULL is a \N no plain line holds.
+    # FREEZE: the table is this subtransaction's, and its rows need no hint bits set by a later first read.
+    return table, (f"COPY {table} ({', '.join(file_columns)}) FROM STDIN WITH ({options}, NULL E'\\\\N', "
+                   f"DEFAULT '', ON_ERROR ignore, REJECT_LIMIT {SKIPPED_PER_PIECE}, FREEZE) WHERE {LOADED}")
+
+
+def _into_raw(cursor, *, fmt: formats.Format, file_columns: list[str], options: str, first_line: int) -> str:
+    """Make RAW; the COPY into it."""
+    columns = [c.name for c in fmt.columns] + [n for n in file_columns if n.startswith("file_column_")]
+    # Rows go in in the file's order, so the identity numbers them: a row's line is its ordinal after the header.
+    cursor.execute(f"CREATE TEMPORARY TABLE {RAW} (line_no bigint GENERATED BY DEFAULT AS IDENTITY "
+                   f"(START WITH {first_line} CACHE 10000), "
+                   f"{', '.join(f'{c} text' for c in columns)}) ON COMMIT DROP")
+    # An empty field reads NULL, as one the Python path stages does.
+    return f"COPY {RAW} ({', '.join(file_columns)}) FROM STDIN WITH ({options})"
+
+
+def _doubt(*, session: Session, cursor, fmt: formats.Format, path: Path, indexes: list[int | None], width: int,
+           header_lines: int, dialect: reader.Dialect, table: str, copied: int, doubted: list[int]) -> int:
+    """Take the doubted lines and those COPY left out of the batch's table, and read them again, as text, into
+    RAW; returns the file's rows."""
+    # (The session's own last number: the sequence's last_value is the end of its cached numbers.)
+    cursor.execute(f"SELECT CASE WHEN is_called THEN currval('{table}_line') END FROM {table}_line")
+    last = cursor.fetchone()[0]
+    rows = 0 if last is None else last - header_lines
+    lines = set(doubted)
+    if copied < rows:  # a skipped or left out row took its number too: a missing line is one
+        cursor.execute(f"SELECT g FROM generate_series({header_lines + 1}, {last}) g "
+                       f"EXCEPT ALL SELECT line_no FROM {table}")
+        missing = {n for (n,) in cursor.fetchall()}
+        lines -= missing
+        if lines:
+            cursor.execute(f"DELETE FROM {table} WHERE line_no = ANY(%s)", (sorted(lines),))
+        lines |= missing
+    elif lines:
+        cursor.execute(f"DELETE FROM {table} WHERE line_no = ANY(%s)", (sorted(lines),))
+    if lines:
+        _restage(session=session, fmt=fmt, path=path, indexes=indexes, width=width, header_lines=header_lines,
+                 dialect=dialect, lines=sorted(lines))
+    return rows
 
 
 def _data_bytes(path: Path, header_lines: int) -> tuple[int | None, int]:
@@ -204,14 +251,17 @@ def _pieces(f, start: int, end: int) -> Iterator[tuple[int, int]]:
 
 
 class _Piece:
-    """`length` bytes of a file from where it stands, read as a file (COPY streams them: nothing held)."""
+    """`length` bytes of a file from where it stands, read as a file (COPY streams them: nothing held), each
+    shown to `lines` on its way."""
 
-    def __init__(self, f, length: int):
-        self.f, self.left = f, length
+    def __init__(self, f, length: int, lines: plain_lines.Lines | None = None):
+        self.f, self.left, self.lines = f, length, lines
 
     def read(self, size: int = -1) -> bytes:
         data = self.f.read(self.left if size < 0 else min(size, self.left))
         self.left -= len(data)
+        if self.lines is not None:
+            self.lines.feed(data)
         return data
 
 
@@ -294,6 +344,10 @@ def _as_csv(fields: list[str]) -> str:
     csv.writer(out, lineterminator="").writerow(fields)
     return out.getvalue().replace("\x00", "")
 
+
+
+class _ManyDoubted(Exception):
+    """More doubted rows than SKIPPED_PER_PIECE per piece: the file is better COPYed as text."""
 
 
 class WidthError(ValueError):

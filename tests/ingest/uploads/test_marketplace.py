@@ -235,3 +235,15 @@ def test_a_column_of_the_files_own_after_ours_is_left_out(cli, capsys, shop, tmp
     code, out, err = _load(cli, capsys, shop, path)
     assert (code, err) == (0, ""), out
     assert _orders(scheduler_sessions) == {"Amazon:A-1": ("10.00", "1.00", "8.00", "EUR", 1)}
+    # The batch's table took the note in a column of its own for the COPY; attached, it is the parent's shape,
+    # its load-time defaults and line sequence gone (loaded_at keeps the parent's).
+    assert scalar(scheduler_sessions, """
+        SELECT json_build_array(
+            (SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute WHERE attnum > 0
+             AND NOT attisdropped AND attrelid = 'core_warehouse.marketplace_orders_1'::regclass),
+            (SELECT array_agg(a.attname::text) FROM pg_attrdef d JOIN pg_attribute a
+             ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+             WHERE d.adrelid = 'core_warehouse.marketplace_orders_1'::regclass),
+            to_regclass('core_warehouse.marketplace_orders_1_line') IS NULL)""") == [
+        ["shop_id", "channel", "order_id", "batch_id", "line_no", "ordered_at", "currency", "gross", "discounts",
+         "refunds", "fees", "net", "loaded_at"], ["loaded_at"], True]

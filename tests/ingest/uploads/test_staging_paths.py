@@ -17,13 +17,17 @@ from models import UploadBatch
 
 ORDERS = formats.MARKETPLACE_ORDERS
 # Per column, values good and bad (none holds a quote: a quoted file is always read by Python).
+# Some COPY would type otherwise than the checks read them, were they not doubted (plain_lines.py): an instant
+# without an offset or a word for one, 12.345 (rounded by numeric(20, 2), thousands to to_money), 1e-3, \\N.
 VALUES = {
-    "order_id": ["A-1", "A-2", "A-3", " A-4 ", "", "É-5"],
+    "order_id": ["A-1", "A-2", "A-3", " A-4 ", "", "É-5", "\\N"],
     "ordered_at": ["2026-11-30T14:05:00+01:00", "2026-11-30 14:05:12 +0100", "2026-11-30T23:30:00Z",
-                   "30/11/2026 14:05", "2026-11-30T14:05:00", "yesterday", "", "2026-02-30T10:00:00+01:00"],
-    "currency": ["EUR", "usd", " GBP ", "EUX", ""],
-    "gross": ["59.90", "10", "1.234,50", "12,50", "ten", "", "-3", "1e3", ".5", "0x1F", "1_000", "NaN", "Infinity"],
-    "discounts": ["0", "", "5.00", "x"],
+                   "30/11/2026 14:05", "2026-11-30T14:05:00", "yesterday", "", "2026-02-30T10:00:00+01:00",
+                   "now", "infinity", "20261130T140500+0100", "2026-11-30T14:05:00.25-03:30"],
+    "currency": ["EUR", "usd", " GBP ", "EUX", "", "ABC"],
+    "gross": ["59.90", "10", "1.234,50", "12,50", "ten", "", "-3", "1e3", ".5", "0x1F", "1_000", "NaN", "Infinity",
+              "12.345", "1e-3", "+5"],
+    "discounts": ["0", "", "5.00", "x", "1.005"],
     "refunds": ["0", "", "1.5"],
     "fees": ["1", "", "1.234.5", "7.19"],
     "net": ["47.71", "9", "", "abc"],
@@ -45,7 +49,7 @@ def batch(shop, scheduler_sessions, tmp_path):
         return row.id, shop[0], tmp_path / "orders.csv"
 
 
-def staged_both_ways(sessions, batch, fmt=ORDERS):
+def staged_both_ways(sessions, batch, fmt=ORDERS, direct=True):
     """(how, staged rows, rejects, typed rows) for the file staged by COPY, then by Python."""
     batch_id, shop_id, path = batch
     results = []
@@ -53,6 +57,8 @@ def staged_both_ways(sessions, batch, fmt=ORDERS):
         with sessions() as session:
             staged = stage.stage(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt, path=path,
                                  copy_file=copy_file)
+            # A marketplace-orders file COPYed goes straight into its batch's table (unless many rows are doubted).
+            assert staged.typed == (direct and staged.copied and fmt is ORDERS)
             checked = checks.check(session=session, shop_id=shop_id, batch_id=batch_id, fmt=fmt)
             rejects = session.execute(text("SELECT line_no, reason, raw FROM staging_ingest.upload_rejects "
                                            "WHERE batch_id = :b ORDER BY line_no"), {"b": batch_id}).all()
@@ -151,3 +157,17 @@ def test_money_is_decimal_text_either_way(batch, scheduler_sessions, odd):
     assert [(line, reason) for line, reason, _ in by_copy[1]] == [
         (n + 2, f"bad number: '{v}' in Gross") for n, v in enumerate(values) if n >= 2]
     assert [(row.order_id, row.gross) for row in by_copy[2]] == [("A-0", 1000), ("A-1", Decimal("0.50"))]
+
+
+def test_a_file_of_many_doubted_rows_is_copied_as_text_instead(batch, scheduler_sessions):
+    # Decimal commas: every row doubted (plain_lines.py), more than stage.SKIPPED_PER_PIECE in the one piece.
+    rows = stage.SKIPPED_PER_PIECE + 1
+    batch[2].write_bytes(("Order ID;Date;Currency;Gross;Net;Channel\n" + "".join(
+        f"A-{n};2026-11-30T14:05:00+01:00;EUR;12,{n % 100:02d};9;Amazon\n" for n in range(rows))
+        + "A-0;2026-11-30T15:05:00+01:00;EUR;1;1;Amazon\n").encode())
+    (copied, *by_copy), (_, *by_python) = staged_both_ways(scheduler_sessions, batch, direct=False)
+    assert copied and by_copy[0][0] == rows + 1
+    assert by_copy == by_python
+    assert [(line, reason) for line, reason, _ in by_copy[1]] == [
+        (rows + 2, "duplicate id: Amazon A-0 is already on line 2")]
+    assert by_copy[2][1].gross == Decimal("12.01")
