@@ -394,8 +394,8 @@ def _top_products_one() -> str:
 # each partial month. Each product's edge-day gains and losses times the lowest and highest rate of its store's
 # edge days, added to its converted months and weeks, bound its converted sum; only the products whose upper bound
 # reaches the TOP_ROWS-th lower bound (less a cent for rounding) are summed exactly, from their months, weeks and
-# edge days. A store whose rates do not cover every edge day has no bounds: all its products are (so is a product
-# with a month or week lacking a rate).
+# edge days. A store whose rates do not cover every edge day it sold on has no bounds: all its products are (so
+# is a product with a month or week lacking a rate).
 # What a year costs is the grouping of every product-month (28,800 at 50 stores) by product: so the bounds group
 # only the kept sums (the edge days' gains and losses apart, joined after), read from the tables, and the
 # candidates' rows come from the tables by product, the store's name joined once to the TOP_ROWS summed.
@@ -436,7 +436,6 @@ def _blocks(start: date, end: date) -> dict:
 WHOLE_MONTHS = "month >= :month_from AND month < :month_to"
 WHOLE_WEEKS = tuple(f"week >= :week_from{n} AND week < :week_to{n}" for n in range(2))
 IS_EDGE_DAY = "day = ANY(CAST(:edge_days AS date[]))"
-EDGE_DAY_COUNT = "cardinality(CAST(:edge_days AS date[]))"
 
 
 def _kept_blocks(columns: str, scope: str) -> str:
@@ -454,12 +453,14 @@ def _top_products_all() -> str:
     return f"""
         WITH shops AS MATERIALIZED (
             SELECT sh.id, r.low_rate, r.high_rate FROM app_dashboard.shops sh CROSS JOIN app_dashboard.agency_settings a
-            CROSS JOIN LATERAL (
+            CROSS JOIN LATERAL (  -- over the edge days the store sold on (none before its first day, say)
                 SELECT CASE WHEN sh.currency = a.reporting_currency THEN 1
-                            WHEN count(x.rate) = {EDGE_DAY_COUNT} THEN min(x.rate) END AS low_rate,
+                            WHEN count(x.rate) = count(*) THEN min(x.rate) END AS low_rate,
                        CASE WHEN sh.currency = a.reporting_currency THEN 1
-                            WHEN count(x.rate) = {EDGE_DAY_COUNT} THEN max(x.rate) END AS high_rate
-                FROM reporting.fx_reporting x WHERE x.currency = sh.currency AND x.{IS_EDGE_DAY}) r
+                            WHEN count(x.rate) = count(*) THEN max(x.rate) END AS high_rate
+                FROM unnest(CAST(:edge_days AS date[])) e (day)
+                LEFT JOIN reporting.fx_reporting x ON x.currency = sh.currency AND x.day = e.day
+                WHERE EXISTS (SELECT FROM reporting.daily_products p WHERE p.shop_id = sh.id AND p.day = e.day)) r
         ), kept AS (  -- each product's whole months and weeks: null if one lacks a rate
             SELECT {keys}, CASE WHEN bool_and(p.kept IS NOT NULL) THEN sum(p.kept) END AS kept
             FROM ({_kept_blocks(f"{keys}, p.net_sales_reporting AS kept", "true")}) p
