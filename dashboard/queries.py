@@ -453,14 +453,15 @@ def _top_products_all() -> str:
     return f"""
         WITH shops AS MATERIALIZED (
             SELECT sh.id, r.low_rate, r.high_rate FROM app_dashboard.shops sh CROSS JOIN app_dashboard.agency_settings a
-            CROSS JOIN LATERAL (  -- over the edge days the store sold on (none before its first day, say)
+            CROSS JOIN LATERAL (  -- a day without a rate counts only if the store sold on it (not before its first)
                 SELECT CASE WHEN sh.currency = a.reporting_currency THEN 1
                             WHEN count(x.rate) = count(*) THEN min(x.rate) END AS low_rate,
                        CASE WHEN sh.currency = a.reporting_currency THEN 1
                             WHEN count(x.rate) = count(*) THEN max(x.rate) END AS high_rate
                 FROM unnest(CAST(:edge_days AS date[])) e (day)
                 LEFT JOIN reporting.fx_reporting x ON x.currency = sh.currency AND x.day = e.day
-                WHERE EXISTS (SELECT FROM reporting.daily_products p WHERE p.shop_id = sh.id AND p.day = e.day)) r
+                WHERE x.rate IS NOT NULL
+                   OR EXISTS (SELECT FROM reporting.daily_products p WHERE p.shop_id = sh.id AND p.day = e.day)) r
         ), kept AS (  -- each product's whole months and weeks: null if one lacks a rate
             SELECT {keys}, CASE WHEN bool_and(p.kept IS NOT NULL) THEN sum(p.kept) END AS kept
             FROM ({_kept_blocks(f"{keys}, p.net_sales_reporting AS kept", "true")}) p
