@@ -450,9 +450,11 @@ def _top_products_all() -> str:
     edge_bound = "CASE WHEN g.gains = 0 AND g.losses = 0 THEN 0 ELSE g.gains * s.{0}_rate + g.losses * s.{1}_rate END"
     same = "p.shop_id = c.shop_id AND p.product_id = c.product_id AND p.variant_id = c.variant_id"
     row = "p.product_title, p.variant_title, p.sku, p.units_sold, p.units_returned"
+    rate, rate_day = _to_reporting("p.day", "c.currency", "c.reporting_currency")  # product_daily's fx_rate
     return f"""
         WITH shops AS MATERIALIZED (
-            SELECT sh.id, r.low_rate, r.high_rate FROM app_dashboard.shops sh CROSS JOIN app_dashboard.agency_settings a
+            SELECT sh.id, sh.currency, a.reporting_currency, r.low_rate, r.high_rate
+            FROM app_dashboard.shops sh CROSS JOIN app_dashboard.agency_settings a
             CROSS JOIN LATERAL (  -- a day without a rate counts only if the store sold on it (not before its first)
                 SELECT CASE WHEN sh.currency = a.reporting_currency THEN 1
                             WHEN count(x.rate) = count(*) THEN min(x.rate) END AS low_rate,
@@ -471,7 +473,8 @@ def _top_products_all() -> str:
             FROM reporting.daily_products p WHERE p.{IS_EDGE_DAY}
             GROUP BY p.shop_id, p.product_id, p.variant_id
         ), bounds AS MATERIALIZED (
-            SELECT g.shop_id, g.product_id, g.variant_id, g.kept + {edge_bound.format("high", "low")} AS high,
+            SELECT g.shop_id, g.product_id, g.variant_id, s.currency, s.reporting_currency,
+                   g.kept + {edge_bound.format("high", "low")} AS high,
                    g.kept + {edge_bound.format("low", "high")} AS low
             FROM (SELECT coalesce(k.shop_id, e.shop_id) AS shop_id, coalesce(k.product_id, e.product_id) AS product_id,
                          coalesce(k.variant_id, e.variant_id) AS variant_id,
@@ -483,7 +486,8 @@ def _top_products_all() -> str:
         ), floor AS (
             SELECT (array_agg(low ORDER BY low DESC) FILTER (WHERE low IS NOT NULL))[{TOP_ROWS}] AS low FROM bounds
         ), candidates AS MATERIALIZED (
-            SELECT b.shop_id, b.product_id, b.variant_id FROM bounds b CROSS JOIN floor f
+            SELECT b.shop_id, b.product_id, b.variant_id, b.currency, b.reporting_currency
+            FROM bounds b CROSS JOIN floor f
             WHERE f.low IS NULL OR b.high IS NULL OR b.high >= f.low - 0.01
         ), summed AS (  -- the candidates' exact sums: their months and weeks kept, their edge days' rows converted
             SELECT c.shop_id, c.product_id, c.variant_id, max(v.product_title) AS product_title,
@@ -494,7 +498,9 @@ def _top_products_all() -> str:
             FROM candidates c CROSS JOIN LATERAL (
                 {_kept_blocks(f"{row}, p.net_sales_reporting AS converted, p.fx_estimated", same)}
                 UNION ALL
-                SELECT {row}, p.net_sales * p.fx_rate, p.fx_estimated FROM reporting.product_daily p
+                SELECT {row}, p.net_sales * {rate}, coalesce({rate_day} < p.day, true)
+                FROM reporting.daily_products p
+                LEFT JOIN reporting.fx_reporting rx ON rx.currency = c.currency AND rx.day = p.day
                 WHERE {same} AND p.{IS_EDGE_DAY}
                 OFFSET 0) v
             GROUP BY c.shop_id, c.product_id, c.variant_id
