@@ -394,8 +394,11 @@ def _top_products_one() -> str:
 # each partial month. Each product's edge-day gains and losses times the lowest and highest rate of its store's
 # edge days, added to its converted months and weeks, bound its converted sum; only the products whose upper bound
 # reaches the TOP_ROWS-th lower bound (less a cent for rounding) are summed exactly, from their months, weeks and
-# edge days. A store whose rates do not cover every edge day has no bounds: all its products are (so is a product
-# with a month or week lacking a rate).
+# edge days. A store whose rates do not cover every edge day it sold on has no bounds: all its products are (so
+# is a product with a month or week lacking a rate).
+# What a year costs is the grouping of every product-month (28,800 at 50 stores) by product: so the bounds group
+# only the kept sums (the edge days' gains and losses apart, joined after), read from the tables, and the
+# candidates' rows come from the tables by product, the store's name joined once to the TOP_ROWS summed.
 def _next_month(day: date) -> date:
     return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
@@ -410,87 +413,103 @@ def _first_week(day: date) -> date:
     return day if _week_of(day) == day else min(_week_of(day) + timedelta(days=7), _next_month(day))
 
 
+def _days(first: date, after: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((after - first).days)]
+
+
 def _blocks(start: date, end: date) -> dict:
     """The range cut into whole months [month_from, month_to), and around them, in each partial month's span
-    [first, after), whole weeks [week_from, week_to) and edge days [edge_from, edge_to) (empty ranges when none)."""
+    [first, after), whole weeks [week_from, week_to) (empty ranges when none) and the edge days left over."""
     first_whole = start if start.day == 1 else _next_month(start)
     after_whole = end + timedelta(days=1) if (end + timedelta(days=1)).day == 1 else end.replace(day=1)
     after_end = end + timedelta(days=1)
     if first_whole >= after_whole:  # no whole month: one span, the whole range
         first_whole = after_whole = after_end
-    params = {"month_from": first_whole, "month_to": after_whole}
+    params, edge_days = {"month_from": first_whole, "month_to": after_whole}, []
     for n, (first, after) in enumerate(((start, first_whole), (after_whole, after_end))):
         weeks = (_first_week(first), _week_of(after))
-        params |= {f"week_from{n}": weeks[0], f"week_to{n}": weeks[1],
-                   f"edge_from{2 * n}": first, f"edge_to{2 * n}": min(weeks[0], after),
-                   f"edge_from{2 * n + 1}": max(weeks[1], weeks[0]), f"edge_to{2 * n + 1}": after}
-    return params
+        params |= {f"week_from{n}": weeks[0], f"week_to{n}": weeks[1]}
+        edge_days += _days(first, min(weeks[0], after)) + _days(max(weeks[1], weeks[0]), after)
+    return params | {"edge_days": edge_days}
 
 
 WHOLE_MONTHS = "month >= :month_from AND month < :month_to"
 WHOLE_WEEKS = tuple(f"week >= :week_from{n} AND week < :week_to{n}" for n in range(2))
-WEEK_EDGES = tuple(f"day >= :edge_from{n} AND day < :edge_to{n}" for n in range(4))
-EDGE_DAYS = f"""SELECT day FROM (SELECT d::date AS day
-                                 FROM generate_series(CAST(:start AS date), CAST(:end AS date), interval '1 day') d) g
-                WHERE {" OR ".join(f"({edge})" for edge in WEEK_EDGES)}"""
+IS_EDGE_DAY = "day = ANY(CAST(:edge_days AS date[]))"
 
 
-PRODUCT_VIEWS = ("reporting.product_monthly", "reporting.product_weekly", "reporting.product_daily")
-PRODUCT_TABLES = ("reporting.monthly_products", "reporting.weekly_products", "reporting.daily_products")
-
-
-def _by_blocks_converted(columns: str, kept: str, daily: str, scope: str, sources: tuple = PRODUCT_VIEWS) -> str:
-    """The range's rows with their converted net sales: whole months' and weeks' kept, edge days' own."""
-    monthly, weekly, days = sources
-    return " UNION ALL ".join([
-        f"SELECT {columns}, {kept} FROM {monthly} p WHERE {scope} AND {WHOLE_MONTHS}",
-        *(f"SELECT {columns}, {kept} FROM {weekly} p WHERE {scope} AND {weeks}" for weeks in WHOLE_WEEKS),
-        *(f"SELECT {columns}, {daily} FROM {days} p WHERE {scope} AND {edge}" for edge in WEEK_EDGES)])
+def _kept_blocks(columns: str, scope: str) -> str:
+    """The range's whole months and weeks (`p`), their net sales kept converted."""
+    return " UNION ALL ".join([f"SELECT {columns} FROM reporting.monthly_products p WHERE {scope} AND {WHOLE_MONTHS}",
+                               *(f"SELECT {columns} FROM reporting.weekly_products p WHERE {scope} AND {weeks}"
+                                 for weeks in WHOLE_WEEKS)])
 
 
 def _top_products_all() -> str:
     keys = "p.shop_id, p.product_id, p.variant_id"
     edge_bound = "CASE WHEN g.gains = 0 AND g.losses = 0 THEN 0 ELSE g.gains * s.{0}_rate + g.losses * s.{1}_rate END"
-    columns = ("p.shop_domain, p.product_id, p.variant_id, p.product_title, p.variant_title, p.sku, "
-               "p.reporting_currency, p.units_sold, p.units_returned")
     same = "p.shop_id = c.shop_id AND p.product_id = c.product_id AND p.variant_id = c.variant_id"
+    row = "p.product_title, p.variant_title, p.sku, p.units_sold, p.units_returned"
+    rate, rate_day = _to_reporting("p.day", "c.currency", "c.reporting_currency")  # product_daily's fx_rate
     return f"""
-        WITH edge_days AS MATERIALIZED ({EDGE_DAYS}),
-        shops AS MATERIALIZED (
-            SELECT sh.id, r.low_rate, r.high_rate FROM app_dashboard.shops sh CROSS JOIN app_dashboard.agency_settings a
-            CROSS JOIN LATERAL (
+        WITH shops AS MATERIALIZED (
+            SELECT sh.id, sh.currency, a.reporting_currency, r.low_rate, r.high_rate
+            FROM app_dashboard.shops sh CROSS JOIN app_dashboard.agency_settings a
+            CROSS JOIN LATERAL (  -- a day without a rate counts only if the store sold on it (not before its first)
                 SELECT CASE WHEN sh.currency = a.reporting_currency THEN 1
-                            WHEN count(x.rate) = (SELECT count(*) FROM edge_days) THEN min(x.rate) END AS low_rate,
+                            WHEN count(x.rate) = count(*) THEN min(x.rate) END AS low_rate,
                        CASE WHEN sh.currency = a.reporting_currency THEN 1
-                            WHEN count(x.rate) = (SELECT count(*) FROM edge_days) THEN max(x.rate) END AS high_rate
-                FROM edge_days e JOIN reporting.fx_reporting x ON x.currency = sh.currency AND x.day = e.day) r
-        ), bounds AS MATERIALIZED (  -- the rollup tables themselves: the views' names and rates are not needed
-            SELECT g.shop_id, g.product_id, g.variant_id, g.kept + {edge_bound.format("high", "low")} AS high,
+                            WHEN count(x.rate) = count(*) THEN max(x.rate) END AS high_rate
+                FROM unnest(CAST(:edge_days AS date[])) e (day)
+                LEFT JOIN reporting.fx_reporting x ON x.currency = sh.currency AND x.day = e.day
+                WHERE x.rate IS NOT NULL
+                   OR EXISTS (SELECT FROM reporting.daily_products p WHERE p.shop_id = sh.id AND p.day = e.day)) r
+        ), kept AS (  -- each product's whole months and weeks: null if one lacks a rate
+            SELECT {keys}, CASE WHEN bool_and(p.kept IS NOT NULL) THEN sum(p.kept) END AS kept
+            FROM ({_kept_blocks(f"{keys}, p.net_sales_reporting AS kept", "true")}) p
+            GROUP BY p.shop_id, p.product_id, p.variant_id
+        ), edges AS (  -- each product's edge days, in its store's currency
+            SELECT {keys}, sum(greatest(p.net_sales, 0)) AS gains, sum(least(p.net_sales, 0)) AS losses
+            FROM reporting.daily_products p WHERE p.{IS_EDGE_DAY}
+            GROUP BY p.shop_id, p.product_id, p.variant_id
+        ), bounds AS MATERIALIZED (
+            SELECT g.shop_id, g.product_id, g.variant_id, s.currency, s.reporting_currency,
+                   g.kept + {edge_bound.format("high", "low")} AS high,
                    g.kept + {edge_bound.format("low", "high")} AS low
-            FROM (SELECT x.shop_id, x.product_id, x.variant_id,
-                         CASE WHEN bool_and(x.kept IS NOT NULL) THEN sum(x.kept) END AS kept,
-                         sum(x.gains) AS gains, sum(x.losses) AS losses
-                  FROM ({_by_blocks_converted(keys, "p.net_sales_reporting AS kept, 0 AS gains, 0 AS losses",
-                                              "0, greatest(p.net_sales, 0), least(p.net_sales, 0)", "true",
-                                              PRODUCT_TABLES)}) x
-                  GROUP BY x.shop_id, x.product_id, x.variant_id) g
+            FROM (SELECT coalesce(k.shop_id, e.shop_id) AS shop_id, coalesce(k.product_id, e.product_id) AS product_id,
+                         coalesce(k.variant_id, e.variant_id) AS variant_id,
+                         CASE WHEN k.shop_id IS NULL THEN 0 ELSE k.kept END AS kept,
+                         coalesce(e.gains, 0) AS gains, coalesce(e.losses, 0) AS losses
+                  FROM kept k FULL JOIN edges e
+                      ON e.shop_id = k.shop_id AND e.product_id = k.product_id AND e.variant_id = k.variant_id) g
             JOIN shops s ON s.id = g.shop_id
         ), floor AS (
             SELECT (array_agg(low ORDER BY low DESC) FILTER (WHERE low IS NOT NULL))[{TOP_ROWS}] AS low FROM bounds
         ), candidates AS MATERIALIZED (
-            SELECT b.shop_id, b.product_id, b.variant_id FROM bounds b CROSS JOIN floor f
+            SELECT b.shop_id, b.product_id, b.variant_id, b.currency, b.reporting_currency
+            FROM bounds b CROSS JOIN floor f
             WHERE f.low IS NULL OR b.high IS NULL OR b.high >= f.low - 0.01
+        ), summed AS (  -- the candidates' exact sums: their months and weeks kept, their edge days' rows converted
+            SELECT c.shop_id, c.product_id, c.variant_id, max(v.product_title) AS product_title,
+                   max(v.variant_title) AS variant_title, max(v.sku) AS sku, sum(v.units_sold) AS units_sold,
+                   sum(v.units_returned) AS units_returned,
+                   CASE WHEN bool_and(v.converted IS NOT NULL) THEN round(sum(v.converted), 2) END AS net_sales,
+                   bool_or(v.fx_estimated) AS fx_estimated
+            FROM candidates c CROSS JOIN LATERAL (
+                {_kept_blocks(f"{row}, p.net_sales_reporting AS converted, p.fx_estimated", same)}
+                UNION ALL
+                SELECT {row}, p.net_sales * {rate}, coalesce({rate_day} < p.day, true)
+                FROM reporting.daily_products p
+                LEFT JOIN reporting.fx_reporting rx ON rx.currency = c.currency AND rx.day = p.day
+                WHERE {same} AND p.{IS_EDGE_DAY}
+                OFFSET 0) v
+            GROUP BY c.shop_id, c.product_id, c.variant_id
+            ORDER BY net_sales DESC NULLS LAST, c.product_id, c.variant_id LIMIT {TOP_ROWS}
         )
-        SELECT v.shop_domain, v.product_id, v.variant_id, max(v.product_title) AS product_title,
-               max(v.variant_title) AS variant_title, max(v.sku) AS sku, max(v.reporting_currency) AS currency,
-               sum(v.units_sold) AS units_sold, sum(v.units_returned) AS units_returned,
-               CASE WHEN bool_and(v.converted IS NOT NULL) THEN round(sum(v.converted), 2) END AS net_sales,
-               bool_or(v.fx_estimated) AS fx_estimated
-        FROM candidates c CROSS JOIN LATERAL (
-            {_by_blocks_converted(columns, "p.net_sales_reporting AS converted, p.fx_estimated",
-                                  "p.net_sales * p.fx_rate, p.fx_estimated", same)} OFFSET 0) v
-        GROUP BY v.shop_domain, v.product_id, v.variant_id
-        ORDER BY net_sales DESC NULLS LAST, v.product_id, v.variant_id LIMIT {TOP_ROWS}"""
+        SELECT sh.shop_domain, t.product_id, t.variant_id, t.product_title, t.variant_title, t.sku,
+               a.reporting_currency AS currency, t.units_sold, t.units_returned, t.net_sales, t.fx_estimated
+        FROM summed t JOIN app_dashboard.shops sh ON sh.id = t.shop_id CROSS JOIN app_dashboard.agency_settings a
+        ORDER BY t.net_sales DESC NULLS LAST, t.product_id, t.variant_id"""
 
 
 def _top_customers(all_shops: bool) -> str:

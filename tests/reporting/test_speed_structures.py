@@ -252,6 +252,8 @@ def test_all_stores_top_products_equal_every_day_converted_and_sorted(scheduler_
             if n % 11 == 0:
                 add_sale(session, shop, f"o{n}", at + timedelta(days=2), f"p{n % 260}", -(100 + (n * 37) % 23),
                          action="RETURN")
+        for n in range(8):  # the GBP store sold on a day before the first rate: no bounds for its products
+            add_sale(session, shops[1], f"early{n}", datetime(2026, 2, 21, 9, tzinfo=UTC), f"p{2 * n + 1}", 5000)
     ranges = [(date(2026, 3, 1), date(2026, 4, 20)), (date(2026, 3, 10), date(2026, 3, 31)),
               (date(2026, 2, 20), date(2026, 4, 10)),  # begins before the first rate
               (date(2026, 3, 3), date(2026, 3, 30)), (date(2026, 3, 8), date(2026, 4, 14)),  # weeks, no whole month
