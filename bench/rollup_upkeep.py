@@ -21,7 +21,7 @@ import embedded
 import settings
 from bench.ingest import CACHE, DAYS, TODAY, add_shop, backends, checkpoint, cpu_seconds, write_bulk_file
 from database import make_engine, migrate, scheduler_sessionmaker, session_scope
-from ingest.shopify import load
+from ingest.shopify import load, promote
 
 TEMPLATE = "bench_rollups_template"
 PARTS = ("orders", "order_sales")
@@ -104,11 +104,23 @@ def function_profile(server: str, paths: dict[str, Path], explain_ms: int | None
         rows = connection.exec_driver_sql(
             "SELECT schemaname || '.' || funcname, calls, self_time / 1000, total_time / 1000 "
             "FROM pg_stat_user_functions WHERE schemaname = 'reporting' ORDER BY self_time DESC").all()
+        analyzed = connection.exec_driver_sql(
+            "SELECT relname, analyze_count, autoanalyze_count FROM pg_stat_user_tables "
+            "WHERE schemaname = 'core_warehouse' AND relname IN ('orders', 'order_agreements', 'order_sales', "
+            "'order_line_items') ORDER BY relname").all()
+        timed = []
+        for table, _, _ in analyzed:  # what one more of the loader's costs at the end, the largest the tables get
+            started = time.perf_counter()
+            connection.exec_driver_sql(f"ANALYZE core_warehouse.{table} ({promote.ROLLUP_READS[table]})")
+            timed.append(time.perf_counter() - started)
     engine.dispose()
     print("| function | calls | self s | total s |\n|---|---|---|---|")
     for name, calls, self_s, total_s in rows:
         print(f"| {name} | {calls} | {self_s:.2f} | {total_s:.2f} |")
     print(f"| (all) | | {sum(r[2] for r in rows):.2f} | |")
+    print("\n| table | ANALYZE (loader, autovacuum) | one ANALYZE at the end, s |\n|---|---|---|")
+    for (table, manual, auto), seconds in zip(analyzed, timed, strict=True):
+        print(f"| {table} | {manual}, {auto} | {seconds:.2f} |")
     embedded.drop_database(server, "bench_rollups_run")
 
 
