@@ -11,9 +11,10 @@ reporting.daily_sales and reporting.daily_products rows itself and notes those d
 reporting.rollup_delta_days (their months, weeks and conversions are redone as before). A sale is added by delta
 when its order is known and its customer, if any, has customer facts (new or returning is read from them: a
 first order that moves in the same transaction notes the days of both orders, recomputed in full, which replaces
-the deltas); otherwise its day is recomputed as before. The trigger locks its shops first (the flush's lock), so
-nothing it read can change under it until its transaction commits. A new agreement without sales changes no day
-and notes none (its sales note their days when they come).
+the deltas); otherwise its day is recomputed as before. A sale of a test, deleted or not yet loaded order
+changes no day (the order notes its agreements' days when it changes or comes). The trigger locks its shops
+first (the flush's lock), so nothing it read can change under it until its transaction commits. A new agreement
+without sales changes no day and notes none (its sales note their days when they come).
 
 reporting.flush_months converted each daily product row with its own rate lookup (two calls of
 reporting.fx_uncovered per row for a day fx_reporting does not cover); the rates are now found once per day of
