@@ -5,6 +5,8 @@ HISTORICAL_INIT does) into a fresh database cloned from a migrated template; "wi
 rollup triggers first. Runs alternate (with, without, with, without...) on the shared machine and the
 median of each is kept.
 Run: `.venv/bin/python -m bench.rollup_upkeep [--orders 50000] [--runs 2] [--parts orders,order_sales]`.
+`--profile` instead loads once with the rollups under `track_functions = 'all'` and prints each rollup
+function's seconds (self and total, pg_stat_user_functions): where the upkeep's time goes.
 """
 
 import argparse
@@ -19,7 +21,7 @@ import embedded
 import settings
 from bench.ingest import CACHE, DAYS, TODAY, add_shop, backends, checkpoint, cpu_seconds, write_bulk_file
 from database import make_engine, migrate, scheduler_sessionmaker, session_scope
-from ingest.shopify import load
+from ingest.shopify import load, promote
 
 TEMPLATE = "bench_rollups_template"
 PARTS = ("orders", "order_sales")
@@ -80,6 +82,48 @@ def backfill(url: str, paths: dict[str, Path]) -> tuple[float, float, int]:
     return seconds, cpu, days
 
 
+def function_profile(server: str, paths: dict[str, Path], explain_ms: int | None) -> None:
+    """One backfill with the rollups, every function timed; print the reporting functions' seconds.
+
+    With `explain_ms`, auto_explain logs the plans (rows counted) of statements that took longer, to the server's
+    log (var/bench-pgdata/log)."""
+    url = fresh_database(server, "bench_rollups_run")
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ALTER DATABASE bench_rollups_run SET track_functions = 'all'")
+        if explain_ms is not None:
+            for setting in ("session_preload_libraries = 'auto_explain'",
+                            f"auto_explain.log_min_duration = {explain_ms}", "auto_explain.log_nested_statements = on",
+                            "auto_explain.log_analyze = on", "auto_explain.log_timing = off"):
+                connection.exec_driver_sql(f"ALTER DATABASE bench_rollups_run SET {setting}")
+    checkpoint(server)
+    seconds, cpu, days = backfill(url, paths)
+    print(f"with rollups, profiled: {seconds:.1f} s, database CPU {cpu:.1f} s ({days} rollup days)\n")
+    with engine.begin() as connection:  # the load's backends are gone, their counts reported as they exited
+        connection.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+        rows = connection.exec_driver_sql(
+            "SELECT schemaname || '.' || funcname, calls, self_time / 1000, total_time / 1000 "
+            "FROM pg_stat_user_functions WHERE schemaname = 'reporting' ORDER BY self_time DESC").all()
+        analyzed = connection.exec_driver_sql(
+            "SELECT relname, analyze_count, autoanalyze_count FROM pg_stat_user_tables "
+            "WHERE schemaname = 'core_warehouse' AND relname IN ('orders', 'order_agreements', 'order_sales', "
+            "'order_line_items') ORDER BY relname").all()
+        timed = []
+        for table, _, _ in analyzed:  # what one more of the loader's costs at the end, the largest the tables get
+            started = time.perf_counter()
+            connection.exec_driver_sql(f"ANALYZE core_warehouse.{table} ({promote.ROLLUP_READS[table]})")
+            timed.append(time.perf_counter() - started)
+    engine.dispose()
+    print("| function | calls | self s | total s |\n|---|---|---|---|")
+    for name, calls, self_s, total_s in rows:
+        print(f"| {name} | {calls} | {self_s:.2f} | {total_s:.2f} |")
+    print(f"| (all) | | {sum(r[2] for r in rows):.2f} | |")
+    print("\n| table | ANALYZE (loader, autovacuum) | one ANALYZE at the end, s |\n|---|---|---|")
+    for (table, manual, auto), seconds in zip(analyzed, timed, strict=True):
+        print(f"| {table} | {manual}, {auto} | {seconds:.2f} |")
+    embedded.drop_database(server, "bench_rollups_run")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=50_000)
@@ -87,12 +131,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--parts", default=",".join(PARTS),
                         help="which bulk parts to load (orders alone is what bench.ingest loads)")
+    parser.add_argument("--profile", action="store_true", help="one load with the rollups, timed per function")
+    parser.add_argument("--explain-ms", type=int, help="with --profile: log the plans of statements this slow")
     args = parser.parse_args()
     paths = {part: path for part, path in bulk_files(args.orders, args.seed).items() if part in args.parts.split(",")}
     server = embedded.start(settings.VAR_DIR / "bench-pgdata", database="postgres")
     embedded.drop_database(server, TEMPLATE)
     embedded.create_database(server, TEMPLATE)
     migrate(embedded.with_database(server, TEMPLATE))
+    if args.profile:
+        function_profile(server, paths, args.explain_ms)
+        embedded.drop_database(server, TEMPLATE)
+        return
     times: dict[str, list[float]] = {"with": [], "without": []}
     cpus: dict[str, list[float]] = {"with": [], "without": []}
     for _ in range(args.runs):

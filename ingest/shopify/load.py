@@ -166,6 +166,8 @@ def promote_batch(*, sessions: sessionmaker, shop_id: int, batch_id: int, parts:
                 session.execute(text(f"SET LOCAL work_mem = '{PROMOTE_WORK_MEM}'"))
                 orders += promote.lines(session=session, shop_id=shop_id, batch_id=batch_id, parts=parts,
                                         lo=lo, hi=lo + chunk - 1, second_pass=pass_no == 2)
+            with session_scope(sessions) as session:  # the next chunk's rollup upkeep plans with them
+                promote.analyze_grown(session=session)
             if on_chunk:
                 on_chunk((pass_no, lo + chunk), orders)
     return orders

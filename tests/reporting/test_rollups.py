@@ -1,6 +1,7 @@
 """Rollups kept current by every load: equal to the sandbox's truth per day, and to a full rebuild."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy import text
 
@@ -51,8 +52,12 @@ def test_a_backfill_leaves_rollups_equal_to_the_truth_and_to_a_rebuild(scheduler
     assert incremental["daily_products"] and incremental["customer_facts"] and incremental["monthly_products"]
     assert rebuilt(scheduler_sessions, shop_id) == incremental
     with session_scope(scheduler_sessions) as session:
-        left = session.execute(text("SELECT (SELECT count(*) FROM reporting.rollup_dirty_days) "
-                                    "+ (SELECT count(*) FROM reporting.rollup_pending)")).scalar_one()
+        left = session.execute(text(
+            "SELECT (SELECT count(*) FROM reporting.rollup_dirty_days)"
+            " + (SELECT count(*) FROM reporting.rollup_pending)"
+            " + (SELECT count(*) FROM reporting.rollup_sales_days)"
+            " + (SELECT count(*) FROM reporting.rollup_delta_days)"
+            " + (SELECT count(*) FROM reporting.rollup_customer_deltas)")).scalar_one()
     assert left == 0  # the bookkeeping leaves nothing behind
 
 
@@ -97,3 +102,34 @@ def test_the_rebuild_cli_restores_rollups_and_refuses_an_unknown_shop(scheduler_
     assert all_rollups(scheduler_sessions, shop) == before and before["daily_sales"]
     assert rollups.main(["rebuild", "--shop", "nope.myshopify.com"]) == 2
     assert capsys.readouterr().err == "error: unknown shop nope.myshopify.com\n"
+
+
+def test_inserted_sales_kept_by_deltas_equal_a_rebuild(scheduler_sessions, make_shop):
+    """Migration 0022: sales of customers with facts are added to their days; a new customer's are summed again."""
+    shop = make_shop(currency="EUR", timezone="America/New_York")
+    day = datetime(2026, 3, 2, 15, tzinfo=UTC)
+    add_order(scheduler_sessions, shop, "o1", day, gross="10.00", tax="1.00", customer="known")
+    rows = [{"s": shop, "o": o, "a": a, "c": c, "at": day.replace(day=d), "total": Decimal(t), "li": li}
+            for o, a, c, d, t, li in (("o1", "o1-r", "known", 4, "-5.50", "li1"),
+                                      ("n1", "n1-a", "new", 2, "7.00", "li2"),
+                                      ("n2", "n2-a", "new", 3, "8.00", None), ("n2", "n2-b", "new", 5, "9.00", None))]
+    with session_scope(scheduler_sessions) as session:  # one transaction: a new customer's two orders, a refund
+        session.execute(text("INSERT INTO core_warehouse.order_line_items (shop_id, line_item_id, order_id, "
+                             "order_updated_at, product_id, title, raw) "
+                             "VALUES (:s, 'li1', 'o1', :at, 'p1', 'Hat', '{}'), "
+                             "(:s, 'li2', 'n1', :at, 'p2', 'Cap', '{}')"),
+                        {"s": shop, "at": day})
+        session.execute(text("INSERT INTO core_warehouse.orders (shop_id, order_id, created_at, updated_at, "
+                             "customer_id, raw) VALUES (:s, :o, :at, :at, :c, '{}') ON CONFLICT DO NOTHING"),
+                        [r for r in rows if r["a"].endswith("-a")])
+        session.execute(text("INSERT INTO core_warehouse.order_agreements (shop_id, agreement_id, order_id, "
+                             "happened_at, raw) VALUES (:s, :a, :o, :at, '{}')"), rows)
+        session.execute(text("INSERT INTO core_warehouse.order_sales (shop_id, sale_id, agreement_id, action_type, "
+                             "line_type, quantity, line_item_id, total_amount_shop, tax_shop, raw) VALUES (:s, "
+                             ":a || '-s', :a, 'ORDER', 'PRODUCT', 1, :li, :total, 0, '{}')"), rows)
+    with session_scope(scheduler_sessions) as session:
+        deltas = session.execute(text("SELECT count(*) FROM reporting.daily_products WHERE shop_id = :s AND "
+                                      "product_title = 'Hat' AND net_sales = -5.50"), {"s": shop}).scalar_one()
+    incremental = all_rollups(scheduler_sessions, shop)
+    assert deltas == 1 and len(incremental["daily_sales"]) == 4
+    assert rebuilt(scheduler_sessions, shop) == incremental
