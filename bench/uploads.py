@@ -11,7 +11,7 @@ of its own (so its peak RSS is its own):
 - typed floor: the same file COPYed into a new table of the warehouse's columns and types (money numeric, the
   instant timestamptz, nothing checked), then its two indexes built once, as a batch's table gets them: what
   any design must at least do to have the rows typed, durable and indexed;
-- staging alone, both ways: the file COPYed as it is (since 0023 straight into the batch's table, typed, its
+- staging alone, both ways: the file COPYed as it is (since 0022 straight into the batch's table, typed, its
   lines' shapes checked by the client as it streams: more than before, when it went into a temporary table
   of text and numbers), and read row by row in Python into a temporary table of text (as a file COPY cannot
   take is), alternately.

@@ -305,7 +305,7 @@ def analyze_new_orders(*, session: Session, shop_id: int, orders: int) -> None:
 
 
 # The rollups' statement triggers and flush read these tables by key while a backfill fills them (migrations
-# 0010-0022). Statistics taken before a backfill's first chunks made the planner expect one sale of the shop and
+# 0010-0021). Statistics taken before a backfill's first chunks made the planner expect one sale of the shop and
 # loop over all of them once per agreement of a chunk (73 s for a chunk of 11,000 agreements, where probes by
 # key take 0.05 s). Autovacuum catches up only after a minute; a table that more than doubled in size since its
 # statistics were taken is analyzed at once instead, about twice per table over a backfill. Only the columns the

@@ -1,4 +1,4 @@
-"""A marketplace-orders batch's own warehouse table (migrations 0020, 0023): its good rows written once, typed; its
+"""A marketplace-orders batch's own warehouse table (migrations 0020, 0022): its good rows written once, typed; its
 indexes built once over it, the key's unique index being the duplicate check. Promotion attaches it to
 core_warehouse.marketplace_orders (promote.py).
 

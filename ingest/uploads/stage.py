@@ -9,7 +9,7 @@ line) or might read it otherwise than Python's csv (a quote: PostgreSQL opens a 
 a field, Python takes it as a character), the file is read row by row in Python, which rejects rows whose width
 differs from the header's with their line; every other check is set-based (checks.py).
 
-Marketplace orders are COPYed into their batch's table (made here, migration 0023), typed (timestamptz,
+Marketplace orders are COPYed into their batch's table (made here, migration 0022), typed (timestamptz,
 numeric(20, 2)), `ON_ERROR ignore`, `FREEZE`: a row COPY cannot type is skipped, its line left out of the
 table's numbering; a row lacking a required field is left out by the COPY's WHERE. As the file streams, the
 client notes the lines not of plain shapes (plain_lines.py: what COPY might type otherwise than the checks
@@ -39,7 +39,7 @@ RAW = "pg_temp.upload_raw"
 # Made (empty) when the file was COPYed into its batch's table: RAW then holds only the rows doubted.
 DIRECT = "pg_temp.upload_direct"
 DIRECT_KINDS = ("marketplace-orders",)
-# What the COPY into a batch's table leaves out: a required field empty (its column's default, migration 0023).
+# What the COPY into a batch's table leaves out: a required field empty (its column's default, migration 0022).
 LOADED = ("order_id <> '' AND channel <> '' AND currency <> '' AND ordered_at <> 'infinity' AND gross <> 'NaN' "
           "AND net <> 'NaN' AND discounts IS NOT NULL AND refunds IS NOT NULL AND fees IS NOT NULL")
 SKIPPED_PER_PIECE = 1000  # rows doubted per piece, on average, above which the file is COPYed as text instead
@@ -130,7 +130,7 @@ def copy(*, session: Session, fmt: formats.Format, path: Path, dialect: reader.D
 
 def _into_batch(cursor, *, batch: tuple[int, int], file_columns: list[str], options: str, first_line: int,
                 extra: int) -> tuple[str, str]:
-    """Make the batch's table (migration 0023); its name and the COPY into it."""
+    """Make the batch's table (migration 0022); its name and the COPY into it."""
     from ingest.uploads import batch_table  # (it builds on this module)
 
     table = batch_table.name(batch[0])

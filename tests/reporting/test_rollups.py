@@ -105,7 +105,7 @@ def test_the_rebuild_cli_restores_rollups_and_refuses_an_unknown_shop(scheduler_
 
 
 def test_inserted_sales_kept_by_deltas_equal_a_rebuild(scheduler_sessions, make_shop):
-    """Migration 0022: sales of customers with facts are added to their days; a new customer's are summed again."""
+    """Migration 0021: sales of customers with facts are added to their days; a new customer's are summed again."""
     shop = make_shop(currency="EUR", timezone="America/New_York")
     day = datetime(2026, 3, 2, 15, tzinfo=UTC)
     add_order(scheduler_sessions, shop, "o1", day, gross="10.00", tax="1.00", customer="known")

@@ -1,7 +1,7 @@
 """A marketplace-orders batch's table takes the file's COPY itself: defaults for what the file lacks, a line sequence.
 
-Revision ID: 0023
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 
 0020's batch table was written by one INSERT from a temporary copy of the file; now the file is COPYed straight
 into it (ingest/uploads/stage.py). For that, create_marketplace_batch gives the new table, until it is
@@ -20,8 +20,8 @@ from alembic import op
 
 from migrations.rls import SCHEDULER_ROLE, WEB_ROLE
 
-revision = "0023"
-down_revision = "0020"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """Day rollups follow inserted sales by deltas, and a month's rates are looked up once per day.
 
-Revision ID: 0022
+Revision ID: 0021
 Revises: 0020
 
 A backfill's sales part inserted sales and agreements whose days were then summed again from the warehouse at
@@ -27,7 +27,7 @@ from alembic import op
 
 from migrations.rls import SCHEDULER_ROLE, WEB_ROLE, tenant_table
 
-revision = "0022"
+revision = "0021"
 down_revision = "0020"
 branch_labels = None
 depends_on = None

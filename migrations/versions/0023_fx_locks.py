@@ -1,7 +1,7 @@
 """A late rate waits for the stores' loads: reporting.refresh_fx_reporting takes every store's flush lock first.
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0023
+Revises: 0022
 
 A rate (or a new reporting currency, or a store's new currency) reconverts the kept rows of every store
 (0015's months, 0017's days), row by row in no particular order, while a load committing a store's days
@@ -15,8 +15,8 @@ import importlib
 
 from alembic import op
 
-revision = "0024"
-down_revision = "0023"
+revision = "0023"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
