@@ -132,8 +132,17 @@ def batch_details(session, batch_id: int):
 
 
 def _details(details: dict) -> str:
+    """A log step's details as words: `period: 2026-11-03 – 2026-11-30; replaced: none`, not Python's reprs."""
     shown = {k: v for k, v in (details or {}).items() if k not in ("errors", "sha256")}
-    return "; ".join(f"{k}: {v}" for k, v in shown.items())
+    return "; ".join(f"{k.replace('_', ' ')}: {_detail(v)}" for k, v in shown.items())
+
+
+def _detail(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {_detail(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, list | tuple):
+        return " – ".join(_detail(v) for v in value) or "none"
+    return _n(value) if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
 def register_callbacks(app: Dash) -> None:

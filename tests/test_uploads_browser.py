@@ -63,7 +63,8 @@ def test_admin_uploads_payouts_sees_the_batch_loaded_its_bad_rows_and_the_reconc
     dash_duo.wait_for_contains_text("#batch-1-status", "partially loaded", timeout=30)
     wait_for(lambda: "bad date: 'not a date' in Transaction Date" in dash_duo.find_element("#upload-batch").text,
              timeout=15, what="the bad row on the page: " + dash_duo.find_element("#uploads-page").text[:600])
-    assert "loaded" in dash_duo.find_element("#batch-log").text
+    log = dash_duo.find_element("#batch-log").text
+    assert "loaded" in log and "period: 2026-11-03 – 2026-11-03" in log and "[" not in log and "{" not in log
     _shots(dash_duo, "uploads")
     # A file whose headers differ: the mapping step, one labelled dropdown per column, pre-filled where they match.
     other = write(tmp_path / "otto.csv", "Order No;Order Date;Currency Code;Total;Net Amount;Storefront\n"

@@ -5,7 +5,7 @@ import io
 import pytest
 
 import settings
-from dashboard import upload_pending, uploads_api
+from dashboard import upload_pending, uploads_api, uploads_view
 from tests.conftest import scalar
 from tests.web import csrf_token, login
 
@@ -147,3 +147,10 @@ def test_a_file_with_other_headers_is_kept_for_the_mapping_step_and_loads_once_m
     again = client.post("/uploads/new", data=form | chosen | {"csrf_token": csrf_token(client)})
     assert "no longer kept: upload it again" in parse_qs(urlsplit(again.headers["Location"]).query)[
         "upload_error"][0]
+
+
+def test_a_batch_logs_details_read_as_words_not_python():
+    details = {"period": ["2026-11-03", "2026-11-30"], "replaced": [], "counts": {"shopify/matched": 1200},
+               "size_bytes": 1200, "sha256": "0" * 64, "errors": ["x"]}
+    assert uploads_view._details(details) == ("period: 2026-11-03 – 2026-11-30; replaced: none; "
+                                              "counts: shopify/matched 1,200; size bytes: 1,200")
