@@ -18,7 +18,7 @@ import re
 
 from alembic import op
 
-from migrations.rls import SCHEDULER_ROLE, WEB_ROLE
+from migrations.rls import SCHEDULER_ROLE
 
 revision = "0022"
 down_revision = "0021"
@@ -34,6 +34,28 @@ LOAD_DEFAULTS = ("discounts = 0", "refunds = 0", "fees = 0", "order_id = ''", "c
 DEFAULTS_SQL = ", ".join(f"ALTER {c.split(' = ')[0]} SET DEFAULT {c.split(' = ')[1]}" for c in LOAD_DEFAULTS)
 DROP_DEFAULTS_SQL = ", ".join(f"ALTER {c} DROP DEFAULT" for c in ("shop_id", "batch_id", "line_no",
                                                                    *(d.split(" = ")[0] for d in LOAD_DEFAULTS)))
+
+
+def _from_0020(function: str) -> str:
+    """0020's definition of a batch function, for the downgrade."""
+    return re.search(rf"CREATE FUNCTION core_warehouse.{function}\(.*?END \$\$;", V0020.FUNCTIONS, re.S).group(0)
+
+# 0020's attach_marketplace_batch, what the load needed dropped first (catalog changes only: a dropped column's
+# bytes stay in the rows, unread). Its CHECK implies the partition's bound: nothing is scanned but the (small)
+# default partition.
+ATTACH_0020 = _from_0020("attach_marketplace_batch")
+LOAD_LEFTOVERS = f"""    extra text;
+BEGIN
+    EXECUTE format('ALTER TABLE %s {DROP_DEFAULTS_SQL}', part);
+    EXECUTE format('DROP SEQUENCE IF EXISTS core_warehouse.%I', 'marketplace_orders_' || batch || '_line');
+    FOR extra IN SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(part) AND attnum > 0
+            AND NOT attisdropped AND attname LIKE 'file\\_column\\_%' LOOP
+        EXECUTE format('ALTER TABLE %s DROP COLUMN %I', part, extra);
+    END LOOP;
+"""
+ATTACH = (ATTACH_0020.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
+          .replace("BEGIN\n", LOAD_LEFTOVERS, 1))
+assert ATTACH.count("DROP COLUMN") == 1 and ATTACH.count("extra text;") == 1
 
 FUNCTIONS = f"""
 DROP FUNCTION core_warehouse.create_marketplace_batch(bigint);
@@ -63,41 +85,16 @@ BEGIN
     EXECUTE format('GRANT SELECT, INSERT, DELETE ON %s TO {SCHEDULER_ROLE}', part);
     EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE %s TO {SCHEDULER_ROLE}', line);
 END $$;
-
--- Its CHECK implies the partition's bound: nothing is scanned but the (small) default partition. What the
--- load needed goes first (catalog changes only: a dropped column's bytes stay in the rows, unread).
-CREATE OR REPLACE FUNCTION core_warehouse.attach_marketplace_batch(batch bigint) RETURNS void LANGUAGE plpgsql
-    SECURITY DEFINER SET search_path = pg_catalog AS $$
-DECLARE
-    part text := format('core_warehouse.%I', 'marketplace_orders_' || batch);
-    extra text;
-BEGIN
-    EXECUTE format('ALTER TABLE %s {DROP_DEFAULTS_SQL}', part);
-    EXECUTE format('DROP SEQUENCE IF EXISTS core_warehouse.%I', 'marketplace_orders_' || batch || '_line');
-    FOR extra IN SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(part) AND attnum > 0
-            AND NOT attisdropped AND attname LIKE 'file\\_column\\_%' LOOP
-        EXECUTE format('ALTER TABLE %s DROP COLUMN %I', part, extra);
-    END LOOP;
-    EXECUTE format('ALTER TABLE {TABLE} ATTACH PARTITION %s FOR VALUES IN (%s)', part, batch);
-    EXECUTE format('REVOKE INSERT, DELETE ON %s FROM {SCHEDULER_ROLE}', part);
-    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', part);
-    EXECUTE format('CREATE POLICY scheduler_all ON %s TO {SCHEDULER_ROLE} USING (true) WITH CHECK (true)', part);
-    EXECUTE format('CREATE POLICY web_read ON %s FOR SELECT TO {WEB_ROLE} '
-                   'USING (shop_id IN (SELECT app_dashboard.visible_shop_ids()))', part);
-END $$;
 REVOKE EXECUTE ON FUNCTION core_warehouse.create_marketplace_batch(bigint, bigint, bigint, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION core_warehouse.create_marketplace_batch(bigint, bigint, bigint, integer)
     TO {SCHEDULER_ROLE};
 """
 
 
-def _from_0020(function: str) -> str:
-    """0020's definition of a batch function, for the downgrade."""
-    return re.search(rf"CREATE FUNCTION core_warehouse.{function}\(.*?END \$\$;", V0020.FUNCTIONS, re.S).group(0)
-
 
 def upgrade() -> None:
     op.execute(FUNCTIONS)
+    op.execute(ATTACH)
 
 
 def downgrade() -> None:
