@@ -133,3 +133,38 @@ def test_inserted_sales_kept_by_deltas_equal_a_rebuild(scheduler_sessions, make_
     incremental = all_rollups(scheduler_sessions, shop)
     assert deltas == 1 and len(incremental["daily_sales"]) == 4
     assert rebuilt(scheduler_sessions, shop) == incremental
+
+
+def test_inserted_orders_kept_by_deltas_equal_a_rebuild(scheduler_sessions, make_shop):
+    """Migration 0024: new orders after a customer's first are added to the facts; one before it is recounted."""
+    shop = make_shop(currency="EUR", timezone="America/New_York")
+    day = datetime(2026, 3, 5, 15, tzinfo=UTC)
+    add_order(scheduler_sessions, shop, "k1", day, gross="10.00", customer="known")
+    add_order(scheduler_sessions, shop, "m1", day, gross="20.00", customer="moved")
+    add_order(scheduler_sessions, shop, "p1", day, gross="30.00", customer="pair")
+    rows = [{"s": shop, "o": o, "c": c, "at": day.replace(day=d), "test": test, "total": Decimal(t)}
+            for o, c, d, test, t in (("k2", "known", 7, False, "4.00"), ("m0", "moved", 2, False, "6.00"),
+                                     ("w1", "waiting", 4, False, "8.00"), ("t1", "known", 9, True, "9.00"),
+                                     ("p2", "pair", 6, False, "1.00"), ("p3", "pair", 8, False, "2.00"))]
+    sql = {"orders": "INSERT INTO core_warehouse.orders (shop_id, order_id, created_at, updated_at, customer_id, "
+                     "is_test, raw) VALUES (:s, :o, :at, :at, :c, :test, '{}')",
+           "agreements": "INSERT INTO core_warehouse.order_agreements (shop_id, agreement_id, order_id, happened_at, "
+                         "raw) VALUES (:s, :o || '-a', :o, :at, '{}')",
+           "sales": "INSERT INTO core_warehouse.order_sales (shop_id, sale_id, agreement_id, action_type, line_type, "
+                    "quantity, total_amount_shop, tax_shop, raw) "
+                    "VALUES (:s, :o || '-s', :o || '-a', 'ORDER', 'PRODUCT', 1, :total, 0, '{}')"}
+    waiting = [r for r in rows if r["o"] == "w1"]
+    with session_scope(scheduler_sessions) as session:  # sales of an order not loaded yet
+        session.execute(text(sql["agreements"]), waiting)
+        session.execute(text(sql["sales"]), waiting)
+    others = [r for r in rows if r["o"] != "w1"]
+    with session_scope(scheduler_sessions) as session:  # one transaction: orders first, then their sales
+        session.execute(text(sql["orders"]), rows)
+        session.execute(text(sql["agreements"]), others)
+        session.execute(text(sql["sales"]), others)
+    incremental = all_rollups(scheduler_sessions, shop)
+    facts = {f["customer_id"]: (f["first_order_id"], f["orders"], str(f["net_sales"]))
+             for f in incremental["customer_facts"]}
+    assert facts == {"known": ("k1", 2, "14.00"), "moved": ("m0", 2, "26.00"), "waiting": ("w1", 1, "8.00"),
+                     "pair": ("p1", 3, "33.00")}
+    assert rebuilt(scheduler_sessions, shop) == incremental
