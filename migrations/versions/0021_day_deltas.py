@@ -22,6 +22,8 @@ the months and joined by key. Same values.
 """
 
 import importlib
+import re
+import textwrap
 
 from alembic import op
 
@@ -61,6 +63,13 @@ DAY_SUMS = """coalesce(sum(quantity) FILTER (WHERE line_type = 'PRODUCT' AND act
                    AS returning_net"""
 ADDED = ("units", "gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes", "duties", "additional_fees",
          "total_sales", "new_customer_net_sales", "returning_customer_net_sales")
+
+# 0019's touch_sales for changed and deleted sales: their days noted, their customers recounted in full.
+TOUCH_SALES_0019 = re.search(r"CREATE OR REPLACE FUNCTION reporting.touch_sales\(\).*?END \$\$;",
+                             V0019.TOUCH_SALES_DAYS, re.S).group(0)
+NOTE_DAYS_0019 = TOUCH_SALES_0019[TOUCH_SALES_0019.index("BEGIN\n") + 6:TOUCH_SALES_0019.index("    IF TG_OP")]
+CHANGED_0019 = ("    ELSE\n" + textwrap.indent(NOTE_DAYS_0019, "    ")
+                + TOUCH_SALES_0019[TOUCH_SALES_0019.index("    ELSE\n") + 9:] + "\n")
 
 TOUCH_SALES = f"""
 CREATE OR REPLACE FUNCTION reporting.touch_sales() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -125,24 +134,7 @@ BEGIN
         FROM (SELECT shop_id, day, {DAY_SUMS}
               FROM sold WHERE how = 'delta' AND line_type IN {SALE_LINES} GROUP BY shop_id, day) x
         ON CONFLICT (shop_id, day) DO UPDATE SET {", ".join(f"{c} = r.{c} + excluded.{c}" for c in ADDED)};
-    ELSE
-        INSERT INTO reporting.rollup_sales_days (xact, shop_id, day)
-        SELECT DISTINCT reporting.current_xact(), a.shop_id, (a.happened_at AT TIME ZONE sh.iana_timezone)::date
-        FROM (SELECT DISTINCT shop_id, agreement_id FROM changed) c
-        JOIN core_warehouse.order_agreements a ON a.shop_id = c.shop_id AND a.agreement_id = c.agreement_id
-        JOIN app_dashboard.shops sh ON sh.id = c.shop_id
-        ON CONFLICT DO NOTHING;
-        INSERT INTO reporting.rollup_dirty_customers (xact, shop_id, customer_id)
-        SELECT DISTINCT reporting.current_xact(), o.shop_id, o.customer_id
-        FROM (SELECT DISTINCT shop_id, agreement_id FROM changed) c
-        JOIN core_warehouse.order_agreements a ON a.shop_id = c.shop_id AND a.agreement_id = c.agreement_id
-        JOIN core_warehouse.orders o ON o.shop_id = a.shop_id AND o.order_id = a.order_id
-        WHERE o.customer_id IS NOT NULL ON CONFLICT DO NOTHING;
-    END IF;
-    PERFORM reporting.queue_flush();
-    RETURN NULL;
-END $$;
-"""
+{CHANGED_0019}"""
 
 # touch_agreements of migration 0019 for changes and deletions; a new agreement notes its day only when sales
 # were waiting for it (loaded first), found by key once for both the day and the customers' deltas.
