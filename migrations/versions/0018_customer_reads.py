@@ -66,6 +66,18 @@ CREATE FUNCTION reporting.recount_customer_days(shop bigint) RETURNS void LANGUA
 $$;
 """
 
+# Customers' spans (first day, last day, repeat) counted out (-1) and in (+1) of their days' counts.
+COUNT_SPANS = """INSERT INTO reporting.customer_days AS d (shop_id, day, firsts, firsts_repeat, lasts, lasts_repeat)
+        SELECT s.shop_id, e.day, coalesce(sum(s.sign) FILTER (WHERE e.first), 0),
+               coalesce(sum(s.sign) FILTER (WHERE e.first AND s.repeat), 0),
+               coalesce(sum(s.sign) FILTER (WHERE NOT e.first), 0),
+               coalesce(sum(s.sign) FILTER (WHERE NOT e.first AND s.repeat), 0)
+        FROM spans s CROSS JOIN LATERAL (VALUES (s.first_day, true), (s.last_day, false)) e (day, first)
+        GROUP BY s.shop_id, e.day
+        ON CONFLICT (shop_id, day) DO UPDATE SET firsts = d.firsts + excluded.firsts,
+            firsts_repeat = d.firsts_repeat + excluded.firsts_repeat, lasts = d.lasts + excluded.lasts,
+            lasts_repeat = d.lasts_repeat + excluded.lasts_repeat"""
+
 # reporting.flush_customers of migration 0010, keeping reporting.customer_days: each changed customer's old
 # span (first and last order day, two or more orders) counted out, the new one in. A changed first order day
 # is now written even when nothing else changed (a store's new timezone), so the counts follow what is kept.
@@ -122,16 +134,7 @@ CREATE OR REPLACE FUNCTION reporting.flush_customers(me bigint) RETURNS void LAN
           AND (f.old_first_order_day, f.old_last_order_day, f.old_orders >= 2)
               IS DISTINCT FROM (CASE WHEN f.orders > 0 THEN f.first_order_day END, f.last_order_day, f.orders >= 2)
     ), counted AS (
-        INSERT INTO reporting.customer_days AS d (shop_id, day, firsts, firsts_repeat, lasts, lasts_repeat)
-        SELECT s.shop_id, e.day, coalesce(sum(s.sign) FILTER (WHERE e.first), 0),
-               coalesce(sum(s.sign) FILTER (WHERE e.first AND s.repeat), 0),
-               coalesce(sum(s.sign) FILTER (WHERE NOT e.first), 0),
-               coalesce(sum(s.sign) FILTER (WHERE NOT e.first AND s.repeat), 0)
-        FROM spans s CROSS JOIN LATERAL (VALUES (s.first_day, true), (s.last_day, false)) e (day, first)
-        GROUP BY s.shop_id, e.day
-        ON CONFLICT (shop_id, day) DO UPDATE SET firsts = d.firsts + excluded.firsts,
-            firsts_repeat = d.firsts_repeat + excluded.firsts_repeat, lasts = d.lasts + excluded.lasts,
-            lasts_repeat = d.lasts_repeat + excluded.lasts_repeat
+        {COUNT_SPANS}
     ), moved AS (
         SELECT DISTINCT shop_id, order_id
         FROM fresh, unnest(ARRAY[old_first_order_id, first_order_id]) AS order_id

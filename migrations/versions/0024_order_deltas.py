@@ -29,6 +29,7 @@ branch_labels = None
 depends_on = None
 
 V0010 = importlib.import_module("migrations.versions.0010_rollups")
+V0018 = importlib.import_module("migrations.versions.0018_customer_reads")
 
 TOUCH_ORDERS_0010 = (re.search(r"CREATE FUNCTION reporting.touch_orders\(\).*?END \$\$;", V0010.FUNCTIONS, re.S)
                      .group(0).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
@@ -108,16 +109,7 @@ BEGIN
                   (coalesce(j.old_first, j.first_day), greatest(j.old_last, j.last_day),
                    coalesce(j.old_orders, 0) + j.orders >= 2)
         )
-        INSERT INTO reporting.customer_days AS d (shop_id, day, firsts, firsts_repeat, lasts, lasts_repeat)
-        SELECT s.shop_id, e.day, coalesce(sum(s.sign) FILTER (WHERE e.first), 0),
-               coalesce(sum(s.sign) FILTER (WHERE e.first AND s.repeat), 0),
-               coalesce(sum(s.sign) FILTER (WHERE NOT e.first), 0),
-               coalesce(sum(s.sign) FILTER (WHERE NOT e.first AND s.repeat), 0)
-        FROM spans s CROSS JOIN LATERAL (VALUES (s.first_day, true), (s.last_day, false)) e (day, first)
-        GROUP BY s.shop_id, e.day
-        ON CONFLICT (shop_id, day) DO UPDATE SET firsts = d.firsts + excluded.firsts,
-            firsts_repeat = d.firsts_repeat + excluded.firsts_repeat, lasts = d.lasts + excluded.lasts,
-            lasts_repeat = d.lasts_repeat + excluded.lasts_repeat;
+        {V0018.COUNT_SPANS};
         -- Days counted down to nothing go, as a recount would have none (found by the partial index).
         DELETE FROM reporting.customer_days d USING (SELECT DISTINCT shop_id FROM changed) c
         WHERE d.shop_id = c.shop_id AND d.firsts = 0 AND d.firsts_repeat = 0 AND d.lasts = 0 AND d.lasts_repeat = 0;
