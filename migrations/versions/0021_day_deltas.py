@@ -64,12 +64,14 @@ DAY_SUMS = """coalesce(sum(quantity) FILTER (WHERE line_type = 'PRODUCT' AND act
 ADDED = ("units", "gross_sales", "discounts", "returns", "net_sales", "shipping", "taxes", "duties", "additional_fees",
          "total_sales", "new_customer_net_sales", "returning_customer_net_sales")
 
-# 0019's touch_sales for changed and deleted sales: their days noted, their customers recounted in full.
-TOUCH_SALES_0019 = re.search(r"CREATE OR REPLACE FUNCTION reporting.touch_sales\(\).*?END \$\$;",
-                             V0019.TOUCH_SALES_DAYS, re.S).group(0)
-NOTE_DAYS_0019 = TOUCH_SALES_0019[TOUCH_SALES_0019.index("BEGIN\n") + 6:TOUCH_SALES_0019.index("    IF TG_OP")]
-CHANGED_0019 = ("    ELSE\n" + textwrap.indent(NOTE_DAYS_0019, "    ")
-                + TOUCH_SALES_0019[TOUCH_SALES_0019.index("    ELSE\n") + 9:] + "\n")
+def changed_0019(name: str) -> str:
+    """The branch of 0019's `name` trigger function for changed and deleted rows: their days noted, their
+    customers recounted in full (0019 noted the days for every operation, before its IF)."""
+    function = re.search(rf"CREATE OR REPLACE FUNCTION reporting.{name}\(\).*?END \$\$;", V0019.TOUCH_SALES_DAYS,
+                         re.S).group(0)
+    note_days = function[function.index("BEGIN\n") + 6:function.index("    IF TG_OP")]
+    return "    ELSE\n" + textwrap.indent(note_days, "    ") + function[function.index("    ELSE\n") + 9:] + "\n"
+
 
 TOUCH_SALES = f"""
 CREATE OR REPLACE FUNCTION reporting.touch_sales() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -134,11 +136,11 @@ BEGIN
         FROM (SELECT shop_id, day, {DAY_SUMS}
               FROM sold WHERE how = 'delta' AND line_type IN {SALE_LINES} GROUP BY shop_id, day) x
         ON CONFLICT (shop_id, day) DO UPDATE SET {", ".join(f"{c} = r.{c} + excluded.{c}" for c in ADDED)};
-{CHANGED_0019}"""
+{changed_0019('touch_sales')}"""
 
 # touch_agreements of migration 0019 for changes and deletions; a new agreement notes its day only when sales
 # were waiting for it (loaded first), found by key once for both the day and the customers' deltas.
-TOUCH_AGREEMENTS = """
+TOUCH_AGREEMENTS = f"""
 CREATE OR REPLACE FUNCTION reporting.touch_agreements() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -158,21 +160,7 @@ BEGIN
         WHERE w.line_type = 'PRODUCT' AND o.customer_id IS NOT NULL AND NOT o.is_test AND o.deleted_at IS NULL
         GROUP BY o.shop_id, o.customer_id
         ON CONFLICT (xact, shop_id, customer_id) DO UPDATE SET net_sales = d.net_sales + excluded.net_sales;
-    ELSE
-        INSERT INTO reporting.rollup_sales_days (xact, shop_id, day)
-        SELECT DISTINCT reporting.current_xact(), c.shop_id, (c.happened_at AT TIME ZONE sh.iana_timezone)::date
-        FROM changed c JOIN app_dashboard.shops sh ON sh.id = c.shop_id
-        ON CONFLICT DO NOTHING;
-        INSERT INTO reporting.rollup_dirty_customers (xact, shop_id, customer_id)
-        SELECT DISTINCT reporting.current_xact(), o.shop_id, o.customer_id
-        FROM (SELECT DISTINCT shop_id, order_id FROM changed) t
-        JOIN core_warehouse.orders o ON o.shop_id = t.shop_id AND o.order_id = t.order_id
-        WHERE o.customer_id IS NOT NULL ON CONFLICT DO NOTHING;
-    END IF;
-    PERFORM reporting.queue_flush();
-    RETURN NULL;
-END $$;
-"""
+{changed_0019('touch_agreements')}"""
 
 # flush_days of migration 0019, the delta days then joining the noted days (months, weeks, marketing).
 FLUSH_DAYS_0019 = V0019.FLUSH_DAYS
