@@ -80,76 +80,19 @@ AMOUNTS = ("units", "gross_sales", "discounts", "returns", "net_sales", "shippin
 # reporting.flush_days of migration 0010 with two kinds of day. A day of sales only keeps its row's order counts
 # (a row without orders goes, and comes back if the day still has sales); every day's sales and products are
 # summed again. Then the sales days join the noted days, whose months and marketing the later flushes redo.
-FLUSH_DAYS = f"""
-CREATE OR REPLACE FUNCTION reporting.flush_days(me bigint) RETURNS void LANGUAGE sql AS $$
-    DELETE FROM reporting.daily_sales r USING reporting.noted_days(me) d
-    WHERE r.shop_id = d.shop_id AND r.day = d.day AND (d.placed OR r.orders = 0);
-    DELETE FROM reporting.daily_products r USING reporting.noted_days(me) d
-    WHERE r.shop_id = d.shop_id AND r.day = d.day;
-    WITH days AS MATERIALIZED (SELECT * FROM reporting.noted_days(me)),
-    sales AS MATERIALIZED (
-        SELECT d.shop_id, d.day, s.action_type, s.line_type, s.quantity, s.line_item_id, o.customer_id,
-               cf.first_order_id = o.order_id AS first_order,
-               s.total_amount_shop - s.tax_shop + s.discount_before_taxes_shop AS gross,
-               s.discount_before_taxes_shop AS discount, s.tax_shop AS tax
-        FROM days d
-        JOIN core_warehouse.order_agreements a
-            ON a.shop_id = d.shop_id AND a.happened_at >= d.lo AND a.happened_at < d.hi
-        JOIN core_warehouse.order_sales s ON s.shop_id = a.shop_id AND s.agreement_id = a.agreement_id
-        JOIN core_warehouse.orders o ON o.shop_id = a.shop_id AND o.order_id = a.order_id
-        LEFT JOIN reporting.customer_facts cf ON cf.shop_id = o.shop_id AND cf.customer_id = o.customer_id
-        WHERE NOT o.is_test AND o.deleted_at IS NULL
-          AND s.line_type IN ('PRODUCT', 'SHIPPING', 'DUTY', 'ADDITIONAL_FEE')
-    ), amounts AS (
-        SELECT shop_id, day,
-            coalesce(sum(quantity) FILTER (WHERE line_type = 'PRODUCT' AND action_type <> 'RETURN'), 0) AS units,
-            coalesce(sum(gross) FILTER (WHERE line_type = 'PRODUCT' AND action_type <> 'RETURN'), 0) AS gross_sales,
-            coalesce(sum(discount) FILTER (WHERE line_type = 'PRODUCT' AND action_type <> 'RETURN'), 0) AS discounts,
-            coalesce(-sum(gross - discount) FILTER (WHERE line_type = 'PRODUCT' AND action_type = 'RETURN'), 0)
-                AS returns,
-            coalesce(sum(gross - discount) FILTER (WHERE line_type = 'SHIPPING'), 0) AS shipping,
-            coalesce(sum(gross - discount) FILTER (WHERE line_type = 'DUTY'), 0) AS duties,
-            coalesce(sum(gross - discount) FILTER (WHERE line_type = 'ADDITIONAL_FEE'), 0) AS additional_fees,
-            coalesce(sum(tax), 0) AS taxes,
-            coalesce(sum(gross - discount) FILTER (WHERE line_type = 'PRODUCT' AND first_order), 0) AS new_net,
-            coalesce(sum(gross - discount) FILTER (WHERE line_type = 'PRODUCT' AND NOT first_order), 0)
-                AS returning_net
-        FROM sales GROUP BY shop_id, day
-    ), placed AS (
-        SELECT d.shop_id, d.day, count(*) AS orders,
-               count(*) FILTER (WHERE cf.first_order_id = o.order_id) AS new_orders,
-               count(DISTINCT o.customer_id) FILTER (WHERE cf.first_order_id = o.order_id) AS new_customers,
-               count(*) FILTER (WHERE cf.first_order_id <> o.order_id) AS returning_orders,
-               count(DISTINCT o.customer_id) FILTER (WHERE cf.first_order_id <> o.order_id) AS returning_customers
-        FROM days d
-        JOIN core_warehouse.orders o ON o.shop_id = d.shop_id AND o.created_at >= d.lo AND o.created_at < d.hi
-        LEFT JOIN reporting.customer_facts cf ON cf.shop_id = o.shop_id AND cf.customer_id = o.customer_id
-        WHERE d.placed AND NOT o.is_test AND o.deleted_at IS NULL
-        GROUP BY d.shop_id, d.day
-    ), products AS (
-        INSERT INTO reporting.daily_products (shop_id, day, product_id, variant_id, product_title, variant_title,
-            sku, units_sold, units_returned, net_sales)
-        SELECT s.shop_id, s.day, coalesce(li.product_id, ''), coalesce(li.variant_id, ''), max(li.title),
-               max(li.variant_title), max(li.sku),
-               coalesce(sum(s.quantity) FILTER (WHERE s.action_type <> 'RETURN'), 0),
-               coalesce(-sum(s.quantity) FILTER (WHERE s.action_type = 'RETURN'), 0),
-               sum(s.gross - s.discount)
-        FROM sales s
-        LEFT JOIN core_warehouse.order_line_items li ON li.shop_id = s.shop_id AND li.line_item_id = s.line_item_id
-        WHERE s.line_type = 'PRODUCT'
-        GROUP BY s.shop_id, s.day, coalesce(li.product_id, ''), coalesce(li.variant_id, '')
-    )
-    INSERT INTO reporting.daily_sales AS r (shop_id, day, orders, units, gross_sales, discounts, returns, net_sales,
-        shipping, taxes, duties, additional_fees, total_sales, new_customers, new_customer_orders,
-        new_customer_net_sales, returning_customers, returning_customer_orders, returning_customer_net_sales)
-    SELECT d.shop_id, d.day, coalesce(p.orders, 0), coalesce(a.units, 0), coalesce(a.gross_sales, 0),
-           coalesce(a.discounts, 0), coalesce(a.returns, 0),
-           coalesce(a.gross_sales - a.discounts - a.returns, 0), coalesce(a.shipping, 0), coalesce(a.taxes, 0),
-           coalesce(a.duties, 0), coalesce(a.additional_fees, 0),
-           coalesce(a.gross_sales - a.discounts - a.returns + a.shipping + a.taxes + a.duties + a.additional_fees, 0),
-           coalesce(p.new_customers, 0), coalesce(p.new_orders, 0), coalesce(a.new_net, 0),
-           coalesce(p.returning_customers, 0), coalesce(p.returning_orders, 0), coalesce(a.returning_net, 0)
-    FROM days d
+FLUSH_DAYS_0010 = function_0010("flush_days")
+ONE_KIND = ("    DELETE FROM reporting.daily_sales r USING reporting.noted_days(me) d "
+            "WHERE r.shop_id = d.shop_id AND r.day = d.day;\n",
+            "        WHERE NOT o.is_test AND o.deleted_at IS NULL\n        GROUP BY d.shop_id, d.day\n",
+            "    INSERT INTO reporting.daily_sales (shop_id,",
+            "    SELECT shop_id, day, coalesce(p.orders, 0)",
+            "    FROM amounts a FULL JOIN placed p USING (shop_id, day)\n$$;")
+TWO_KINDS = ("    DELETE FROM reporting.daily_sales r USING reporting.noted_days(me) d\n"
+             "    WHERE r.shop_id = d.shop_id AND r.day = d.day AND (d.placed OR r.orders = 0);\n",
+             "        WHERE d.placed AND NOT o.is_test AND o.deleted_at IS NULL\n        GROUP BY d.shop_id, d.day\n",
+             "    INSERT INTO reporting.daily_sales AS r (shop_id,",
+             "    SELECT d.shop_id, d.day, coalesce(p.orders, 0)",
+             f"""    FROM days d
     LEFT JOIN amounts a ON a.shop_id = d.shop_id AND a.day = d.day
     LEFT JOIN placed p ON p.shop_id = d.shop_id AND p.day = d.day
     WHERE a.shop_id IS NOT NULL OR p.shop_id IS NOT NULL
@@ -158,7 +101,12 @@ CREATE OR REPLACE FUNCTION reporting.flush_days(me bigint) RETURNS void LANGUAGE
     INSERT INTO reporting.rollup_dirty_days (xact, shop_id, day)
     SELECT xact, shop_id, day FROM reporting.rollup_sales_days WHERE xact = me ON CONFLICT DO NOTHING;
     DELETE FROM reporting.rollup_sales_days WHERE xact = me
-$$;
+$$;""")
+FLUSH_DAYS = FLUSH_DAYS_0010
+for one, two in zip(ONE_KIND, TWO_KINDS, strict=True):
+    assert FLUSH_DAYS.count(one) == 1, one
+    FLUSH_DAYS = FLUSH_DAYS.replace(one, two)
+FLUSH_DAYS = "\n" + FLUSH_DAYS + """
 -- A sale's line item is one row found by key: a bitmap scan per sale (the planner's choice while a backfill's
 -- statistics lag) costs four times as much.
 ALTER FUNCTION reporting.flush_days(bigint) SET enable_bitmapscan = off;
